@@ -1,0 +1,41 @@
+"""Constitutive models: point-wise, vectorized over material points, numpy or cupy.
+
+Every model implements ``update(dstrain, state) -> (stress, tangent, new_state)`` in 3D Mandel
+notation (see :mod:`homog.materials.base`); build them in Python or from a TOML table with
+:func:`from_config`.
+"""
+
+from homog.materials.base import Material
+from homog.materials.config import (
+    MODELS,
+    from_config,
+    hardening_from_config,
+    material_from_config,
+)
+from homog.materials.elastic import LinearElastic
+from homog.materials.hardening import (
+    HARDENING_LAWS,
+    HardeningLaw,
+    LinearHardening,
+    PiecewiseLinearHardening,
+    SwiftHardening,
+    VoceHardening,
+)
+from homog.materials.von_mises import ReturnMappingError, VonMises
+
+__all__ = [
+    "HARDENING_LAWS",
+    "MODELS",
+    "HardeningLaw",
+    "LinearElastic",
+    "LinearHardening",
+    "Material",
+    "PiecewiseLinearHardening",
+    "ReturnMappingError",
+    "SwiftHardening",
+    "VoceHardening",
+    "VonMises",
+    "from_config",
+    "hardening_from_config",
+    "material_from_config",
+]
