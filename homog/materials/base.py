@@ -56,9 +56,7 @@ class Material(ABC):
         """Number of columns of the packed state (sum of the state variable sizes)."""
         return sum(size for _, size in self.state_variables)
 
-    def initial_state(
-        self, npoints: int, xp: ModuleType = np, dtype: Any = np.float64
-    ) -> State:
+    def initial_state(self, npoints: int, xp: ModuleType = np, dtype: Any = np.float64) -> State:
         """The virgin state: zeros of shape ``(npoints, size)`` for every state variable."""
         if isinstance(npoints, bool) or not isinstance(npoints, int | np.integer) or npoints < 0:
             raise ValueError(f"npoints = {npoints!r} must be a non-negative integer")

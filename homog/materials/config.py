@@ -121,9 +121,7 @@ def hardening_from_config(table: dict[str, Any], where: str = "hardening") -> Ha
     try:
         return HARDENING_LAWS[law](**params)
     except (TypeError, ValueError) as err:
-        raise ValueError(
-            f"{where}: {err} (law {law!r} takes {list(LAW_KEYS[law][1:])})"
-        ) from err
+        raise ValueError(f"{where}: {err} (law {law!r} takes {list(LAW_KEYS[law][1:])})") from err
 
 
 def _linear_elastic(params: dict[str, Any], where: str) -> LinearElastic:

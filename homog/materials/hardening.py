@@ -90,9 +90,7 @@ class PiecewiseLinearHardening(HardeningLaw):
                 "yield stress as the first point"
             )
         if np.any(np.diff(eps) <= 0.0):
-            raise ValueError(
-                f"hardening table eps_p = {eps.tolist()} must be strictly increasing"
-            )
+            raise ValueError(f"hardening table eps_p = {eps.tolist()} must be strictly increasing")
         if sig[0] <= 0.0:
             raise ValueError(f"hardening table sigma_y[0] = {sig[0]} (yield stress) must be > 0")
         if np.any(np.diff(sig) < 0.0):

@@ -120,8 +120,12 @@ class VonMises(Material):
         stress = s_trial + bulk * trace[:, None] * one
         tangent = xp.empty((strain.shape[0], 6, 6), dtype=stress.dtype)
         tangent[...] = xp.asarray(self._stiffness, dtype=stress.dtype)
-        new_state = {"strain": strain, "stress": stress, "plastic_strain": plastic_strain,
-                     "eqps": eqps}
+        new_state = {
+            "strain": strain,
+            "stress": stress,
+            "plastic_strain": plastic_strain,
+            "eqps": eqps,
+        }
         if self.kinematic:
             new_state["back_stress"] = state["back_stress"]
 
