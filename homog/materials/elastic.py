@@ -48,7 +48,7 @@ class LinearElastic(Material):
         xp = self._check_increment(dstrain, state)
         C = xp.asarray(self._stiffness, dtype=dstrain.dtype)
         strain = state["strain"] + dstrain
-        stress = strain @ C.T
+        stress = xp.einsum("ij,nj->ni", C, strain)
         tangent = xp.empty((strain.shape[0], 6, 6), dtype=stress.dtype)
         tangent[...] = C
         return stress, tangent, {"strain": strain, "stress": stress}

@@ -35,7 +35,7 @@ import numpy as np
 from homog.materials._validation import finite_number, non_negative
 from homog.materials.base import Material, State
 from homog.materials.hardening import HardeningLaw
-from kernels.tensors import DEVIATORIC, VOLUMETRIC, identity2, isotropic_stiffness, lame_from_young
+from kernels.tensors import DEVIATORIC, VOLUMETRIC, isotropic_stiffness, lame_from_young
 
 SQRT_3_2 = float(np.sqrt(1.5))
 SQRT_2_3 = float(np.sqrt(2.0 / 3.0))
@@ -106,18 +106,21 @@ class VonMises(Material):
         """Radial return from ``state`` with total increment ``dstrain`` (see module docstring)."""
         xp = self._check_increment(dstrain, state)
         mu, bulk, h_kin = self.mu, self.bulk, self.kinematic_modulus
-        one = xp.asarray(identity2(), dtype=dstrain.dtype)
-
         strain = state["strain"] + dstrain
         plastic_strain, eqps = state["plastic_strain"], state["eqps"]
-        trace = strain[:, :3].sum(axis=1)
-        s_trial = 2.0 * mu * (_deviator(strain) - plastic_strain)
+        mean_strain = (strain[:, 0] + strain[:, 1] + strain[:, 2]) / 3.0
+        s_trial = strain - plastic_strain  # εp is deviatoric: dev ε − εp = dev(ε − εp)
+        s_trial[:, :3] -= mean_strain[:, None]
+        s_trial *= 2.0 * mu
         xi = s_trial - state["back_stress"] if self.kinematic else s_trial
-        norm = (xi * xi).sum(axis=1) ** 0.5
+        norm = xp.sqrt(xp.einsum("ni,ni->n", xi, xi))
         q_trial = SQRT_3_2 * norm
         sigma_y = self.hardening.sigma_y(eqps[:, 0])
+        plastic = xp.nonzero(q_trial - sigma_y > 1e-12 * sigma_y)[0]
+        n = xi[plastic] / norm[plastic, None]  # flow direction, copied before s_trial is reused
 
-        stress = s_trial + bulk * trace[:, None] * one
+        stress = s_trial
+        stress[:, :3] += (3.0 * bulk * mean_strain)[:, None]
         tangent = xp.empty((strain.shape[0], 6, 6), dtype=stress.dtype)
         tangent[...] = xp.asarray(self._stiffness, dtype=stress.dtype)
         new_state = {
@@ -129,12 +132,10 @@ class VonMises(Material):
         if self.kinematic:
             new_state["back_stress"] = state["back_stress"]
 
-        plastic = xp.nonzero(q_trial - sigma_y > 1e-12 * sigma_y)[0]
         if plastic.size == 0:
             return stress, tangent, new_state
 
         q, alpha = q_trial[plastic], eqps[plastic, 0]
-        n = xi[plastic] / norm[plastic, None]
         dp = self._consistency(q, alpha)
         dgamma_n = (SQRT_3_2 * dp)[:, None] * n  # Δγ n, plastic strain increment
 
@@ -152,11 +153,10 @@ class VonMises(Material):
         theta_bar = 1.0 / (1.0 + (slope + h_kin) / (3.0 * mu)) - (1.0 - theta)
         vol = xp.asarray(VOLUMETRIC, dtype=stress.dtype)
         dev = xp.asarray(DEVIATORIC, dtype=stress.dtype)
-        tangent[plastic] = (
-            3.0 * bulk * vol
-            + (2.0 * mu * theta)[:, None, None] * dev
-            - (2.0 * mu * theta_bar)[:, None, None] * (n[:, :, None] * n[:, None, :])
-        )
+        tangent_plastic = xp.multiply((2.0 * mu * theta)[:, None, None], dev)
+        tangent_plastic += 3.0 * bulk * vol
+        tangent_plastic -= xp.einsum("ni,nj->nij", (2.0 * mu * theta_bar)[:, None] * n, n)
+        tangent[plastic] = tangent_plastic
         return stress, tangent, new_state
 
     def _consistency(self, q_trial: Any, eqps: Any) -> Any:
