@@ -1,0 +1,5 @@
+import sys
+
+from homog.cli import main
+
+sys.exit(main())

@@ -1,0 +1,42 @@
+"""FFT machinery for periodic RVEs: tensors, backends, Green operators, full-field solvers.
+
+Public entry points: :func:`solve_elastic`, :func:`elastic_homogenization`,
+:func:`get_backend`, :func:`frequency_grid`, :func:`apply_green`, :func:`green_parts` and the
+Mandel algebra in :mod:`kernels.tensors`.
+"""
+
+from kernels import tensors
+from kernels.arraymodule import array_module, gpu_available, to_numpy
+from kernels.fft import available_backends, get_backend
+from kernels.frequency import FrequencyGrid, frequency_grid
+from kernels.green import apply_green, apply_projection, green_coefficients, green_parts
+from kernels.homogenization import HomogenizationResult, elastic_homogenization
+from kernels.lippmann_schwinger import (
+    ConvergenceError,
+    ElasticSolution,
+    LippmannSchwinger,
+    estimate_memory,
+    solve_elastic,
+)
+
+__all__ = [
+    "ConvergenceError",
+    "ElasticSolution",
+    "FrequencyGrid",
+    "HomogenizationResult",
+    "LippmannSchwinger",
+    "apply_green",
+    "apply_projection",
+    "array_module",
+    "available_backends",
+    "elastic_homogenization",
+    "estimate_memory",
+    "frequency_grid",
+    "get_backend",
+    "gpu_available",
+    "green_coefficients",
+    "green_parts",
+    "solve_elastic",
+    "tensors",
+    "to_numpy",
+]

@@ -1,0 +1,38 @@
+"""Array-module dispatch: one code path for numpy (CPU) and cupy (GPU).
+
+Every numerical routine works out ``xp`` from its input arrays with :func:`array_module` and
+writes its expressions with ``xp.``; nothing is duplicated for the GPU (DESIGN.md §2).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import numpy as np
+
+
+def array_module(*arrays: object) -> ModuleType:
+    """``cupy`` if any argument is a cupy array, else ``numpy``."""
+    for a in arrays:
+        if type(a).__module__.startswith("cupy"):
+            import cupy
+
+            return cupy
+    return np
+
+
+def to_numpy(a: object) -> np.ndarray:
+    """A host (numpy) copy of a numpy or cupy array; numpy arrays pass through."""
+    if type(a).__module__.startswith("cupy"):
+        return a.get()
+    return np.asarray(a)
+
+
+def gpu_available() -> bool:
+    """True when CuPy imports and sees at least one usable CUDA device."""
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # any import or driver failure means "no usable GPU"
+        return False

@@ -1,0 +1,37 @@
+"""Memory estimates, checked before any large allocation."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+GIB = float(1 << 30)
+
+
+def available_bytes(xp: Any) -> int:
+    """Free memory on the device of array module ``xp`` (host RAM for numpy)."""
+    if xp.__name__ == "cupy":
+        free, _total = xp.cuda.Device().mem_info
+        return int(free)
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62  # unknown platform: do not block the solve
+
+
+def check_memory(needed: int, xp: Any, what: str) -> None:
+    """Raise ``MemoryError`` naming ``what`` when ``needed`` bytes exceed the free memory."""
+    free = available_bytes(xp)
+    if needed > free:
+        where = "GPU" if xp.__name__ == "cupy" else "RAM"
+        raise MemoryError(
+            f"{what} needs about {needed / GIB:.2f} GiB but only {free / GIB:.2f} GiB of {where} "
+            "is free: use a coarser grid, a machine with more memory, or another backend"
+        )
