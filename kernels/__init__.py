@@ -12,12 +12,12 @@ from kernels.frequency import FrequencyGrid, frequency_grid
 from kernels.green import apply_green, apply_projection, green_coefficients, green_parts
 from kernels.homogenization import HomogenizationResult, elastic_homogenization
 from kernels.lippmann_schwinger import (
-    ConvergenceError,
     ElasticSolution,
     LippmannSchwinger,
     estimate_memory,
     solve_elastic,
 )
+from kernels.projection import ConvergenceError, Projection, conjugate_gradient
 
 __all__ = [
     "ConvergenceError",
@@ -25,10 +25,12 @@ __all__ = [
     "FrequencyGrid",
     "HomogenizationResult",
     "LippmannSchwinger",
+    "Projection",
     "apply_green",
     "apply_projection",
     "array_module",
     "available_backends",
+    "conjugate_gradient",
     "elastic_homogenization",
     "estimate_memory",
     "frequency_grid",

@@ -228,7 +228,7 @@ def get_backend(name: str | Backend = "auto", *, threads: int | None = None) -> 
         try:
             return PyFFTWBackend(threads)
         except ImportError as exc:
-            raise ValueError("backend 'pyfftw' needs the pyfftw package (pip install pyfftw)") from exc
+            raise ValueError("backend 'pyfftw' needs pyfftw (pip install pyfftw)") from exc
     if not gpu_available():
         raise ValueError(
             "backend 'cupy' needs CuPy and a CUDA GPU (pip install 'homog[gpu]'); none is usable "

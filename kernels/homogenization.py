@@ -47,6 +47,7 @@ def elastic_homogenization(
     maxiter: int | None = None,
     backend: Any = "auto",
     discretization: str = "willot",
+    reference_medium: tuple[float, float] | None = None,
     return_concentration: bool = False,
 ) -> HomogenizationResult:
     """Effective stiffness (and optionally A(x)) from ncomp unit-strain FFT solves.
@@ -56,7 +57,8 @@ def elastic_homogenization(
     returned as well (it needs ncomp² · 8 bytes per voxel more).
     """
     problem = LippmannSchwinger(labels, stiffness, lengths=lengths, solver=solver, tol=tol,
-                                maxiter=maxiter, backend=backend, discretization=discretization)
+                                maxiter=maxiter, backend=backend, discretization=discretization,
+                                reference_medium=reference_medium)
     n, xp = problem.ncomp, problem.xp
     concentration = None
     if return_concentration:

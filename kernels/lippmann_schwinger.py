@@ -34,23 +34,14 @@ import numpy as np
 from kernels.arraymodule import to_numpy
 from kernels.fft import get_backend, spectrum_shape
 from kernels.frequency import frequency_grid
-from kernels.fused import evaluate
-from kernels.green import apply_green, apply_projection, equilibrium_residual
+from kernels.green import apply_green, green_coefficients
 from kernels.memory import check_memory
+from kernels.projection import ConvergenceError, Projection, conjugate_gradient
 from kernels.stiffness_field import StiffnessField, stiffness_map, validate_labels
 from kernels.tensors import PLANE_INDICES, isotropic_stiffness
 
 SOLVERS = ("cg", "basic")
 DEFAULT_MAXITER = {"cg": 2000, "basic": 20000}
-
-
-class ConvergenceError(RuntimeError):
-    """A solver stopped without reaching its tolerance; carries ``iterations`` and ``residual``."""
-
-    def __init__(self, message: str, iterations: int, residual: float) -> None:
-        super().__init__(message)
-        self.iterations = iterations
-        self.residual = residual
 
 
 @dataclass
@@ -86,6 +77,7 @@ def solve_elastic(
     maxiter: int | None = None,
     backend: Any = "auto",
     discretization: str = "willot",
+    reference_medium: tuple[float, float] | None = None,
 ) -> ElasticSolution:
     """Solve periodic linear elasticity on a voxel RVE under macroscopic strain/stress.
 
@@ -104,12 +96,15 @@ def solve_elastic(
     maxiter : iteration limit (default 2000 for CG, 20000 for the basic scheme).
     backend : "auto", "scipy", "pyfftw", "cupy" or a backend from :func:`kernels.get_backend`.
     discretization : Green operator discretization, "willot" (default) or "spectral".
+    reference_medium : (λ0, μ0) of the basic scheme; default the means of the phases' extreme
+        Lamé constants (Moulinec & Suquet 1998). The converged solution does not depend on it.
 
     Raises ``ValueError`` on bad input, ``MemoryError`` when the grid does not fit and
     :class:`ConvergenceError` (with iterations and residual) when the solver does not converge.
     """
     problem = LippmannSchwinger(labels, stiffness, lengths=lengths, solver=solver, tol=tol,
-                                maxiter=maxiter, backend=backend, discretization=discretization)
+                                maxiter=maxiter, backend=backend, discretization=discretization,
+                                reference_medium=reference_medium)
     return problem.solve(macro_strain, macro_stress)
 
 
@@ -131,6 +126,7 @@ class LippmannSchwinger:
         maxiter: int | None = None,
         backend: Any = "auto",
         discretization: str = "willot",
+        reference_medium: tuple[float, float] | None = None,
     ) -> None:
         labels = validate_labels(labels)
         if solver not in SOLVERS:
@@ -138,6 +134,7 @@ class LippmannSchwinger:
         if not (np.isfinite(tol) and 0 < tol < 1):
             raise ValueError(f"tol must lie in (0, 1), got {tol}")
         self.solver = solver
+        self.reference_medium = reference_medium
         self.tol = float(tol)
         self.maxiter = int(maxiter or DEFAULT_MAXITER[solver])
         self.backend = get_backend(backend)
@@ -164,8 +161,9 @@ class LippmannSchwinger:
             self._r = self.backend.empty_real(real_shape)
             self._p = self.backend.empty_real(real_shape)
         self._plan = self.backend.plan(self._w, self._spec)
+        self.projection = Projection(self.grid, self._plan, xp)
         self._zero = (slice(None),) + (0,) * self.ndim
-        self.N = int(np.prod(self.shape))
+        self.N = self.grid.size
 
     # ---------------------------------------------------------------- macroscopic conditions
     def _macro(self, macro_strain: Any, macro_stress: Any) -> tuple[np.ndarray, ...]:
@@ -188,18 +186,6 @@ class LippmannSchwinger:
             rhs = S[free] - cv[np.ix_(free, fixed)] @ E0[fixed]
             E0[free] = np.linalg.solve(cv[np.ix_(free, free)], rhs)
         return free, E0, S
-
-    # ---------------------------------------------------------------- operators
-    def _project(self, field_: Any, free: np.ndarray) -> Any:
-        """field ← P:field = G:field + mean of its stress-controlled components (in place)."""
-        spec = self._plan.forward(field_, self._spec)
-        mean = spec[self._zero].copy()
-        apply_projection(spec, self.grid.interleaved)
-        spec[self._zero] = self.xp.where(self.xp.asarray(free), mean, 0.0)
-        return self._plan.inverse(spec, field_)
-
-    def _dot(self, a: Any, b: Any) -> float:
-        return float(self.xp.dot(a.reshape(-1), b.reshape(-1)))
 
     # ---------------------------------------------------------------- solve
     def solve(self, macro_strain: Any = None, macro_stress: Any = None) -> ElasticSolution:
@@ -224,71 +210,41 @@ class LippmannSchwinger:
                                self.solver, s33, {"backend": self.backend.name,
                                                   "discretization": self.grid.discretization})
 
-    def _residual_from_stress(self, sigma: Any, free: np.ndarray, S: np.ndarray) -> float:
-        """||P:(Σ̄ − σ)||_RMS for a stress field in ``sigma`` (its spectrum left in _spec)."""
-        spec = self._plan.forward(sigma, self._spec)
-        eq = equilibrium_residual(spec, self.grid.interleaved, self.shape[-1]) / self.N
-        mean = to_numpy(spec[self._zero]).real / self.N
-        mismatch = np.where(free, S - mean, 0.0)
-        return float(np.sqrt(eq + mismatch @ mismatch))
-
     def _cg(self, free: np.ndarray, S: np.ndarray, scale: float) -> tuple[int, float]:
-        """Conjugate gradients on P:C:ε = P:Σ̄ (de Geus et al. 2017, Algorithm 1)."""
-        x, r, p, w = self._x, self._r, self._p, self._w
-        norm = scale * np.sqrt(self.N)
+        """CG on P:C:ε = P:Σ̄ over ε ∈ E0 + range(P), restarted from the true residual."""
+        x, r = self._x, self._r
         S_col = self.xp.asarray(S).reshape((-1,) + (1,) * self.ndim)
         iterations = 0
         while True:
-            # (re)start from the true residual r = P:(Σ̄ − C:x)
             self.field.apply(x, r)
             r *= -1.0
             r += S_col
-            self._project(r, free)
-            rr = self._dot(r, r)
-            residual = np.sqrt(rr) / norm
-            if residual <= self.tol:
-                return iterations, float(residual)
-            p[...] = r
-            while iterations < self.maxiter:
-                iterations += 1
-                self.field.apply(p, w)
-                self._project(w, free)
-                pw = self._dot(p, w)
-                if not pw > 0.0:
-                    raise ConvergenceError(
-                        f"CG broke down after {iterations} iterations (p·Ap = {pw:.3e}, "
-                        f"residual {residual:.3e}); check the stiffness of every phase",
-                        iterations, float(residual))
-                alpha = rr / pw
-                evaluate("x + alpha*p", x, x=x, p=p, alpha=alpha)
-                evaluate("r - alpha*w", r, r=r, w=w, alpha=alpha)
-                rr_new = self._dot(r, r)
-                residual = np.sqrt(rr_new) / norm
-                if not np.isfinite(residual):
-                    break
-                if residual <= self.tol:
-                    break
-                evaluate("r + beta*p", p, r=r, p=p, beta=rr_new / rr)
-                rr = rr_new
-            if not (np.isfinite(residual) and residual <= self.tol):
+            self.projection(r, free)
+            try:
+                its, _ = conjugate_gradient(
+                    self.field.apply, lambda v: self.projection(v, free), x, r, self._p,
+                    self._w, atol=self.tol * scale, maxiter=self.maxiter - iterations,
+                    xp=self.xp)
+            except ConvergenceError as exc:
                 raise ConvergenceError(
-                    f"CG did not converge: residual {residual:.3e} > tol {self.tol:.1e} after "
-                    f"{iterations} iterations (maxiter={self.maxiter}); raise maxiter or check "
-                    "the phase contrast", iterations, float(residual))
+                    f"elastic CG solve: {exc} (relative residual {exc.residual / scale:.3e}, "
+                    f"tol {self.tol:.1e})", iterations + exc.iterations,
+                    exc.residual / scale) from None
+            iterations += its
             # the recursive residual can drift from the true one: check, restart if needed
-            self.field.apply(x, w)
-            true_residual = self._residual_from_stress(w, free, S) / scale
-            if true_residual <= self.tol:
-                return iterations, float(true_residual)
-            if iterations >= self.maxiter:
-                raise ConvergenceError(
-                    f"CG did not converge: residual {true_residual:.3e} > tol {self.tol:.1e} "
-                    f"after {iterations} iterations", iterations, float(true_residual))
+            self.field.apply(x, self._w)
+            residual = self.projection.residual(self._w, free, S) / scale
+            if residual <= self.tol or its == 0:
+                return iterations, float(residual)
 
     def _basic(self, free: np.ndarray, S: np.ndarray, scale: float) -> tuple[int, float]:
         """Moulinec–Suquet fixed point ε ← ε − Γ0:σ with mixed macroscopic conditions."""
-        (lmin, lmax), (mmin, mmax) = self.field.lame_extremes()
-        lam0, mu0 = 0.5 * (lmin + lmax), 0.5 * (mmin + mmax)
+        if self.reference_medium is None:
+            (lmin, lmax), (mmin, mmax) = self.field.lame_extremes()
+            lam0, mu0 = 0.5 * (lmin + lmax), 0.5 * (mmin + mmax)
+        else:
+            lam0, mu0 = (float(v) for v in self.reference_medium)
+        green_coefficients(lam0, mu0)  # validates the reference medium
         C0 = isotropic_stiffness(lam=lam0, mu=mu0)
         if self.ndim == 2:
             C0 = C0[np.ix_(PLANE_INDICES, PLANE_INDICES)]
@@ -297,15 +253,15 @@ class LippmannSchwinger:
         residual = np.inf
         for iterations in range(self.maxiter + 1):
             self.field.apply(x, w)
-            residual = self._residual_from_stress(w, free, S) / scale
+            residual = self.projection.residual(w, free, S) / scale
             if not np.isfinite(residual):
                 break
             if residual <= self.tol:
                 return iterations, float(residual)
             if iterations == self.maxiter:
                 break
-            spec = self._spec
-            mean_stress = to_numpy(spec[self._zero]).real / self.N
+            spec = self.projection.spectrum
+            mean_stress = self.projection.mean_of_spectrum()
             apply_green(spec, self.grid.interleaved, lam0, mu0)
             spec[self._zero] = 0.0
             self._plan.inverse(spec, w)

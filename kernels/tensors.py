@@ -104,7 +104,9 @@ def lame_projection(C: np.ndarray) -> tuple[float, float]:
     return K - 2.0 * mu / 3.0, mu
 
 
-def check_stiffness(C: np.ndarray, name: str = "stiffness", *, allow_zero: bool = False) -> np.ndarray:
+def check_stiffness(
+    C: np.ndarray, name: str = "stiffness", *, allow_zero: bool = False
+) -> np.ndarray:
     """Validate a 6×6 Mandel stiffness: finite, symmetric and positive definite.
 
     A stiffness that is exactly zero (a void) passes when ``allow_zero``. Returns the matrix as
