@@ -63,7 +63,7 @@ def test_apply_green_equals_dense_parts_and_is_idempotent_with_reference(d):
 
 
 def test_projection_kills_equilibrated_fields_and_keeps_compatible_ones():
-    """A compatible strain (sym grad of a periodic u) is fixed by G; its residual is 0 if div σ=0."""
+    """G keeps a compatible strain (sym grad of a periodic u); div σ = 0 has zero residual."""
     shape = (8, 6, 10)
     grid = frequency_grid(shape, (1.0, 0.75, 1.25), discretization="spectral")
     rng = np.random.default_rng(3)
