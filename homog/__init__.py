@@ -1,3 +1,14 @@
-"""homog: data-driven multiscale homogenization (FFT full-field solvers and SCA)."""
+"""homog: data-driven multiscale homogenization (FFT full-field solvers and SCA).
+
+Import packages of the distribution: ``rve_gen`` (microstructures), ``kernels`` (FFT
+machinery) and ``homog`` (materials, load paths, full-field and reduced-order models).
+"""
+
+from homog import loading, materials
+from homog.loading import LoadPath
+from homog.materials import from_config
+from homog.response import Response
 
 __version__ = "0.1.0"
+
+__all__ = ["LoadPath", "Response", "from_config", "loading", "materials"]
