@@ -1,0 +1,416 @@
+"""Nonlinear full-field FFT solver: Newton on the strain field, conjugate-gradient inner solves.
+
+Small-strain form of de Geus et al., "Finite strain FFT-based non-linear solvers made simple",
+CMAME 318 (2017), §3-4, with mixed macroscopic conditions as in Zeman et al., J. Comput. Phys.
+229 (2010). Unknown: the strain field ε(x), shape (ncomp, *grid), ncomp = 6 in 3D and 3 in 2D
+plane strain (11, 22, √2·12). Per component k the load prescribes either the mean strain
+⟨ε_k⟩ = E_k (strain control) or the mean stress ⟨σ_k⟩ = Σ̄_k (stress control, ``free``).
+
+With P = G + M_free (:mod:`kernels.projection`), equilibrium with the macroscopic conditions
+reads P:(Σ̄ − σ(ε)) = 0 over ε ∈ E + range(P). Linearizing around the current iterate with the
+per-voxel algorithmic tangent K(x) = ∂σ/∂ε gives the Newton correction
+
+    P:K:δε = P:(Σ̄ − σ(ε)),    δε ∈ range(P),            (de Geus et al. 2017, eq. 34)
+
+a symmetric positive-definite system on range(P) solved by CG; range(P) contains the free
+(stress-controlled) mean components, so they are unknowns of the same system. An increment
+starts with the tangent predictor: ε ← ε_n + ΔE (strain-controlled components), then one solve
+of P:K_n:δε = P:(Σ̄ − σ_n − K_n:ΔE) with the tangent K_n of the last converged state, which
+also predicts the free mean strains.
+
+Convergence: r = ||P:(Σ̄ − σ)||_RMS / s ≤ ``tol`` (the residual of
+:mod:`kernels.lippmann_schwinger`, s = max(||⟨σ⟩||, ||Σ̄_free||, ||⟨σ⟩ − ⟨σ_n⟩||)) and a small
+last correction ||δε||_RMS / ||ε||_RMS ≤ ``correction_tol`` (default √tol: under quadratic
+convergence a correction of √tol leaves an error of order tol). Inexact Newton (Eisenstat &
+Walker, SIAM J. Sci. Comput. 17, 1996): each CG solve stops at ||r_CG|| ≤ η ||r||, η = min(0.1,
+r), but never below half the final tolerance.
+
+Increment cutting: when Newton does not converge in ``max_iterations``, CG breaks down or the
+constitutive law raises ``RuntimeError``/``ValueError`` (e.g. a failed return mapping), the
+solver returns to the last converged state and halves the sub-step, down to 2**-``max_cuts`` of
+the increment; then it raises :class:`~kernels.projection.ConvergenceError` naming the increment,
+the iterations and the residual.
+
+The constitutive law is a callable ``law(dstrain, state) -> (stress, tangent, new_state)`` on
+point-first arrays (npoints, 6), (npoints, 6), (npoints, 6, 6) in 3D Mandel notation, with
+``dstrain`` the total strain increment from the last converged ``state``; ``state`` is opaque
+here (whatever the law returns), kept at convergence and handed back. In 2D the in-plane strains
+are embedded with ε33 = ε13 = ε23 = 0, the in-plane block of the tangent is used, and σ33 is
+reported. Voxels are ordered as ``labels.reshape(-1)`` (C order).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from kernels.arraymodule import to_numpy
+from kernels.fft import get_backend, spectrum_shape
+from kernels.frequency import frequency_grid
+from kernels.fused import evaluate
+from kernels.memory import check_memory
+from kernels.projection import ConvergenceError, Projection, conjugate_gradient, dot
+from kernels.stiffness_field import validate_labels
+from kernels.tensors import PLANE_INDICES
+
+#: law(dstrain (npoints, 6), state) -> (stress (npoints, 6), tangent (npoints, 6, 6), new_state)
+Law = Callable[[Any, Any], tuple[Any, Any, Any]]
+
+#: Largest CG forcing term η of the inexact Newton iteration.
+MAX_FORCING = 0.1
+#: CG never solves below CG_TOL_FLOOR · tol (relative): the Newton test is tol itself.
+CG_TOL_FLOOR = 0.5
+
+
+@dataclass
+class Increment:
+    """Converged state at the end of one load increment, yielded by :meth:`NewtonCG.run`.
+
+    macro_strain, macro_stress : ⟨ε⟩, ⟨σ⟩ as 3D Mandel numpy vectors (6,); in 2D ε33 = ε13 =
+        ε23 = 0 and the out-of-plane stresses are the means of the law's stresses.
+    iterations, cg_iterations : Newton iterations and CG iterations of the increment, failed
+        attempts and sub-steps included.
+    residual : final relative equilibrium residual; cuts : number of halvings of the increment.
+    strain, stress : fields (ncomp, *grid); stress_points : the law's (npoints, 6) stresses;
+    state : the law's converged state. These are the solver's live buffers: copy them to keep
+    them past the next increment.
+    """
+
+    step: int
+    macro_strain: np.ndarray
+    macro_stress: np.ndarray
+    iterations: int
+    cg_iterations: int
+    residual: float
+    cuts: int
+    strain: Any
+    stress: Any
+    stress_points: Any
+    state: Any
+
+
+class NewtonCG:
+    """A periodic nonlinear RVE set up once (grid, buffers, FFT plans), loaded incrementally.
+
+    Parameters
+    ----------
+    labels : integer array (N1, N2) or (N1, N2, N3); only its shape is used here (the law
+        knows which voxel is which phase; voxels are ordered as ``labels.reshape(-1)``).
+    law : constitutive callable, see the module docstring.
+    state : the law's initial state (e.g. zeros), for all voxels.
+    lengths : RVE lengths per axis (default 1).
+    tol : tolerance on the relative equilibrium residual, in (0, 1).
+    backend : "auto", "scipy", "pyfftw", "cupy" or a backend from :func:`kernels.get_backend`.
+    discretization : Green operator discretization, "willot" (default) or "spectral".
+    max_iterations : Newton iterations per (sub-)step before the step is cut.
+    max_cuts : halvings of one increment before giving up.
+    cg_maxiter : CG iterations per linear solve.
+    correction_tol : tolerance on ||δε||_RMS / ||ε||_RMS (default √tol).
+
+    The law is evaluated once here with a zero increment (initial stress and tangent); the
+    solver starts from ε = 0. ``run`` continues from the last converged state, so several
+    load paths can be applied one after the other.
+    """
+
+    def __init__(
+        self,
+        labels: Any,
+        law: Law,
+        state: Any,
+        *,
+        lengths: Any = None,
+        tol: float = 1e-6,
+        backend: Any = "auto",
+        discretization: str = "willot",
+        max_iterations: int = 30,
+        max_cuts: int = 6,
+        cg_maxiter: int = 2000,
+        correction_tol: float | None = None,
+    ) -> None:
+        labels = validate_labels(labels)
+        if not callable(law):
+            raise ValueError(
+                "law must be a callable (dstrain, state) -> (stress, tangent, new_state) on "
+                f"(npoints, 6) arrays, got {type(law).__name__}"
+            )
+        if not (np.isfinite(tol) and 0 < tol < 1):
+            raise ValueError(f"tol must lie in (0, 1), got {tol}")
+        correction_tol = np.sqrt(tol) if correction_tol is None else correction_tol
+        if not (np.isfinite(correction_tol) and correction_tol > 0):
+            raise ValueError(f"correction_tol must be a positive number, got {correction_tol}")
+        for name, value, low in (("max_iterations", max_iterations, 1),
+                                 ("max_cuts", max_cuts, 0), ("cg_maxiter", cg_maxiter, 1)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                raise ValueError(f"{name} = {value!r} must be an integer >= {low}")
+        self.law = law
+        self.tol, self.correction_tol = float(tol), float(correction_tol)
+        self.max_iterations, self.max_cuts, self.cg_maxiter = (
+            int(max_iterations), int(max_cuts), int(cg_maxiter))
+        self.backend = get_backend(backend)
+        xp = self.xp = self.backend.xp
+        self.shape = tuple(int(s) for s in labels.shape)
+        self.ndim = len(self.shape)
+        self.ncomp = 6 if self.ndim == 3 else 3
+        self.N = int(np.prod(self.shape))
+        check_memory(estimate_memory(self.shape), xp,
+                     f"a nonlinear Newton-CG solve on a {'x'.join(map(str, self.shape))} grid")
+        self.grid = frequency_grid(self.shape, lengths, discretization, xp)
+        n = self.ncomp
+        real_shape = (n,) + self.shape
+        (self._eps, self._eps_n, self._sigma, self._sigma_n, self._delta, self._r, self._p,
+         self._w) = (self.backend.empty_real(real_shape) for _ in range(8))
+        self._K = xp.empty((n, n, self.N))  # K_ij(x), component-first
+        self._spec = self.backend.empty_spectrum(real_shape)
+        self._plan = self.backend.plan(self._w, self._spec)
+        self.projection = Projection(self.grid, self._plan, xp)
+        self._sel = np.asarray(PLANE_INDICES) if self.ndim == 2 else np.arange(6)
+        self._row = " + ".join(f"k{j}*v{j}" for j in range(n))
+
+        self._eps_n[...] = 0.0
+        self._eps[...] = 0.0
+        self.state = state
+        stress_points, _ = self._evaluate(self._eps)
+        self._sigma_n[...] = self._sigma
+        self.stress_points = stress_points
+        self.info = {"backend": self.backend.name, "discretization": discretization,
+                     "law_time_s": 0.0, "cg_time_s": 0.0}
+
+    # ---------------------------------------------------------------- field <-> points
+    def _evaluate(self, dstrain_field: Any) -> tuple[Any, Any]:
+        """Call the law on the increment field (ncomp, *grid) from the converged state.
+
+        Writes σ into ``self._sigma`` and the tangent into ``self._K``; returns the law's
+        (npoints, 6) stresses and its new state.
+        """
+        xp, n, N = self.xp, self.ncomp, self.N
+        dstrain = xp.zeros((N, 6))
+        dstrain[:, self._sel] = dstrain_field.reshape(n, N).T
+        stress, tangent, new_state = self.law(dstrain, self.state)
+        if getattr(stress, "shape", None) != (N, 6) or getattr(tangent, "shape", None) != (N, 6, 6):
+            raise ValueError(
+                f"the constitutive law returned stress {getattr(stress, 'shape', None)} and "
+                f"tangent {getattr(tangent, 'shape', None)}; expected ({N}, 6) and ({N}, 6, 6) "
+                "(3D Mandel, one row per voxel)"
+            )
+        sel = self._sel
+        if n == 6:
+            self._sigma.reshape(n, N)[...] = stress.T
+            self._K[...] = tangent.transpose(1, 2, 0)
+        else:
+            self._sigma.reshape(n, N)[...] = stress[:, sel].T
+            self._K[...] = tangent[:, sel][:, :, sel].transpose(1, 2, 0)
+        return stress, new_state
+
+    def apply_tangent(self, v: Any, out: Any) -> Any:
+        """out_i(x) = Σ_j K_ij(x) v_j(x) for fields (ncomp, *grid), one fused pass per row."""
+        n = self.ncomp
+        vv = v.reshape(n, -1)
+        oo = out.reshape(n, -1)
+        vs = {f"v{j}": vv[j] for j in range(n)}
+        for i in range(n):
+            evaluate(self._row, oo[i], **vs, **{f"k{j}": self._K[i, j] for j in range(n)})
+        return out
+
+    def _mean(self, field: Any) -> np.ndarray:
+        return to_numpy(field.reshape(self.ncomp, -1).mean(axis=1))
+
+    def _rms(self, field: Any) -> float:
+        return float(np.sqrt(dot(field, field, self.xp) / self.N))
+
+    # ---------------------------------------------------------------- one (sub-)step
+    def _newton(self, target: np.ndarray, fixed: np.ndarray) -> tuple[int, int, float, Any, Any]:
+        """Newton–CG from the converged state to ``target``; ``fixed`` marks strain control.
+
+        Returns (iterations, CG iterations, residual, law stresses, law state); raises
+        :class:`ConvergenceError` (with iterations and residual) on any failure.
+        """
+        xp = self.xp
+        col = (-1,) + (1,) * self.ndim
+        free = ~fixed
+        eps, eps_n, sigma, r, delta, w = (self._eps, self._eps_n, self._sigma, self._r,
+                                          self._delta, self._w)
+        sigma_n_mean = self._mean(self._sigma_n)
+        dE = np.where(fixed, target - self._mean(eps_n), 0.0)
+        S = np.where(free, target, 0.0)
+        S_col = xp.asarray(S).reshape(col)
+        project = self._projector(free)
+
+        # tangent predictor: P:K_n:δ = P:(Σ̄ − σ_n − K_n:ΔE), ε = ε_n + ΔE + δ
+        w[...] = xp.asarray(dE).reshape(col)
+        self.apply_tangent(w, r)
+        r += self._sigma_n
+        predicted = self._mean(r)
+        scale = max(np.linalg.norm(predicted), np.linalg.norm(S),
+                    np.linalg.norm(predicted - sigma_n_mean))
+        xp.subtract(S_col, r, out=r)
+        project(r)
+        eps[...] = eps_n + w
+        residual, correction = self._rms(r) / max(scale, 1e-300), np.inf
+        iterations = cg_iterations = 0
+        stress_points = state = None
+        while True:
+            if iterations > 0:
+                if not np.isfinite(residual):
+                    raise ConvergenceError(
+                        f"non-finite equilibrium residual at Newton iteration {iterations} (the "
+                        "law returned NaN or inf stresses)", iterations, residual)
+                if residual <= self.tol and correction <= self.correction_tol:
+                    return iterations, cg_iterations, residual, stress_points, state
+                if iterations == self.max_iterations:
+                    raise ConvergenceError(
+                        f"Newton did not converge in {iterations} iterations (relative residual "
+                        f"{residual:.3e}, tol {self.tol:.1e}; last correction {correction:.3e})",
+                        iterations, residual)
+            rnorm = self._rms(r)
+            atol = max(min(MAX_FORCING, residual) * rnorm, CG_TOL_FLOOR * self.tol * scale)
+            delta[...] = 0.0
+            start = time.perf_counter()
+            try:
+                its, _ = conjugate_gradient(self.apply_tangent, project, delta, r, self._p, w,
+                                            atol=atol, maxiter=self.cg_maxiter, xp=xp)
+            except ConvergenceError as exc:
+                raise ConvergenceError(
+                    f"CG solve of Newton iteration {iterations + 1}: {exc}", iterations,
+                    residual) from exc
+            finally:
+                self.info["cg_time_s"] += time.perf_counter() - start
+            cg_iterations += its
+            eps += delta
+            iterations += 1
+            eps_norm = self._rms(eps)
+            correction = self._rms(delta) / eps_norm if eps_norm > 0 else 0.0
+
+            xp.subtract(eps, eps_n, out=w)
+            start = time.perf_counter()
+            try:
+                stress_points, state = self._evaluate(w)
+            except (RuntimeError, ValueError) as exc:
+                raise ConvergenceError(
+                    f"the constitutive law failed at Newton iteration {iterations}: "
+                    f"{type(exc).__name__}: {exc}", iterations, residual) from exc
+            finally:
+                self.info["law_time_s"] += time.perf_counter() - start
+            mean = self._mean(sigma)
+            scale = max(np.linalg.norm(mean), np.linalg.norm(S),
+                        np.linalg.norm(mean - sigma_n_mean))
+            xp.subtract(S_col, sigma, out=r)
+            project(r)
+            residual = self._rms(r) / scale if scale > 0 else (0.0 if self._rms(r) == 0 else np.inf)
+
+    def _projector(self, free: np.ndarray) -> Callable[[Any], Any]:
+        projection = self.projection
+
+        def project(v: Any) -> Any:
+            return projection(v, free)
+
+        return project
+
+    def _restore(self) -> None:
+        """Back to the last converged state; the tangent there, from a zero increment."""
+        self._eps[...] = self._eps_n
+        self._w[...] = 0.0
+        self._evaluate(self._w)
+
+    # ---------------------------------------------------------------- load path
+    def run(self, targets: Any, strain_controlled: Any) -> Iterator[Increment]:
+        """Apply a load path increment by increment, yielding each converged :class:`Increment`.
+
+        targets : (nsteps, ncomp) cumulative macroscopic targets in the solve's components
+            (6 in 3D; 11, 22, √2·12 in 2D): the mean strain where ``strain_controlled``, the
+            mean stress elsewhere, reached at the end of each increment.
+        strain_controlled : (nsteps, ncomp) bool.
+
+        Each increment goes linearly from the converged means (strain or stress by component)
+        to its target; cut sub-steps follow the same line.
+        """
+        targets, controls = self._check_path(targets, strain_controlled)
+        nsteps = targets.shape[0]
+        for step in range(nsteps):
+            target, fixed = targets[step], controls[step]
+            start = np.where(fixed, self._mean(self._eps_n), self._mean(self._sigma_n))
+            done, fraction, cuts = 0.0, 1.0, 0
+            iterations = cg_iterations = 0
+            while done < 1.0:
+                end = min(done + fraction, 1.0)
+                sub_target = target if end == 1.0 else start + end * (target - start)
+                try:
+                    its, cg_its, residual, stress_points, state = self._newton(sub_target, fixed)
+                except ConvergenceError as exc:
+                    iterations += exc.iterations
+                    self._restore()
+                    if fraction <= 2.0 ** -self.max_cuts:
+                        raise ConvergenceError(
+                            f"load increment {step + 1} of {nsteps} did not converge after "
+                            f"{cuts} cuts (sub-step {fraction:.3g} of the increment): {exc}; "
+                            "use more increments, a looser tol, or larger max_iterations / "
+                            "max_cuts", exc.iterations, exc.residual) from exc
+                    fraction *= 0.5
+                    cuts += 1
+                    continue
+                iterations += its
+                cg_iterations += cg_its
+                done = end
+                self._eps_n[...] = self._eps
+                self._sigma_n[...] = self._sigma
+                self.state, self.stress_points = state, stress_points
+            macro_strain = np.zeros(6)
+            macro_strain[self._sel] = self._mean(self._eps_n)
+            macro_stress = to_numpy(self.stress_points.mean(axis=0))
+            yield Increment(step, macro_strain, macro_stress, iterations, cg_iterations,
+                            float(residual), cuts, self._eps_n, self._sigma_n, self.stress_points,
+                            self.state)
+
+    def _check_path(self, targets: Any, strain_controlled: Any) -> tuple[np.ndarray, np.ndarray]:
+        targets = np.asarray(to_numpy(targets), dtype=float)
+        controls = np.asarray(to_numpy(strain_controlled))
+        n = self.ncomp
+        if targets.ndim != 2 or targets.shape[1] != n or targets.shape[0] < 1:
+            raise ValueError(
+                f"targets has shape {targets.shape}; expected (nsteps, {n}) for a {self.ndim}D "
+                f"grid ({'all six Mandel components' if n == 6 else 'components 11, 22, √2·12'})"
+            )
+        if controls.shape != targets.shape or controls.dtype != bool:
+            raise ValueError(
+                f"strain_controlled must be a bool array of shape {targets.shape}, got "
+                f"{controls.dtype} {controls.shape}"
+            )
+        if not np.all(np.isfinite(targets)):
+            raise ValueError("targets must be finite numbers")
+        return targets, controls
+
+
+def solve_nonlinear(
+    labels: Any,
+    law: Law,
+    state: Any,
+    targets: Any,
+    strain_controlled: Any,
+    **options: Any,
+) -> list[Increment]:
+    """Run a whole load path with :class:`NewtonCG` (``options`` are its keyword arguments).
+
+    Returns the list of :class:`Increment` with fields and states dropped (the macroscopic
+    history only); use :meth:`NewtonCG.run` to keep fields along the way.
+    """
+    solver = NewtonCG(labels, law, state, **options)
+    history = []
+    for inc in solver.run(targets, strain_controlled):
+        history.append(Increment(inc.step, inc.macro_strain, inc.macro_stress, inc.iterations,
+                                 inc.cg_iterations, inc.residual, inc.cuts, None, None, None,
+                                 None))
+    return history
+
+
+def estimate_memory(shape: tuple[int, ...]) -> int:
+    """Bytes a nonlinear solve allocates: 8 real fields, the per-voxel tangent K_ij(x), the
+    half spectrum, the frequency data and the law's point arrays (increment, stress and
+    tangent; its state comes on top)."""
+    ncomp = 6 if len(shape) == 3 else 3
+    n = int(np.prod(shape))
+    nh = int(np.prod(spectrum_shape(tuple(shape))))
+    return (8 * ncomp * 8 * n + ncomp * ncomp * 8 * n + ncomp * 16 * nh + len(shape) * 16 * nh
+            + (6 + 6 + 36) * 8 * n)
