@@ -1,0 +1,122 @@
+"""Clustering of the strain-concentration field, phase by phase (SCA offline stage).
+
+Voxels whose elastic strain concentration A(x) (ε(x) = A(x):E) is alike respond alike; SCA
+groups them by k-means on the ncomp² components of A, separately in every phase so that a
+cluster holds one material (Liu, Bessa & Liu, CMAME 306, 2016, §2.2). scikit-learn's KMeans is
+used (MiniBatchKMeans above ``minibatch_above`` points), seeded, so the same seed gives the
+same cluster map. Cluster ids are global: the clusters of the lowest phase label first, and
+within a phase ordered by their mean A_11 so that the numbering does not depend on k-means'
+internal order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+SCALINGS = ("standardize", "none")
+
+
+def cluster_strain_concentration(
+    concentration: np.ndarray,
+    labels: np.ndarray,
+    n_clusters: Mapping[int, int],
+    *,
+    seed: int = 0,
+    scaling: str = "standardize",
+    minibatch_above: int = 200_000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster map of a strain-concentration field.
+
+    Parameters
+    ----------
+    concentration : A(x), shape (ncomp, ncomp, *grid) (numpy).
+    labels : phase labels, shape grid.
+    n_clusters : phase label -> number of clusters in that phase (≥ 1, ≤ its voxel count).
+    seed : random state of k-means.
+    scaling : "standardize" (zero mean, unit variance per component within the phase, so that
+        no component dominates the distance) or "none" (raw components).
+    minibatch_above : phases with more voxels use MiniBatchKMeans.
+
+    Returns ``(cluster_labels, cluster_phases)``: an int32 grid of cluster ids 0..K−1 and the
+    phase label of every cluster, shape (K,).
+    """
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    if scaling not in SCALINGS:
+        raise ValueError(f"unknown scaling {scaling!r}; choose one of {', '.join(SCALINGS)}")
+    present = [int(p) for p in np.unique(labels)]
+    missing = [p for p in present if p not in n_clusters]
+    if missing:
+        raise ValueError(
+            f"phases {missing} have no cluster count; n_clusters defines "
+            f"{sorted(n_clusters)}: give every phase label a count, e.g. {{0: 12, 1: 6}}"
+        )
+    ncomp = concentration.shape[0]
+    features = concentration.reshape(ncomp * ncomp, -1)
+    flat_labels = labels.reshape(-1)
+    cluster_labels = np.empty(flat_labels.size, dtype=np.int32)
+    phases: list[int] = []
+    for phase in present:
+        k = n_clusters[phase]
+        idx = np.flatnonzero(flat_labels == phase)
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= idx.size:
+            raise ValueError(
+                f"phase {phase}: {k!r} clusters requested; need an integer between 1 and its "
+                f"{idx.size} voxels"
+            )
+        X = np.ascontiguousarray(features[:, idx].T)
+        if scaling == "standardize":
+            std = X.std(axis=0)
+            X = (X - X.mean(axis=0)) / np.where(std > 1e-12 * max(std.max(), 1e-300), std, 1.0)
+        if k == 1:
+            local = np.zeros(idx.size, dtype=np.int64)
+        elif idx.size > minibatch_above:
+            local = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3,
+                                    batch_size=4096).fit_predict(X)
+        else:
+            local = KMeans(n_clusters=k, random_state=seed, n_init=1).fit_predict(X)
+        local = _canonical_order(local, features[0, idx], k)
+        cluster_labels[idx] = len(phases) + local
+        phases.extend([phase] * k)
+    return cluster_labels.reshape(labels.shape), np.asarray(phases, dtype=np.int64)
+
+
+def _canonical_order(local: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
+    """Renumber k-means labels by increasing mean ``key`` (ties by first appearance)."""
+    counts = np.bincount(local, minlength=k)
+    if np.any(counts == 0):
+        raise ValueError(
+            f"k-means left {int(np.sum(counts == 0))} of {k} clusters empty; the phase has too "
+            "few distinct strain-concentration values for that many clusters: ask for fewer"
+        )
+    means = np.bincount(local, weights=key, minlength=k) / counts
+    order = np.argsort(means, kind="stable")
+    rank = np.empty(k, dtype=np.int64)
+    rank[order] = np.arange(k)
+    return rank[local]
+
+
+def cluster_volume_fractions(cluster_labels: np.ndarray, n: int) -> np.ndarray:
+    """Volume fraction c_I of every cluster, shape (n,)."""
+    return np.bincount(cluster_labels.reshape(-1), minlength=n) / cluster_labels.size
+
+
+def validate_cluster_counts(n_clusters: Any) -> dict[int, int]:
+    """Normalise ``n_clusters`` (mapping label -> count) with clear errors."""
+    if not isinstance(n_clusters, Mapping):
+        raise ValueError(
+            f"n_clusters must map phase label -> cluster count, e.g. {{0: 12, 1: 6}}; got "
+            f"{type(n_clusters).__name__}"
+        )
+    out = {}
+    for key, value in n_clusters.items():
+        try:
+            out[int(key)] = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"n_clusters: {key!r} -> {value!r} is not label -> integer") from None
+        if int(value) != value or value < 1:
+            raise ValueError(f"n_clusters[{key}] = {value!r} must be a positive integer")
+    return out

@@ -1,0 +1,135 @@
+"""Cluster interaction tensors of SCA as dense products of cluster-indicator spectra.
+
+D_IJ = 1/(c_I |Ω|) ∫_I ∫_J Γ0(x − x') dx' dx (Liu, Bessa & Liu, CMAME 306, 2016, eq. 22).
+On the voxel grid, with χ̂_J the DFT of the indicator of cluster J, N_I its voxel count and N
+the grid size, Parseval gives
+
+    D_IJ = 1/(N_I N) Σ_ξ Re(conj(χ̂_I(ξ)) χ̂_J(ξ)) Γ̂0(ξ),   Γ̂0 = a(μ0) Φ1(n) − c(λ0, μ0) Φ2(n)
+
+(kernels.green; DESIGN.md §4). Φ2 is linear in the quartic monomials n_a n_b n_c n_d and, since
+|n| = 1 wherever Γ̂0 ≠ 0, Φ1 is too (n_a n_b = Σ_c n_a n_b n_c n_c). So the geometric parts are
+
+    D1_IJ = Σ_m S^m_IJ B1_m,  D2_IJ = Σ_m S^m_IJ B2_m,  S^m_IJ = Σ_ξ w_ξ Re(conj χ̂_I χ̂_J) μ_m(ξ)/(N_I N)
+
+over the 15 (3D) or 5 (2D) quartic monomials μ_m, with constant Mandel matrices B1_m, B2_m:
+one real K×K GEMM per monomial over the half spectrum (w_ξ = 2 for frequencies that stand for
+a mirrored pair, else 1), chunked over frequencies to bound memory, on numpy (BLAS) or cupy.
+D(λ0, μ0) = a D1 − c D2 is then a linear combination for any reference medium. The Green
+operator is discretized exactly as in the FFT solver (Willot's scheme by default), so with one
+voxel per cluster the SCA system is the discrete Lippmann–Schwinger equation itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from kernels import frequency_grid, get_backend, green_coefficients
+from kernels.arraymodule import to_numpy
+from kernels.fft import spectrum_shape
+from kernels.memory import check_memory
+from kernels.tensors import MANDEL_PAIRS, PLANE_INDICES, SQRT2
+
+_CHUNK_BYTES = 64 << 20
+
+
+def quartic_monomials(d: int) -> list[tuple[int, int, int, int]]:
+    """The sorted index quadruples (a ≤ b ≤ c ≤ e) of n_a n_b n_c n_e in ``d`` dimensions."""
+    return list(itertools.combinations_with_replacement(range(d), 4))
+
+
+def monomial_basis(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Constant Mandel matrices (B1, B2), each (nmono, m, m), with Φ_k(n) = Σ_m B_k,m μ_m(n).
+
+    Φ1_ijkl = ¼(δ_jk n_i n_l + δ_jl n_i n_k + δ_ik n_j n_l + δ_il n_j n_k) is written with
+    n_a n_b = Σ_c n_a n_b n_c n_c; Φ2_ijkl = n_i n_j n_k n_l. In 2D (plane strain) the
+    in-plane (11, 22, √2·12) blocks are returned.
+    """
+    quads = quartic_monomials(d)
+    index = {q: m for m, q in enumerate(quads)}
+    w = np.array([1.0, 1.0, 1.0, SQRT2, SQRT2, SQRT2])
+    comps = list(PLANE_INDICES) if d == 2 else list(range(6))
+    B1 = np.zeros((len(quads), 6, 6))
+    B2 = np.zeros((len(quads), 6, 6))
+    eye = np.eye(3)
+    for I in comps:
+        i, j = MANDEL_PAIRS[I]
+        for J in comps:
+            k, ll = MANDEL_PAIRS[J]
+            scale = w[I] * w[J]
+            B2[index[tuple(sorted((i, j, k, ll)))], I, J] += scale
+            for delta, a, b in ((eye[j, k], i, ll), (eye[j, ll], i, k),
+                                (eye[i, k], j, ll), (eye[i, ll], j, k)):
+                if delta:
+                    for c in range(d):
+                        B1[index[tuple(sorted((a, b, c, c)))], I, J] += 0.25 * scale
+    sel = np.ix_(range(len(quads)), comps, comps)
+    return B1[sel], B2[sel]
+
+
+def interaction_parts(
+    cluster_labels: Any,
+    n_clusters: int,
+    *,
+    lengths: Any = None,
+    discretization: str = "willot",
+    backend: Any = "auto",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Material-independent parts (D1, D2), each (K, K, m, m) Mandel, of the interaction tensors.
+
+    ``cluster_labels``: int grid of cluster ids 0..K−1 (every id present). Returns numpy arrays;
+    D(λ0, μ0) = a D1 − c D2 (:func:`interaction_tensors`).
+    """
+    backend = get_backend(backend)
+    xp = backend.xp
+    shape = tuple(cluster_labels.shape)
+    d, K, N = len(shape), int(n_clusters), int(np.prod(shape))
+    nh = int(np.prod(spectrum_shape((1,) + shape)[1:]))
+    check_memory(K * nh * 16 + 4 * N + d * nh * 16 + _CHUNK_BYTES * 2, xp,
+                 f"interaction tensors of {K} clusters on a {'x'.join(map(str, shape))} grid")
+    host = np.asarray(to_numpy(cluster_labels)).reshape(-1)
+    counts = np.bincount(host, minlength=K)
+    if counts.size != K or np.any(counts == 0):
+        raise ValueError(f"cluster labels must use every id 0..{K - 1} at least once")
+    labels = xp.asarray(host.reshape(shape).astype(np.int32))
+    grid = frequency_grid(shape, lengths, discretization, xp)
+    # spectra of all cluster indicators, (K, nh) complex, in batches of clusters
+    spectra = xp.empty((K, nh), dtype=np.complex128)
+    batch = max(1, _CHUNK_BYTES // (8 * N))
+    for start in range(0, K, batch):
+        ids = xp.arange(start, min(start + batch, K), dtype=np.int32)
+        indicator = (labels[None] == ids.reshape((-1,) + (1,) * d)).astype(np.float64)
+        out = backend.empty_spectrum(indicator.shape)
+        backend.rfftn(indicator, out)
+        spectra[start:start + ids.size] = out.reshape(ids.size, nh)
+    real = spectra.view(np.float64)  # (K, 2 nh): Re(conj a · b) summed = dot of interleaved rows
+    n = grid.interleaved.reshape(d, -1)
+    weight = xp.full((nh, 2), 2.0)
+    last = shape[-1] // 2 + 1
+    weight.reshape(-1, last, 2)[:, 0] = 1.0
+    if shape[-1] % 2 == 0:
+        weight.reshape(-1, last, 2)[:, -1] = 1.0
+    weight = weight.reshape(-1)
+    quads = quartic_monomials(d)
+    S = xp.zeros((len(quads), K, K))
+    step = max(2, (_CHUNK_BYTES // (8 * K)) // 2 * 2)
+    for start in range(0, 2 * nh, step):
+        c = slice(start, min(start + step, 2 * nh))
+        Xc = real[:, c]
+        nc = n[:, c]
+        wc = weight[c]
+        for m, (a, b, e, f) in enumerate(quads):
+            S[m] += Xc @ (Xc * (wc * nc[a] * nc[b] * nc[e] * nc[f])).T
+    S = to_numpy(S) / (counts[None, :, None] * float(N))
+    B1, B2 = monomial_basis(d)
+    D1 = np.einsum("mIJ,mab->IJab", S, B1)
+    D2 = np.einsum("mIJ,mab->IJab", S, B2)
+    return D1, D2
+
+
+def interaction_tensors(D1: np.ndarray, D2: np.ndarray, lam0: float, mu0: float) -> np.ndarray:
+    """D_IJ(λ0, μ0) = a D1 − c D2, shape (K, K, m, m), for the reference medium (λ0, μ0)."""
+    a, c = green_coefficients(lam0, mu0)
+    return a * D1 - c * D2

@@ -1,0 +1,252 @@
+"""Reduced-order model (ROM) of an RVE by Self-consistent Clustering Analysis.
+
+``build_rom`` runs the offline stage (Liu, Bessa & Liu, CMAME 306, 2016, §2): elastic strain
+concentration from the FFT solver, k-means clustering per phase, interaction tensors for any
+reference medium. ``ReducedOrderModel.run`` runs the online stage (:mod:`homog.sca`) on a
+:class:`homog.loading.LoadPath` and returns the same :class:`homog.response.Response` as
+:func:`homog.dns`. ``save``/``load_rom`` keep the model in one portable ``.npz`` file
+(:mod:`homog.rom_io`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from homog.clustering import (
+    cluster_strain_concentration,
+    cluster_volume_fractions,
+    validate_cluster_counts,
+)
+from homog.dns import _labels_and_lengths, _materials
+from homog.interaction import interaction_parts, interaction_tensors
+from homog.loading import LoadPath
+from homog.materials import Material
+from homog.materials.von_mises import ReturnMappingError
+from homog.response import Response
+from homog.sca import OnlineSolver, isotropic_fit
+from kernels import ConvergenceError, elastic_homogenization
+from kernels.arraymodule import to_numpy
+from kernels.tensors import PLANE_INDICES
+
+
+class ReducedOrderModel:
+    """A clustered RVE: cluster map, volume fractions, interaction parts and materials.
+
+    Attributes
+    ----------
+    cluster_labels : int32 grid of cluster ids (shape of the RVE).
+    cluster_phases : (K,) phase label of every cluster.
+    volume_fractions : (K,) c_I.
+    C_eff : (m, m) elastic effective stiffness from the FFT solver (m = 6 in 3D, 3 in 2D).
+    materials : phase label -> :class:`homog.materials.Material`.
+    lengths : RVE lengths; ``info``: build settings and stage timings.
+    """
+
+    def __init__(self, cluster_labels: np.ndarray, cluster_phases: np.ndarray,
+                 D1: np.ndarray, D2: np.ndarray, C_eff: np.ndarray,
+                 materials: Mapping[int, Material], lengths: tuple[float, ...],
+                 info: dict | None = None) -> None:
+        self.cluster_labels = np.asarray(cluster_labels, dtype=np.int32)
+        self.cluster_phases = np.asarray(cluster_phases, dtype=np.int64)
+        self.K = self.cluster_phases.size
+        self.volume_fractions = cluster_volume_fractions(self.cluster_labels, self.K)
+        self.D1, self.D2 = np.asarray(D1), np.asarray(D2)
+        self.C_eff = np.asarray(C_eff)
+        self.materials = dict(materials)
+        self.lengths = tuple(float(v) for v in lengths)
+        self.info = dict(info or {})
+        self.ndim = self.cluster_labels.ndim
+        self.m = 6 if self.ndim == 3 else 3
+        expected = (self.K, self.K, self.m, self.m)
+        if self.D1.shape != expected or self.D2.shape != expected:
+            raise ValueError(f"interaction parts must have shape {expected}, got "
+                             f"{self.D1.shape} and {self.D2.shape}")
+        missing = sorted({int(p) for p in self.cluster_phases} - set(self.materials))
+        if missing:
+            raise ValueError(f"clusters of phases {missing} have no material")
+
+    @property
+    def n_clusters(self) -> dict[int, int]:
+        """Phase label -> number of clusters."""
+        phases, counts = np.unique(self.cluster_phases, return_counts=True)
+        return {int(p): int(c) for p, c in zip(phases, counts)}
+
+    @property
+    def reference_medium(self) -> tuple[float, float]:
+        """(λ0, μ0) of the elastic start: the isotropic fit of C_eff."""
+        comps = np.arange(6) if self.m == 6 else np.asarray(PLANE_INDICES)
+        return isotropic_fit(self.C_eff, comps)
+
+    def interaction_tensors(self, lam0: float, mu0: float) -> np.ndarray:
+        """D_IJ for the reference medium (λ0, μ0), shape (K, K, m, m) Mandel."""
+        return interaction_tensors(self.D1, self.D2, lam0, mu0)
+
+    def online_solver(self, *, tol: float = 1e-8, scs: str = "projection",
+                      scs_tol: float = 1e-4, scs_maxiter: int = 20,
+                      max_newton: int = 25) -> OnlineSolver:
+        """The :class:`homog.sca.OnlineSolver` of this model."""
+        groups = [(self.materials[int(p)], np.flatnonzero(self.cluster_phases == p))
+                  for p in np.unique(self.cluster_phases)]
+        return OnlineSolver(self.D1, self.D2, self.volume_fractions, groups, tol=tol,
+                            max_newton=max_newton, scs=scs, scs_tol=scs_tol,
+                            scs_maxiter=scs_maxiter)
+
+    def run(self, loading: LoadPath, *, tol: float = 1e-8, scs: str = "projection",
+            scs_tol: float = 1e-4, max_cuts: int = 6, progress: Any = None) -> Response:
+        """Run a load path; returns a :class:`~homog.response.Response`.
+
+        Each increment is solved by Newton with a self-consistent reference medium
+        (``scs`` = "projection" or "regression"). An increment that fails is split in halves,
+        up to ``max_cuts`` times, before :class:`kernels.ConvergenceError` is raised.
+        ``progress``: optional callable(done, total).
+        """
+        if not isinstance(loading, LoadPath):
+            raise ValueError(f"loading must be a homog.loading.LoadPath, got "
+                             f"{type(loading).__name__}")
+        steps = loading.for_dimension(self.ndim)
+        solver = self.online_solver(tol=tol, scs=scs, scs_tol=scs_tol)
+        comps = solver.comps
+        c = self.volume_fractions
+        state = solver.initial_state(*self.reference_medium)
+        n = len(steps)
+        strain, stress = np.zeros((n + 1, 6)), np.zeros((n + 1, 6))
+        tangent = np.zeros((n + 1, 6, 6))
+        tangent[0][np.ix_(comps, comps)] = self.C_eff
+        iterations = np.zeros(n, dtype=int)
+        scs_its, scs_failed = np.zeros(n, dtype=int), 0
+        t0 = time.perf_counter()
+        guess = None
+        for k, (target, controlled) in enumerate(steps):
+            current = np.where(controlled, c @ state.strain, c @ state.stress[:, comps])
+            with solver.blas_threads():
+                results = _advance(solver, state, target - current, controlled, guess,
+                                   max_cuts, k)
+            prev = state
+            for res in results:
+                iterations[k] += res.newton_iterations
+                scs_its[k] += res.scs_iterations
+                scs_failed += not res.scs_converged
+            state = results[-1].state
+            guess = state.strain - prev.strain if len(results) == 1 else None
+            strain[k + 1, comps] = c @ state.strain
+            stress[k + 1] = c @ state.stress
+            tangent[k + 1][np.ix_(comps, comps)] = results[-1].tangent
+            if progress is not None:
+                progress(k + 1, n)
+        info = {"solver": "sca", "clusters": self.n_clusters, "scs": scs,
+                "online_s": time.perf_counter() - t0,
+                "scs_iterations": int(scs_its.sum()),
+                "scs_not_converged": int(scs_failed),
+                "reference_medium": [state.lam0, state.mu0]}
+        return Response(strain, stress, iterations, tangent=tangent, info=info)
+
+    def save(self, path: Any) -> None:
+        """Write the model to one ``.npz`` file (atomic; read with :func:`load_rom`)."""
+        from homog.rom_io import save_rom
+
+        save_rom(self, path)
+
+
+def _advance(solver: OnlineSolver, state, target, controlled, guess, max_cuts, k, depth=0):
+    """Solve one increment, splitting it in halves on failure; returns the sub-results."""
+    try:
+        return [solver.increment(state, target, controlled, guess)]
+    except (ConvergenceError, ReturnMappingError, np.linalg.LinAlgError) as exc:
+        if depth >= max_cuts:
+            raise ConvergenceError(
+                f"increment {k + 1} did not converge after {max_cuts} cuts (sub-increment "
+                f"1/{2 ** depth}): {exc}", getattr(exc, "iterations", 0),
+                getattr(exc, "residual", float("nan"))) from None
+    first = _advance(solver, state, 0.5 * target, controlled, None, max_cuts, k, depth + 1)
+    mid = first[-1].state
+    c = solver.c
+    comps = solver.comps
+    reached = np.where(controlled, c @ (mid.strain - state.strain),
+                       c @ (mid.stress - state.stress)[:, comps])
+    return first + _advance(solver, mid, target - reached, controlled, None, max_cuts, k,
+                            depth + 1)
+
+
+def build_rom(
+    microstructure: Any,
+    materials: Any,
+    n_clusters: Mapping[int, int],
+    *,
+    backend: Any = "auto",
+    seed: int = 0,
+    scaling: str = "standardize",
+    tol: float = 1e-6,
+    discretization: str = "willot",
+    cluster_labels: np.ndarray | None = None,
+    lengths: Any = None,
+    progress: Any = None,
+) -> ReducedOrderModel:
+    """Offline stage of SCA: a :class:`ReducedOrderModel` of ``microstructure``.
+
+    Parameters
+    ----------
+    microstructure : integer label array or object with ``.labels`` and ``.lengths``.
+    materials : phase label -> Material, or a TOML path/dict (``homog.materials.from_config``).
+    n_clusters : phase label -> number of clusters.
+    backend : FFT/array backend for the elastic solves and interaction tensors.
+    seed : k-means random state (same seed, same model).
+    scaling : feature scaling of the clustering ("standardize" or "none").
+    tol : tolerance of the elastic FFT solves.
+    cluster_labels : a ready cluster map (int grid of ids 0..K−1, each cluster inside one
+        phase) that replaces the clustering, e.g. one voxel per cluster.
+    progress : optional callable(stage_name) called as each stage starts.
+    """
+    labels, lengths = _labels_and_lengths(microstructure, lengths)
+    materials = _materials(materials, labels)
+    counts = validate_cluster_counts(n_clusters) if cluster_labels is None else None
+    timings = {}
+    stiffness = {p: m.stiffness for p, m in materials.items()}
+    _stage(progress, "strain concentration (elastic FFT solves)")
+    t = time.perf_counter()
+    elastic = elastic_homogenization(labels, stiffness, lengths=lengths, tol=tol, backend=backend,
+                                     discretization=discretization,
+                                     return_concentration=cluster_labels is None)
+    timings["strain_concentration_s"] = time.perf_counter() - t
+    _stage(progress, "clustering (k-means per phase)")
+    t = time.perf_counter()
+    if cluster_labels is None:
+        A = to_numpy(elastic.strain_concentration)
+        cl, phases = cluster_strain_concentration(A, labels, counts, seed=seed, scaling=scaling)
+        del A
+    else:
+        cl, phases = _custom_clusters(cluster_labels, labels)
+    timings["clustering_s"] = time.perf_counter() - t
+    _stage(progress, "interaction tensors")
+    t = time.perf_counter()
+    D1, D2 = interaction_parts(cl, phases.size, lengths=lengths, discretization=discretization,
+                               backend=backend)
+    timings["interaction_s"] = time.perf_counter() - t
+    info = {"seed": seed, "scaling": scaling, "discretization": discretization,
+            "elastic_iterations": elastic.iterations, "timings": timings,
+            "backend": elastic.info["backend"]}
+    lengths = tuple(lengths) if lengths is not None else (1.0,) * labels.ndim
+    return ReducedOrderModel(cl, phases, D1, D2, elastic.C_eff, materials, lengths, info)
+
+
+def _custom_clusters(cluster_labels: Any, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    cl = np.asarray(cluster_labels)
+    if cl.shape != labels.shape or cl.dtype.kind not in "iu":
+        raise ValueError(f"cluster_labels must be an integer array of the RVE's shape "
+                         f"{labels.shape}, got {cl.dtype} {cl.shape}")
+    K = int(cl.max()) + 1
+    if cl.min() < 0 or np.any(np.bincount(cl.reshape(-1), minlength=K) == 0):
+        raise ValueError(f"cluster_labels must use every id 0..{K - 1}")
+    phases = np.zeros(K, dtype=np.int64)
+    phases[cl.reshape(-1)] = labels.reshape(-1)
+    if np.any(phases[cl] != labels):
+        raise ValueError("every cluster of cluster_labels must lie inside one phase")
+    return cl.astype(np.int32), phases
+
+
+def _stage(progress: Any, name: str) -> None:
+    if progress is not None:
+        progress(name)
