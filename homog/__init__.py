@@ -5,10 +5,11 @@ machinery) and ``homog`` (materials, load paths, full-field and reduced-order mo
 """
 
 from homog import loading, materials
+from homog.dns import dns
 from homog.loading import LoadPath
 from homog.materials import from_config
 from homog.response import Response
 
 __version__ = "0.1.0"
 
-__all__ = ["LoadPath", "Response", "from_config", "loading", "materials"]
+__all__ = ["LoadPath", "Response", "dns", "from_config", "loading", "materials"]

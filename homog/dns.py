@@ -1,0 +1,237 @@
+"""Direct numerical simulation (DNS) of an RVE: the full-field FFT reference for the ROM.
+
+``dns(microstructure, materials, loading)`` wires the phase materials (:mod:`homog.materials`)
+and a :class:`~homog.loading.LoadPath` to the Newton–CG solver of :mod:`kernels.nonlinear`
+(de Geus et al., CMAME 318, 2017: Newton on the strain field with the algorithmic tangent, CG
+inner solves, free macroscopic strains as unknowns for stress-controlled components) and
+returns the macroscopic history as a :class:`~homog.response.Response` (3D Mandel, rows 0..nsteps).
+
+The per-voxel law groups the voxels by phase and calls each material's vectorized ``update``
+once per Newton iteration on all of its points; its state is a dict label -> that material's
+state dict. 2D grids are plane strain: the solve runs on (11, 22, √2·12), the materials in 3D
+with ε33 = ε13 = ε23 = 0; the response reports σ33 (and any other out-of-plane stress) as the
+mean of the material stresses.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from homog.loading import LoadPath
+from homog.materials import Material, from_config
+from homog.response import Response
+from kernels.arraymodule import to_numpy
+from kernels.fft import get_backend
+from kernels.nonlinear import NewtonCG
+from kernels.stiffness_field import validate_labels
+
+
+class PhaseLaw:
+    """Per-voxel constitutive law from one material per phase label, vectorized per phase.
+
+    ``law(dstrain, state)`` with ``dstrain`` (npoints, 6) over all voxels (C order of
+    ``labels``) and ``state`` a dict label -> material state returns the stresses (npoints, 6),
+    tangents (npoints, 6, 6) and the new state, calling each material's ``update`` once on its
+    points.
+    """
+
+    def __init__(self, labels: np.ndarray, materials: Mapping[int, Material], xp: Any) -> None:
+        flat = labels.reshape(-1)
+        present = [int(p) for p in np.unique(flat)]
+        self.xp = xp
+        self.npoints = flat.size
+        self.materials = {p: materials[p] for p in present}
+        # index of the points of each phase; None when one phase fills the RVE
+        self.index = {p: None if len(present) == 1 else xp.asarray(np.flatnonzero(flat == p))
+                      for p in present}
+        self.counts = {p: int(np.count_nonzero(flat == p)) for p in present}
+
+    def initial_state(self) -> dict[int, Any]:
+        """Virgin state of every phase."""
+        return {p: m.initial_state(self.counts[p], self.xp) for p, m in self.materials.items()}
+
+    def __call__(self, dstrain: Any, state: dict[int, Any]) -> tuple[Any, Any, dict[int, Any]]:
+        xp = self.xp
+        if len(self.materials) == 1:
+            (p, material), = self.materials.items()
+            stress, tangent, new = material.update(dstrain, state[p])
+            return stress, tangent, {p: new}
+        stress = xp.empty((self.npoints, 6))
+        tangent = xp.empty((self.npoints, 6, 6))
+        new_state = {}
+        for p, material in self.materials.items():
+            idx = self.index[p]
+            s, t, new_state[p] = material.update(dstrain[idx], state[p])
+            stress[idx] = s
+            tangent[idx] = t
+        return stress, tangent, new_state
+
+    def eqps(self, state: dict[int, Any]) -> Any:
+        """Equivalent plastic strain per voxel (npoints,), zero in phases without one."""
+        out = self.xp.zeros(self.npoints)
+        for p in self.materials:
+            if "eqps" in state[p]:
+                if self.index[p] is None:
+                    out[...] = state[p]["eqps"][:, 0]
+                else:
+                    out[self.index[p]] = state[p]["eqps"][:, 0]
+        return out
+
+
+def dns(
+    microstructure: Any,
+    materials: Mapping[int, Material] | Mapping[str, Any] | str | os.PathLike,
+    loading: LoadPath,
+    *,
+    backend: Any = "auto",
+    tol: float = 1e-6,
+    save_fields: int | Sequence[int] | str | None = None,
+    lengths: Any = None,
+    discretization: str = "willot",
+    max_iterations: int = 30,
+    max_cuts: int = 6,
+) -> Response:
+    """Full-field FFT simulation of an RVE along a load path.
+
+    Parameters
+    ----------
+    microstructure : integer label array (N1, N2) or (N1, N2, N3), or an object with
+        ``.labels`` and ``.lengths`` (e.g. ``rve_gen.Microstructure``).
+    materials : mapping label -> :class:`~homog.materials.Material`, or a TOML path / parsed
+        dict with a ``phases`` table for :func:`homog.materials.from_config`.
+    loading : :class:`~homog.loading.LoadPath` (2D grids: plane strain, see
+        :meth:`LoadPath.for_dimension`).
+    backend : FFT backend, "auto", "scipy", "pyfftw", "cupy" or a backend object.
+    tol : relative equilibrium tolerance of every increment (:mod:`kernels.nonlinear`).
+    save_fields : increments (0-based, negative counts from the end, or "last") whose fields
+        are kept in ``Response.fields``: ``"increments"`` (k,), ``"strain"`` and ``"stress"``
+        (k, 6, *grid) 3D Mandel, ``"eqps"`` (k, *grid).
+    lengths : RVE lengths, only with a plain label array (a microstructure carries its own).
+    discretization, max_iterations, max_cuts : see :class:`kernels.nonlinear.NewtonCG`.
+
+    Returns a :class:`~homog.response.Response`: ``strain``, ``stress`` (nsteps + 1, 6) 3D
+    Mandel (row 0 the unloaded state), ``iterations`` Newton iterations per increment,
+    ``tangent`` None (the homogenized algorithmic tangent would cost ncomp extra linear solves
+    per increment), ``info`` with CG iterations, cuts and timings.
+
+    Raises ``ValueError`` on bad input, ``MemoryError`` when the grid does not fit and
+    :class:`kernels.ConvergenceError` when an increment does not converge after cutting.
+    """
+    start = time.perf_counter()
+    labels, lengths = _labels_and_lengths(microstructure, lengths)
+    materials = _materials(materials, labels)
+    if not isinstance(loading, LoadPath):
+        raise ValueError(
+            f"loading must be a homog.loading.LoadPath, got {type(loading).__name__}; build one "
+            "with e.g. homog.loading.uniaxial_stress(0.05, steps=100)"
+        )
+    steps = loading.for_dimension(labels.ndim)
+    snapshots = _snapshot_steps(save_fields, len(steps))
+    backend = get_backend(backend)
+    law = PhaseLaw(labels, materials, backend.xp)
+    solver = NewtonCG(labels, law, law.initial_state(), lengths=lengths, tol=tol,
+                      backend=backend, discretization=discretization,
+                      max_iterations=max_iterations, max_cuts=max_cuts)
+    nsteps = len(steps)
+    strain = np.zeros((nsteps + 1, 6))
+    stress = np.zeros((nsteps + 1, 6))
+    stress[0] = to_numpy(solver.stress_points.mean(axis=0))
+    iterations = np.zeros(nsteps, dtype=int)
+    cg_iterations, residuals, cuts = [], [], []
+    fields: dict[str, list] = {"increments": [], "strain": [], "stress": [], "eqps": []}
+    sel = list(steps.components)
+    for inc in solver.run(steps.targets, steps.strain_controlled):
+        strain[inc.step + 1] = inc.macro_strain
+        stress[inc.step + 1] = inc.macro_stress
+        iterations[inc.step] = inc.iterations
+        cg_iterations.append(inc.cg_iterations)
+        residuals.append(inc.residual)
+        cuts.append(inc.cuts)
+        if inc.step in snapshots:
+            eps = np.zeros((6,) + labels.shape)
+            eps[sel] = to_numpy(inc.strain)
+            fields["increments"].append(inc.step)
+            fields["strain"].append(eps)
+            fields["stress"].append(to_numpy(inc.stress_points).T.reshape((6,) + labels.shape))
+            fields["eqps"].append(to_numpy(law.eqps(inc.state)).reshape(labels.shape))
+    info = {
+        "solver": "dns newton-cg",
+        "grid": list(labels.shape),
+        "tol": tol,
+        "cg_iterations": cg_iterations,
+        "residuals": residuals,
+        "cuts": cuts,
+        "wall_time_s": time.perf_counter() - start,
+        **solver.info,
+    }
+    return Response(strain, stress, iterations,
+                    fields={k: np.asarray(v) for k, v in fields.items()} if snapshots else {},
+                    info=info)
+
+
+def _labels_and_lengths(microstructure: Any, lengths: Any) -> tuple[np.ndarray, Any]:
+    if hasattr(microstructure, "labels"):
+        if lengths is not None:
+            raise ValueError(
+                "lengths is only for a plain label array: the microstructure carries its own "
+                "lengths (microstructure.lengths)"
+            )
+        labels, lengths = microstructure.labels, getattr(microstructure, "lengths", None)
+    else:
+        labels = microstructure
+    labels = validate_labels(np.asarray(to_numpy(labels)))
+    return labels, lengths
+
+
+def _materials(materials: Any, labels: np.ndarray) -> dict[int, Material]:
+    if isinstance(materials, str | os.PathLike) or (
+        isinstance(materials, Mapping) and "phases" in materials
+    ):
+        materials = from_config(materials)
+    if not isinstance(materials, Mapping):
+        raise ValueError(
+            "materials must be a mapping label -> Material, or a TOML path / dict with a "
+            f"'phases' table for homog.materials.from_config; got {type(materials).__name__}"
+        )
+    out = {}
+    for key, value in materials.items():
+        if isinstance(key, bool) or not isinstance(key, int | np.integer):
+            raise ValueError(f"material keys must be integer phase labels, got {key!r}")
+        if not isinstance(value, Material):
+            raise ValueError(
+                f"material of label {key} is a {type(value).__name__}, not a "
+                "homog.materials.Material (e.g. VonMises(...), LinearElastic(...))"
+            )
+        out[int(key)] = value
+    present = np.unique(labels)
+    missing = [int(p) for p in present if int(p) not in out]
+    if missing:
+        raise ValueError(
+            f"phase label(s) {missing} occur in the microstructure but have no material; "
+            f"materials are given for {sorted(out)}: add a material for every label"
+        )
+    return out
+
+
+def _snapshot_steps(save_fields: Any, nsteps: int) -> set[int]:
+    if save_fields is None:
+        return set()
+    if isinstance(save_fields, str):
+        if save_fields != "last":
+            raise ValueError(f"save_fields = {save_fields!r}: use 'last' or increment indices")
+        return {nsteps - 1}
+    items = [save_fields] if isinstance(save_fields, int | np.integer) else list(save_fields)
+    out = set()
+    for k in items:
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or not -nsteps <= k < nsteps:
+            raise ValueError(
+                f"save_fields entry {k!r} is not an increment index: use integers in "
+                f"[{-nsteps}, {nsteps - 1}] (0 is the first increment, -1 the last) or 'last'"
+            )
+        out.add(int(k) % nsteps)
+    return out
