@@ -85,7 +85,7 @@ class ReducedOrderModel:
         """D_IJ for the reference medium (λ0, μ0), shape (K, K, m, m) Mandel."""
         return interaction_tensors(self.D1, self.D2, lam0, mu0)
 
-    def online_solver(self, *, tol: float = 1e-8, scs: str = "projection",
+    def online_solver(self, *, tol: float = 1e-8, scs: str = "regression",
                       scs_tol: float = 1e-4, scs_maxiter: int = 20,
                       max_newton: int = 25) -> OnlineSolver:
         """The :class:`homog.sca.OnlineSolver` of this model."""
@@ -95,7 +95,7 @@ class ReducedOrderModel:
                             max_newton=max_newton, scs=scs, scs_tol=scs_tol,
                             scs_maxiter=scs_maxiter)
 
-    def run(self, loading: LoadPath, *, tol: float = 1e-8, scs: str = "projection",
+    def run(self, loading: LoadPath, *, tol: float = 1e-8, scs: str = "regression",
             scs_tol: float = 1e-4, max_cuts: int = 6, progress: Any = None) -> Response:
         """Run a load path; returns a :class:`~homog.response.Response`.
 

@@ -14,11 +14,14 @@ stress and mixed control alike. At convergence the same factorization gives the 
 algorithmic tangent C_hom = (Σ c_J C_J X_J)(Σ c_J X_J)⁻¹.
 
 The reference medium is self-consistent (§2.4 of Liu et al. 2016): after each converged
-Newton solve, (λ0, μ0) are refitted — ``"projection"``: the isotropic part of C_hom
-(least squares over the m components); ``"regression"``: the isotropic C0 that best maps the
-macroscopic strain increment to the stress increment (Liu et al. 2016, eq. 42), falling back to
-the projection where that fit is singular — and the increment is solved again until they
-change by less than ``scs_tol``.
+Newton solve, (λ0, μ0) are refitted — ``"regression"`` (default): the isotropic C0 that best
+maps the macroscopic strain increment to the stress increment (Liu et al. 2016, eq. 42),
+falling back to the projection where that fit is singular; ``"projection"``: the isotropic
+part of C_hom (least squares over the m components) — and the increment is solved again until
+they change by less than ``scs_tol``. Measured on a 2D fibre RVE (32², 30 %, von Mises matrix,
+uniaxial stress to 5 %): final-stress error against the full-field solution 4.6 % / 2.2 %
+(regression) against 19 % / 10 % (projection) at 18 / 54 clusters. The projection is
+dominated by the still-elastic directions of the tangent, which the load path never probes.
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ class OnlineSolver:
 
     def __init__(self, D1: np.ndarray, D2: np.ndarray, fractions: np.ndarray,
                  groups: list[tuple[Any, np.ndarray]], *, tol: float = 1e-8,
-                 max_newton: int = 25, scs: str = "projection", scs_tol: float = 1e-4,
+                 max_newton: int = 25, scs: str = "regression", scs_tol: float = 1e-4,
                  scs_maxiter: int = 20) -> None:
         if scs not in SCS_SCHEMES:
             raise ValueError(f"unknown self-consistent scheme {scs!r}; choose one of "

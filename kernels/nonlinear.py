@@ -51,7 +51,6 @@ import numpy as np
 from kernels.arraymodule import to_numpy
 from kernels.fft import get_backend, spectrum_shape
 from kernels.frequency import frequency_grid
-from kernels.fused import evaluate
 from kernels.memory import check_memory
 from kernels.projection import ConvergenceError, Projection, conjugate_gradient, dot
 from kernels.stiffness_field import validate_labels
@@ -168,7 +167,6 @@ class NewtonCG:
         self._plan = self.backend.plan(self._w, self._spec)
         self.projection = Projection(self.grid, self._plan, xp)
         self._sel = np.asarray(PLANE_INDICES) if self.ndim == 2 else np.arange(6)
-        self._row = " + ".join(f"k{j}*v{j}" for j in range(n))
 
         self._eps_n[...] = 0.0
         self._eps[...] = 0.0
@@ -206,13 +204,18 @@ class NewtonCG:
         return stress, new_state
 
     def apply_tangent(self, v: Any, out: Any) -> Any:
-        """out_i(x) = Σ_j K_ij(x) v_j(x) for fields (ncomp, *grid), one fused pass per row."""
-        n = self.ncomp
-        vv = v.reshape(n, -1)
-        oo = out.reshape(n, -1)
-        vs = {f"v{j}": vv[j] for j in range(n)}
-        for i in range(n):
-            evaluate(self._row, oo[i], **vs, **{f"k{j}": self._K[i, j] for j in range(n)})
+        """out_i(x) = Σ_j K_ij(x) v_j(x) for fields (ncomp, *grid): one einsum pass.
+
+        Measured on the 2-core developer VM, one thread: einsum "ijn,jn->in" runs at 6-16 ns
+        per voxel in 2D and 50-90 ns in 3D, 1.1-7x faster than one fused numexpr pass per row,
+        a sum of ncomp broadcast products, or a point-first batched matmul.
+        """
+        n, xp = self.ncomp, self.xp
+        vv, oo = v.reshape(n, -1), out.reshape(n, -1)
+        if xp is np:
+            np.einsum("ijn,jn->in", self._K, vv, out=oo)
+        else:  # cupy.einsum has no ``out``
+            oo[...] = xp.einsum("ijn,jn->in", self._K, vv)
         return out
 
     def _mean(self, field: Any) -> np.ndarray:
