@@ -167,6 +167,7 @@ class NewtonCG:
         self._plan = self.backend.plan(self._w, self._spec)
         self.projection = Projection(self.grid, self._plan, xp)
         self._sel = np.asarray(PLANE_INDICES) if self.ndim == 2 else np.arange(6)
+        self._plane = xp.asarray(PLANE_INDICES)
 
         self._eps_n[...] = 0.0
         self._eps[...] = 0.0
@@ -185,8 +186,11 @@ class NewtonCG:
         (npoints, 6) stresses and its new state.
         """
         xp, n, N = self.xp, self.ncomp, self.N
-        dstrain = xp.zeros((N, 6))
-        dstrain[:, self._sel] = dstrain_field.reshape(n, N).T
+        if n == 6:
+            dstrain = xp.ascontiguousarray(dstrain_field.reshape(n, N).T)
+        else:  # plane strain: ε33 = ε13 = ε23 = 0
+            dstrain = xp.zeros((N, 6))
+            dstrain[:, self._plane] = dstrain_field.reshape(n, N).T
         stress, tangent, new_state = self.law(dstrain, self.state)
         if getattr(stress, "shape", None) != (N, 6) or getattr(tangent, "shape", None) != (N, 6, 6):
             raise ValueError(
@@ -194,13 +198,13 @@ class NewtonCG:
                 f"tangent {getattr(tangent, 'shape', None)}; expected ({N}, 6) and ({N}, 6, 6) "
                 "(3D Mandel, one row per voxel)"
             )
-        sel = self._sel
         if n == 6:
             self._sigma.reshape(n, N)[...] = stress.T
             self._K[...] = tangent.transpose(1, 2, 0)
         else:
-            self._sigma.reshape(n, N)[...] = stress[:, sel].T
-            self._K[...] = tangent[:, sel][:, :, sel].transpose(1, 2, 0)
+            plane = self._plane
+            self._sigma.reshape(n, N)[...] = stress[:, plane].T
+            self._K[...] = tangent[:, plane][:, :, plane].transpose(1, 2, 0)
         return stress, new_state
 
     def apply_tangent(self, v: Any, out: Any) -> Any:
