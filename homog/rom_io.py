@@ -56,6 +56,8 @@ def load_rom(path: Any) -> Any:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no reduced-order model file at {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a readable homog ROM file (not an .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in _ARRAYS + ("metadata",) if k not in data.files]
