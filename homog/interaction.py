@@ -9,7 +9,8 @@ the grid size, Parseval gives
 (kernels.green; DESIGN.md §4). Φ2 is linear in the quartic monomials n_a n_b n_c n_d and, since
 |n| = 1 wherever Γ̂0 ≠ 0, Φ1 is too (n_a n_b = Σ_c n_a n_b n_c n_c). So the geometric parts are
 
-    D1_IJ = Σ_m S^m_IJ B1_m,  D2_IJ = Σ_m S^m_IJ B2_m,  S^m_IJ = Σ_ξ w_ξ Re(conj χ̂_I χ̂_J) μ_m(ξ)/(N_I N)
+    D1_IJ = Σ_m S^m_IJ B1_m,   D2_IJ = Σ_m S^m_IJ B2_m,
+    S^m_IJ = Σ_ξ w_ξ Re(conj χ̂_I χ̂_J) μ_m(ξ) / (N_I N)
 
 over the 15 (3D) or 5 (2D) quartic monomials μ_m, with constant Mandel matrices B1_m, B2_m:
 one real K×K GEMM per monomial over the half spectrum (w_ξ = 2 for frequencies that stand for

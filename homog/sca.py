@@ -4,8 +4,8 @@ Unknowns of an increment: the cluster strain increments Δε_I (K × m) and the 
 increment Δε⁰ (m), with m = 6 in 3D and 3 (11, 22, √2·12) in 2D plane strain (Liu, Bessa &
 Liu, CMAME 306, 2016, eqs. 30–33):
 
-    R_I = Δε_I + Σ_J D_IJ:(Δσ_J − C0:Δε_J) − Δε⁰ = 0                     for every cluster I,
-    Σ_J c_J Δε_J[k] = ΔE[k]   (strain-controlled k),   Σ_J c_J Δσ_J[k] = ΔΣ[k]   (stress-controlled k).
+    R_I = Δε_I + Σ_J D_IJ:(Δσ_J − C0:Δε_J) − Δε⁰ = 0     for every cluster I,
+    Σ_J c_J Δε_J[k] = ΔE[k]  (strain-controlled k),  Σ_J c_J Δσ_J[k] = ΔΣ[k]  (stress-controlled).
 
 Newton with the algorithmic tangents C_J: the cluster block A_IJ = δ_IJ I + D_IJ:(C_J − C0)
 is factorized once per iteration and solved for [Y | X] = A⁻¹[−R | 1 ⊗ I], so that
@@ -139,8 +139,10 @@ class OnlineSolver:
         lam0, mu0 = state.lam0, state.mu0
         de = np.zeros((self.K, self.m)) if guess is None else guess.copy()
         de0 = np.zeros(self.m)
-        total_newton = 0
-        for scs_it in range(1, self.scs_maxiter + 1):
+        total_newton = scs_iterations = 0
+        converged = False
+        while not converged and scs_iterations < self.scs_maxiter:
+            scs_iterations += 1
             D = interaction_tensors(self.D1, self.D2, lam0, mu0)
             C0 = isotropic_stiffness(lam=lam0, mu=mu0)[np.ix_(self.comps, self.comps)]
             de, de0, stress, tangent, new_states, C_hom, its = self._newton(
@@ -151,10 +153,8 @@ class OnlineSolver:
                                                                           1e-300)
             converged = change <= self.scs_tol
             lam0, mu0 = lam_new, mu_new
-            if converged:
-                break
         new = OnlineState(state.strain + de, stress, new_states, lam0, mu0)
-        return IncrementResult(new, C_hom, total_newton, scs_it, converged)
+        return IncrementResult(new, C_hom, total_newton, scs_iterations, converged)
 
     def _newton(self, state, D, C0, de, de0, target, strain_controlled):
         K, m, c = self.K, self.m, self.c

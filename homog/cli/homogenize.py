@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
                           "iterations": result.iterations, "backend": result.info["backend"],
                           "wall_s": round(wall, 3)}))
         return 0
-    plane = "plane strain, components 11, 22, √2·12" if ms.ndim == 2 else "Mandel, 11 22 33 √2·23 √2·13 √2·12"
+    plane = ("plane strain, components 11, 22, √2·12" if ms.ndim == 2
+             else "Mandel, 11 22 33 √2·23 √2·13 √2·12")
     print(f"grid {'x'.join(map(str, ms.shape))}, volume fractions "
           + ", ".join(f"{k}: {v:.4f}" for k, v in fractions.items()))
     print(f"solver {args.solver} on {result.info['backend']}: iterations {result.iterations}, "
