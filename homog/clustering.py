@@ -4,7 +4,11 @@ Voxels whose elastic strain concentration A(x) (ε(x) = A(x):E) is alike respond
 groups them by k-means on the ncomp² components of A, separately in every phase so that a
 cluster holds one material (Liu, Bessa & Liu, CMAME 306, 2016, §2.2). scikit-learn's KMeans is
 used (MiniBatchKMeans above ``minibatch_above`` points), seeded, so the same seed gives the
-same cluster map. Cluster ids are global: the clusters of the lowest phase label first, and
+same cluster map. Large phases are clustered by fitting k-means on a seeded random subsample of
+``fit_points`` voxels and assigning every voxel to its nearest centre (``KMeans.predict``):
+the centres of 20 000 samples of a smooth concentration field are as good as those of all of
+them, at a fraction of the cost (MiniBatchKMeans measured slower here: 4.3 s against 1.6 s
+for 252 000 points and 12 clusters). Cluster ids are global: the clusters of the lowest phase label first, and
 within a phase ordered by their mean A_11 so that the numbering does not depend on k-means'
 internal order.
 """
@@ -26,7 +30,7 @@ def cluster_strain_concentration(
     *,
     seed: int = 0,
     scaling: str = "standardize",
-    minibatch_above: int = 200_000,
+    fit_points: int = 20_000,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cluster map of a strain-concentration field.
 
@@ -38,12 +42,13 @@ def cluster_strain_concentration(
     seed : random state of k-means.
     scaling : "standardize" (zero mean, unit variance per component within the phase, so that
         no component dominates the distance) or "none" (raw components).
-    minibatch_above : phases with more voxels use MiniBatchKMeans.
+    fit_points : phases with more voxels fit k-means on this many seeded samples, then
+        assign every voxel to its nearest centre.
 
     Returns ``(cluster_labels, cluster_phases)``: an int32 grid of cluster ids 0..K−1 and the
     phase label of every cluster, shape (K,).
     """
-    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.cluster import KMeans
 
     if scaling not in SCALINGS:
         raise ValueError(f"unknown scaling {scaling!r}; choose one of {', '.join(SCALINGS)}")
@@ -73,9 +78,10 @@ def cluster_strain_concentration(
             X = (X - X.mean(axis=0)) / np.where(std > 1e-12 * max(std.max(), 1e-300), std, 1.0)
         if k == 1:
             local = np.zeros(idx.size, dtype=np.int64)
-        elif idx.size > minibatch_above:
-            local = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3,
-                                    batch_size=4096).fit_predict(X)
+        elif idx.size > max(fit_points, 4 * k):
+            sample = np.random.default_rng(seed).choice(idx.size, fit_points, replace=False)
+            model = KMeans(n_clusters=k, random_state=seed, n_init=1).fit(X[np.sort(sample)])
+            local = model.predict(X)
         else:
             local = KMeans(n_clusters=k, random_state=seed, n_init=1).fit_predict(X)
         local = _canonical_order(local, features[0, idx], k)
