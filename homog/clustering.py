@@ -8,9 +8,9 @@ same cluster map. Large phases are clustered by fitting k-means on a seeded rand
 ``fit_points`` voxels and assigning every voxel to its nearest centre (``KMeans.predict``):
 the centres of 20 000 samples of a smooth concentration field are as good as those of all of
 them, at a fraction of the cost (MiniBatchKMeans measured slower here: 4.3 s against 1.6 s
-for 252 000 points and 12 clusters). Cluster ids are global: the clusters of the lowest phase label first, and
-within a phase ordered by their mean A_11 so that the numbering does not depend on k-means'
-internal order.
+for 252 000 points and 12 clusters). Cluster ids are global: the clusters of the lowest phase
+label first, and within a phase ordered by their mean A_11 so that the numbering does not
+depend on k-means' internal order.
 """
 
 from __future__ import annotations
