@@ -17,6 +17,7 @@ from kernels.lippmann_schwinger import (
     estimate_memory,
     solve_elastic,
 )
+from kernels.nonlinear import Increment, NewtonCG, solve_nonlinear
 from kernels.projection import ConvergenceError, Projection, conjugate_gradient
 
 __all__ = [
@@ -24,7 +25,9 @@ __all__ = [
     "ElasticSolution",
     "FrequencyGrid",
     "HomogenizationResult",
+    "Increment",
     "LippmannSchwinger",
+    "NewtonCG",
     "Projection",
     "apply_green",
     "apply_projection",
@@ -39,6 +42,7 @@ __all__ = [
     "green_coefficients",
     "green_parts",
     "solve_elastic",
+    "solve_nonlinear",
     "tensors",
     "to_numpy",
 ]
