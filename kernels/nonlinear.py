@@ -306,7 +306,9 @@ class NewtonCG:
                         np.linalg.norm(mean - sigma_n_mean))
             xp.subtract(S_col, sigma, out=r)
             project(r)
-            residual = self._rms(r) / scale if scale > 0 else (0.0 if self._rms(r) == 0 else np.inf)
+            scale = scale or self._rms(sigma)  # no mean stress anywhere: local stresses
+            rnorm = self._rms(r)
+            residual = rnorm / scale if scale > 0 else rnorm
 
     def _projector(self, free: np.ndarray) -> Callable[[Any], Any]:
         projection = self.projection
