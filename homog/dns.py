@@ -95,6 +95,7 @@ def dns(
     discretization: str = "willot",
     max_iterations: int = 30,
     max_cuts: int = 6,
+    progress: Any = None,
 ) -> Response:
     """Full-field FFT simulation of an RVE along a load path.
 
@@ -113,6 +114,7 @@ def dns(
         (k, 6, *grid) 3D Mandel, ``"eqps"`` (k, *grid).
     lengths : RVE lengths, only with a plain label array (a microstructure carries its own).
     discretization, max_iterations, max_cuts : see :class:`kernels.nonlinear.NewtonCG`.
+    progress : optional callable(done, total) called after every increment.
 
     Returns a :class:`~homog.response.Response`: ``strain``, ``stress`` (nsteps + 1, 6) 3D
     Mandel (row 0 the unloaded state), ``iterations`` Newton iterations per increment,
@@ -152,6 +154,8 @@ def dns(
         cg_iterations.append(inc.cg_iterations)
         residuals.append(inc.residual)
         cuts.append(inc.cuts)
+        if progress is not None:
+            progress(inc.step + 1, nsteps)
         if inc.step in snapshots:
             eps = np.zeros((6,) + labels.shape)
             eps[sel] = to_numpy(inc.strain)
