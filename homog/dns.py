@@ -22,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from homog.inputs import labels_and_lengths, materials_for_labels
 from homog.loading import LoadPath
-from homog.materials import Material, from_config
+from homog.materials import Material
 from homog.response import Response
 from kernels.arraymodule import to_numpy
 from kernels.fft import get_backend
 from kernels.nonlinear import NewtonCG
-from kernels.stiffness_field import validate_labels
 
 
 class PhaseLaw:
@@ -125,8 +125,8 @@ def dns(
     :class:`kernels.ConvergenceError` when an increment does not converge after cutting.
     """
     start = time.perf_counter()
-    labels, lengths = _labels_and_lengths(microstructure, lengths)
-    materials = _materials(materials, labels)
+    labels, lengths = labels_and_lengths(microstructure, lengths)
+    materials = materials_for_labels(materials, labels)
     if not isinstance(loading, LoadPath):
         raise ValueError(
             f"loading must be a homog.loading.LoadPath, got {type(loading).__name__}; build one "
@@ -176,50 +176,6 @@ def dns(
     return Response(strain, stress, iterations,
                     fields={k: np.asarray(v) for k, v in fields.items()} if snapshots else {},
                     info=info)
-
-
-def _labels_and_lengths(microstructure: Any, lengths: Any) -> tuple[np.ndarray, Any]:
-    if hasattr(microstructure, "labels"):
-        if lengths is not None:
-            raise ValueError(
-                "lengths is only for a plain label array: the microstructure carries its own "
-                "lengths (microstructure.lengths)"
-            )
-        labels, lengths = microstructure.labels, getattr(microstructure, "lengths", None)
-    else:
-        labels = microstructure
-    labels = validate_labels(np.asarray(to_numpy(labels)))
-    return labels, lengths
-
-
-def _materials(materials: Any, labels: np.ndarray) -> dict[int, Material]:
-    if isinstance(materials, str | os.PathLike) or (
-        isinstance(materials, Mapping) and "phases" in materials
-    ):
-        materials = from_config(materials)
-    if not isinstance(materials, Mapping):
-        raise ValueError(
-            "materials must be a mapping label -> Material, or a TOML path / dict with a "
-            f"'phases' table for homog.materials.from_config; got {type(materials).__name__}"
-        )
-    out = {}
-    for key, value in materials.items():
-        if isinstance(key, bool) or not isinstance(key, int | np.integer):
-            raise ValueError(f"material keys must be integer phase labels, got {key!r}")
-        if not isinstance(value, Material):
-            raise ValueError(
-                f"material of label {key} is a {type(value).__name__}, not a "
-                "homog.materials.Material (e.g. VonMises(...), LinearElastic(...))"
-            )
-        out[int(key)] = value
-    present = np.unique(labels)
-    missing = [int(p) for p in present if int(p) not in out]
-    if missing:
-        raise ValueError(
-            f"phase label(s) {missing} occur in the microstructure but have no material; "
-            f"materials are given for {sorted(out)}: add a material for every label"
-        )
-    return out
 
 
 def _snapshot_steps(save_fields: Any, nsteps: int) -> set[int]:

@@ -21,7 +21,7 @@ from homog.clustering import (
     cluster_volume_fractions,
     validate_cluster_counts,
 )
-from homog.dns import _labels_and_lengths, _materials
+from homog.inputs import labels_and_lengths, materials_for_labels
 from homog.interaction import interaction_parts, interaction_tensors
 from homog.loading import LoadPath
 from homog.materials import Material
@@ -200,8 +200,8 @@ def build_rom(
         phase) that replaces the clustering, e.g. one voxel per cluster.
     progress : optional callable(stage_name) called as each stage starts.
     """
-    labels, lengths = _labels_and_lengths(microstructure, lengths)
-    materials = _materials(materials, labels)
+    labels, lengths = labels_and_lengths(microstructure, lengths)
+    materials = materials_for_labels(materials, labels)
     counts = validate_cluster_counts(n_clusters) if cluster_labels is None else None
     timings = {}
     stiffness = {p: m.stiffness for p, m in materials.items()}

@@ -1,0 +1,59 @@
+"""Inputs shared by the full-field and reduced-order solvers: microstructure and materials."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from homog.materials import Material, from_config
+from kernels.arraymodule import to_numpy
+from kernels.stiffness_field import validate_labels
+
+
+def labels_and_lengths(microstructure: Any, lengths: Any) -> tuple[np.ndarray, Any]:
+    """Integer label grid and RVE lengths from a label array or a microstructure object."""
+    if hasattr(microstructure, "labels"):
+        if lengths is not None:
+            raise ValueError(
+                "lengths is only for a plain label array: the microstructure carries its own "
+                "lengths (microstructure.lengths)"
+            )
+        labels, lengths = microstructure.labels, getattr(microstructure, "lengths", None)
+    else:
+        labels = microstructure
+    labels = validate_labels(np.asarray(to_numpy(labels)))
+    return labels, lengths
+
+
+def materials_for_labels(materials: Any, labels: np.ndarray) -> dict[int, Material]:
+    """Materials (mapping or TOML for ``from_config``) checked to cover every label."""
+    if isinstance(materials, str | os.PathLike) or (
+        isinstance(materials, Mapping) and "phases" in materials
+    ):
+        materials = from_config(materials)
+    if not isinstance(materials, Mapping):
+        raise ValueError(
+            "materials must be a mapping label -> Material, or a TOML path / dict with a "
+            f"'phases' table for homog.materials.from_config; got {type(materials).__name__}"
+        )
+    out = {}
+    for key, value in materials.items():
+        if isinstance(key, bool) or not isinstance(key, int | np.integer):
+            raise ValueError(f"material keys must be integer phase labels, got {key!r}")
+        if not isinstance(value, Material):
+            raise ValueError(
+                f"material of label {key} is a {type(value).__name__}, not a "
+                "homog.materials.Material (e.g. VonMises(...), LinearElastic(...))"
+            )
+        out[int(key)] = value
+    present = np.unique(labels)
+    missing = [int(p) for p in present if int(p) not in out]
+    if missing:
+        raise ValueError(
+            f"phase label(s) {missing} occur in the microstructure but have no material; "
+            f"materials are given for {sorted(out)}: add a material for every label"
+        )
+    return out
