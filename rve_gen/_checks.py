@@ -1,0 +1,90 @@
+"""Validation of user input at the public boundary of ``rve_gen``.
+
+Every check raises :class:`ValueError` with a message that says what was wrong, what is
+allowed and what to do about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+SeedLike = int | np.random.Generator | None
+
+
+def rng_from(seed: SeedLike) -> np.random.Generator:
+    """A numpy Generator from an int seed, an existing Generator, or ``None`` (fresh entropy)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
+        return np.random.default_rng(seed)
+    raise ValueError(f"seed={seed!r} is not usable: pass an int, a numpy.random.Generator or None.")
+
+
+def lengths_for(lengths: Sequence[float] | float | None, ndim: int) -> tuple[float, ...]:
+    """RVE side lengths as a tuple of ``ndim`` positive finite floats (default 1 per axis)."""
+    if lengths is None:
+        return (1.0,) * ndim
+    arr = np.atleast_1d(np.asarray(lengths, dtype=float))
+    if arr.size == 1:
+        arr = np.repeat(arr, ndim)
+    if arr.shape != (ndim,) or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(
+            f"lengths={lengths!r} is not valid: give {ndim} positive finite RVE side lengths "
+            "(or one number for a cube), e.g. lengths=1.0."
+        )
+    return tuple(float(x) for x in arr)
+
+
+def finite(name: str, value, *, positive: bool = False, nonnegative: bool = False) -> np.ndarray:
+    """``value`` as a float array after checking it is finite (and positive / non-negative)."""
+    arr = np.asarray(value, dtype=float)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}={value!r} contains NaN or infinity: give finite numbers.")
+    if positive and np.any(arr <= 0):
+        raise ValueError(f"{name}={value!r} must be positive (> 0): give sizes greater than 0.")
+    if nonnegative and np.any(arr < 0):
+        raise ValueError(f"{name}={value!r} must be non-negative (>= 0).")
+    return arr
+
+
+def per_phase(name: str, value, nphase: int, *, width: int | None = None) -> np.ndarray:
+    """Broadcast a scalar (or a ``width``-vector) parameter to one entry per inclusion phase.
+
+    Returns shape ``(nphase,)`` or ``(nphase, width)``.
+    """
+    arr = np.asarray(value, dtype=float)
+    target = (nphase,) if width is None else (nphase, width)
+    try:
+        return np.broadcast_to(arr, target).astype(float)
+    except ValueError:
+        per = "one number" if width is None else f"{width} numbers"
+        raise ValueError(
+            f"{name}={value!r} does not match {nphase} inclusion phase(s): give {per} for all "
+            f"phases or one entry per phase (shape {target})."
+        ) from None
+
+
+def volume_fractions(value, limit: float, algorithm: str) -> np.ndarray:
+    """Target volume fraction(s) per inclusion phase, checked against the reachable limit."""
+    fractions = np.atleast_1d(finite("volume_fraction", value))
+    if fractions.ndim != 1 or fractions.size == 0 or np.any(fractions <= 0):
+        raise ValueError(
+            f"volume_fraction={value!r} is not valid: give one positive fraction per inclusion "
+            "phase, e.g. 0.3 or (0.2, 0.1)."
+        )
+    total = float(fractions.sum())
+    if total > limit:
+        raise ValueError(
+            f"volume_fraction={value!r} (total {total:.3f}) is above what {algorithm} reaches "
+            f"reliably ({limit:.2f}); lower the volume fraction (or use polydisperse sizes and a "
+            "smaller min_gap)."
+        )
+    return fractions
+
+
+def min_gap(value: float) -> float:
+    """The minimum surface-to-surface gap between particles (>= 0)."""
+    gap = float(finite("min_gap", value, nonnegative=True))
+    return gap
