@@ -98,7 +98,7 @@ def label_image(
     half = (0.5,) * len(shape)
     for index, box in _chunks(counts):
         local, flat = _local_and_flat(index, lo, box, centers, spacing, shape, half)
-        mask = inside(index, local)
+        mask = np.broadcast_to(inside(index, local), (index.size,) + tuple(box))
         phase = np.broadcast_to(values[index].reshape((-1,) + (1,) * len(shape)), mask.shape)
         out[np.broadcast_to(flat, mask.shape)[mask]] = phase[mask]
     return out.reshape(shape)
