@@ -114,7 +114,7 @@ def contact_function(
         lo = np.where(f1 > 0, lam, lo)
         hi = np.where(f1 > 0, hi, lam)
         step = lam - f1 / np.where(f2 < 0, f2, -1.0)
-        lam = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
+        lam = np.where((step >= lo) & (step <= hi), step, 0.5 * (lo + hi))
     den = 1.0 + lam[:, None] * dmu
     f = lam * (1 - lam) * np.sum(s2 / den, axis=1)
     normal = np.einsum("pji,pj->pi", m_inv, np.einsum("pij,pj->pi", q, s / den))

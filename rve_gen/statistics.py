@@ -78,7 +78,8 @@ def two_point_correlation(image, phase: int = 1) -> np.ndarray:
     vector ``r``, by FFT: ``S2 = IFFT(|FFT χ|²) / N`` (shape of the image; ``S2[0] = φ``)."""
     chi = (_labels(image) == phase).astype(float)
     spectrum = np.fft.rfftn(chi)
-    return np.fft.irfftn(spectrum * np.conj(spectrum), s=chi.shape) / chi.size
+    axes = tuple(range(chi.ndim))
+    return np.fft.irfftn(spectrum * np.conj(spectrum), s=chi.shape, axes=axes) / chi.size
 
 
 def radial_average(field: np.ndarray, lengths: Sequence[float], bins: int | None = None):
