@@ -86,5 +86,4 @@ def volume_fractions(value, limit: float, algorithm: str) -> np.ndarray:
 
 def min_gap(value: float) -> float:
     """The minimum surface-to-surface gap between particles (>= 0)."""
-    gap = float(finite("min_gap", value, nonnegative=True))
-    return gap
+    return float(finite("min_gap", value, nonnegative=True))
