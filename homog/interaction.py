@@ -106,7 +106,7 @@ def interaction_parts(
         backend.rfftn(indicator, out)
         spectra[start:start + ids.size] = out.reshape(ids.size, nh)
     real = spectra.view(np.float64)  # (K, 2 nh): Re(conj a · b) summed = dot of interleaved rows
-    n = grid.interleaved.reshape(d, -1)
+    n = grid.directions.reshape(d, -1)
     weight = xp.full((nh, 2), 2.0)
     last = shape[-1] // 2 + 1
     weight.reshape(-1, last, 2)[:, 0] = 1.0
@@ -119,7 +119,7 @@ def interaction_parts(
     for start in range(0, 2 * nh, step):
         c = slice(start, min(start + step, 2 * nh))
         Xc = real[:, c]
-        nc = n[:, c]
+        nc = xp.repeat(n[:, c.start // 2:c.stop // 2], 2, axis=1)  # one n per re/im column
         wc = weight[c]
         for m, (a, b, e, f) in enumerate(quads):
             S[m] += Xc @ (Xc * (wc * nc[a] * nc[b] * nc[e] * nc[f])).T

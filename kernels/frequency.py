@@ -18,10 +18,7 @@ Two discretizations of the Green operator are offered; both only change the freq
   and with voids; it is the default.
 
 Only the unit direction n = ξ/|ξ| enters Γ̂0 (it is homogeneous of degree 0 in ξ), so a grid
-stores n (zero where Γ̂0 is zero, i.e. at ξ = 0 and the zeroed frequencies). Since n is real,
-Γ̂0 acts on the real and imaginary parts of a spectrum alike: the Green operator runs on the
-spectrum viewed as interleaved real numbers, and the grid keeps n duplicated along a trailing
-axis of size 2 (``interleaved``) so that those real expressions need no broadcasting.
+stores n (zero where Γ̂0 is zero, i.e. at ξ = 0 and the zeroed frequencies).
 """
 
 from __future__ import annotations
@@ -43,19 +40,14 @@ class FrequencyGrid:
     shape : grid shape (N1, ..., Nd).
     lengths : RVE lengths (L1, ..., Ld).
     discretization : "willot" or "spectral".
-    interleaved : array (d, N1, ..., N_{d-1}, N_d//2 + 1, 2) of unit vectors n = ξ/|ξ|, each
-        value twice (for the real and imaginary part), zero where the Green operator vanishes.
+    directions : array (d, N1, ..., N_{d-1}, N_d//2 + 1) of unit vectors n = ξ/|ξ|, zero
+        where the Green operator vanishes.
     """
 
     shape: tuple[int, ...]
     lengths: tuple[float, ...]
     discretization: str
-    interleaved: Any
-
-    @property
-    def directions(self) -> Any:
-        """Unit frequency directions n, shape (d, N1, ..., N_d//2 + 1) (a strided view)."""
-        return self.interleaved[..., 0]
+    directions: Any
 
     @property
     def ndim(self) -> int:
@@ -111,8 +103,7 @@ def frequency_grid(
     zero = (norm <= 1e-12 * scale) | np.broadcast_to(nyquist, half)
     with np.errstate(invalid="ignore", divide="ignore"):
         n = np.where(zero, 0.0, xi / np.where(zero, 1.0, norm))
-    interleaved = np.repeat(n[..., None], 2, axis=-1)
-    return FrequencyGrid(shape, lengths, discretization, xp.asarray(interleaved))
+    return FrequencyGrid(shape, lengths, discretization, xp.asarray(np.ascontiguousarray(n)))
 
 
 def _check_lengths(lengths: Any, ndim: int) -> tuple[float, ...]:

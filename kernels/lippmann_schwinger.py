@@ -262,7 +262,7 @@ class LippmannSchwinger:
                 break
             spec = self.projection.spectrum
             mean_stress = self.projection.mean_of_spectrum()
-            apply_green(spec, self.grid.interleaved, lam0, mu0)
+            apply_green(spec, self.grid.directions, lam0, mu0)
             spec[self._zero] = 0.0
             self._plan.inverse(spec, w)
             x -= w

@@ -51,7 +51,7 @@ class Projection:
         """field ← P:field, in place; ``free`` (ncomp,) bool marks stress-controlled means."""
         spec = self.plan.forward(field, self.plan.spec)
         mean = spec[self._zero].copy()
-        apply_projection(spec, self.grid.interleaved)
+        apply_projection(spec, self.grid.directions)
         spec[self._zero] = self.xp.where(self.xp.asarray(free), mean, 0.0)
         return self.plan.inverse(spec, field)
 
@@ -61,7 +61,7 @@ class Projection:
         ``sigma`` is left unchanged; its spectrum stays in the plan's buffer (``self.spectrum``).
         """
         spec = self.plan.forward(sigma, self.plan.spec)
-        eq = equilibrium_residual(spec, self.grid.interleaved, self.grid.shape[-1]) / self.N
+        eq = equilibrium_residual(spec, self.grid.directions, self.grid.shape[-1]) / self.N
         mismatch = np.where(free, target - self.mean_of_spectrum(), 0.0)
         return float(np.sqrt(eq + mismatch @ mismatch))
 

@@ -210,3 +210,19 @@ def test_non_convergence_reports_iterations_and_residual():
     with pytest.raises(ConvergenceError, match="basic scheme did not converge"):
         solve_elastic(labels, {0: MATRIX, 1: 1e4 * MATRIX}, [1, 0, 0, 0, 0, 0], solver="basic",
                       maxiter=5)
+
+
+def test_compiled_and_array_stiffness_paths_agree(monkeypatch):
+    from kernels import pointwise
+    from kernels.stiffness_field import StiffnessField
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, size=(9, 8, 7))
+    C2 = transversely_isotropic(200.0, 20.0, 0.25, 0.4, 8.0)
+    stiff = {0: MATRIX, 1: FIBRE, 2: C2}
+    e = rng.normal(size=(6,) + labels.shape)
+    compiled = StiffnessField(labels, stiff).apply(e, np.empty_like(e))
+    monkeypatch.setattr(pointwise, "numba", None)
+    arrays = StiffnessField(labels, stiff).apply(e, np.empty_like(e))
+    ref = np.einsum("...ab,b...->a...", np.stack([MATRIX, FIBRE, C2])[labels], e)
+    np.testing.assert_allclose(compiled, ref, rtol=1e-13, atol=1e-12)
+    np.testing.assert_allclose(arrays, ref, rtol=1e-13, atol=1e-12)

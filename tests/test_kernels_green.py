@@ -43,14 +43,13 @@ def test_apply_green_equals_dense_parts_and_is_idempotent_with_reference(d):
     rng = np.random.default_rng(d)
     n = rng.normal(size=(d, 4, 3, 5))
     n /= np.linalg.norm(n, axis=0)
-    il = np.repeat(n[..., None], 2, axis=-1)
     nc = 6 if d == 3 else 3
     tau = rng.normal(size=(nc, 4, 3, 5)) + 1j * rng.normal(size=(nc, 4, 3, 5))
     lam0, mu0 = 1.7, 0.4
     p1, p2 = green_parts(n)
     a, c = green_coefficients(lam0, mu0)
     G = a * p1 - c * p2
-    np.testing.assert_allclose(apply_green(tau.copy(), il, lam0, mu0),
+    np.testing.assert_allclose(apply_green(tau.copy(), n, lam0, mu0),
                                np.einsum("...ij,j...->i...", G, tau), atol=1e-13)
     C0 = isotropic_stiffness(lam=lam0, mu=mu0)
     if d == 2:
@@ -58,8 +57,8 @@ def test_apply_green_equals_dense_parts_and_is_idempotent_with_reference(d):
     # Γ̂0 C0 Γ̂0 = Γ̂0 for every ξ: the reason a converged solution ignores the reference medium
     np.testing.assert_allclose(G @ C0 @ G, G, atol=1e-13)
     # G (C0 = I) is an orthogonal projection
-    once = apply_projection(tau.copy(), il)
-    np.testing.assert_allclose(apply_projection(once.copy(), il), once, atol=1e-13)
+    once = apply_projection(tau.copy(), n)
+    np.testing.assert_allclose(apply_projection(once.copy(), n), once, atol=1e-13)
 
 
 def test_projection_kills_equilibrated_fields_and_keeps_compatible_ones():
@@ -79,7 +78,7 @@ def test_projection_kills_equilibrated_fields_and_keeps_compatible_ones():
     eps = np.moveaxis(tensor_to_mandel(eps_t)[None, None, None, :] * np.cos(phase)[..., None],
                       -1, 0)
     spec = np.ascontiguousarray(np.fft.rfftn(eps, axes=(1, 2, 3)))
-    out = np.fft.irfftn(apply_projection(spec, grid.interleaved), s=shape, axes=(1, 2, 3))
+    out = np.fft.irfftn(apply_projection(spec, grid.directions), s=shape, axes=(1, 2, 3))
     np.testing.assert_allclose(out, eps, atol=1e-12)
     # stress with zero divergence: σ = polarization orthogonal to ξ
     b = np.cross(xi, rng.normal(size=3))
@@ -87,15 +86,15 @@ def test_projection_kills_equilibrated_fields_and_keeps_compatible_ones():
     sig = np.moveaxis(tensor_to_mandel(sig_t)[None, None, None, :] * np.cos(phase)[..., None],
                       -1, 0)
     sig_hat = np.ascontiguousarray(np.fft.rfftn(sig, axes=(1, 2, 3)))
-    res = equilibrium_residual(sig_hat, grid.interleaved, shape[-1])
+    res = equilibrium_residual(sig_hat, grid.directions, shape[-1])
     assert res == pytest.approx(0.0, abs=1e-20)
     # and a non-equilibrated one has |Gσ|² equal to the direct real-space sum
     sig2 = np.moveaxis(tensor_to_mandel(eps_t)[None, None, None, :] * np.cos(phase)[..., None],
                        -1, 0)
     s2 = np.ascontiguousarray(np.fft.rfftn(sig2, axes=(1, 2, 3)))
-    direct = np.fft.irfftn(apply_projection(s2.copy(), grid.interleaved), s=shape,
+    direct = np.fft.irfftn(apply_projection(s2.copy(), grid.directions), s=shape,
                            axes=(1, 2, 3))
-    assert equilibrium_residual(s2, grid.interleaved, shape[-1]) == pytest.approx(
+    assert equilibrium_residual(s2, grid.directions, shape[-1]) == pytest.approx(
         np.sum(direct**2), rel=1e-12)
 
 
@@ -112,3 +111,21 @@ def test_frequency_directions_are_unit_or_zero(disc):
     assert norm[0, 0, 0] == 0
     if disc == "spectral":  # Nyquist planes of the even axes are zeroed
         assert np.all(norm[3] == 0) and np.all(norm[..., 4] == 0)
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_compiled_and_array_paths_of_the_point_formulas_agree(d, monkeypatch):
+    """The numba loop (CPU) and the whole-array evaluation (GPU path) run the same formulas."""
+    from kernels import pointwise
+    grid = frequency_grid((6, 5, 8)[:d] if d == 3 else (7, 6))
+    rng = np.random.default_rng(5)
+    nc = 6 if d == 3 else 3
+    shape = (nc,) + grid.directions.shape[1:]
+    tau = rng.normal(size=shape) + 1j * rng.normal(size=shape)
+    compiled = apply_green(tau.copy(), grid.directions, 1.1, 0.9)
+    res_compiled = equilibrium_residual(tau, grid.directions, 8 if d == 3 else 6)
+    monkeypatch.setattr(pointwise, "numba", None)
+    arrays = apply_green(tau.copy(), grid.directions, 1.1, 0.9)
+    res_arrays = equilibrium_residual(tau, grid.directions, 8 if d == 3 else 6)
+    np.testing.assert_allclose(compiled, arrays, atol=1e-14)
+    assert res_compiled == pytest.approx(res_arrays, rel=1e-12)
