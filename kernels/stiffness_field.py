@@ -3,8 +3,9 @@
 On the CPU (numba) one multi-threaded pass applies each voxel's phase matrix, looked up in a
 small table by a compact phase index. On a GPU (or without numba) the phase with the most voxels
 is the reference: σ = C_ref·ε over the whole grid as one (ncomp × ncomp) @ (ncomp × N) product,
-then σ += (C_p − C_ref)·ε on the voxels of every other phase. In 2D (plane strain) the in-plane block C[(11,22,12),(11,22,12)] acts on the
-in-plane strains and σ33 = C[33,(11,22,12)]·ε is available for reporting.
+then σ += (C_p − C_ref)·ε on the voxels of every other phase. In 2D (plane strain) the
+in-plane block C[(11,22,12),(11,22,12)] acts on the in-plane strains and
+σ33 = C[33,(11,22,12)]·ε is available for reporting.
 """
 
 from __future__ import annotations
