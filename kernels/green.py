@@ -94,8 +94,16 @@ def apply_green(tau_hat: Any, directions: Any, lam0: float, mu0: float) -> Any:
     """
     a, c = green_coefficients(lam0, mu0)
     tau = _real_view(tau_hat, directions)
-    point = green_point_3d if directions.shape[0] == 3 else green_point_2d
-    pointwise.map_inplace(point, tau, directions, (a, c))
+    d, ncomp = directions.shape[0], tau.shape[0]
+    if pointwise.compiled(tau):
+        loop = _green_loop_3d if d == 3 else _green_loop_2d
+        loop(tau.reshape(ncomp, -1, 2), np.ascontiguousarray(directions).reshape(d, -1), a, c)
+        return tau_hat
+    point = green_point_3d if d == 3 else green_point_2d
+    n = [directions[k][..., None] for k in range(d)]
+    out = point(*[tau[k] for k in range(ncomp)], *n, a, c)
+    for k in range(ncomp):
+        tau[k] = out[k]
     return tau_hat
 
 
@@ -115,14 +123,22 @@ def equilibrium_residual(sigma_hat: Any, directions: Any, real_last_size: int) -
     excluded (n = 0 at ξ = 0).
     """
     sigma = _real_view(sigma_hat, directions)
-    point = equilibrium_point_3d if directions.shape[0] == 3 else equilibrium_point_2d
-    nh = sigma.shape[-2]
+    d, ncomp, nh = directions.shape[0], sigma.shape[0], sigma.shape[-2]
     weight = np.full(nh, 2.0)
     weight[0] = 1.0
     if real_last_size % 2 == 0:
         weight[-1] = 1.0
-    total = pointwise.weighted_sum(point, sigma, directions, weight)
-    return total / float(np.prod(directions.shape[1:-1]) * real_last_size)
+    if pointwise.compiled(sigma):
+        loop = _equilibrium_loop_3d if d == 3 else _equilibrium_loop_2d
+        total = loop(sigma.reshape(ncomp, -1, 2), np.ascontiguousarray(directions).reshape(d, -1),
+                     weight)
+    else:
+        xp = array_module(sigma)
+        point = equilibrium_point_3d if d == 3 else equilibrium_point_2d
+        density = point(*[sigma[k] for k in range(ncomp)],
+                        *[directions[k][..., None] for k in range(d)])
+        total = xp.sum(density.sum(axis=-1) * xp.asarray(weight))
+    return float(total) / float(np.prod(directions.shape[1:-1]) * real_last_size)
 
 
 def _real_view(tau_hat: Any, directions: Any) -> Any:
@@ -172,3 +188,49 @@ def green_parts(directions: Any) -> tuple[Any, Any]:
         phi1 = phi1[..., p[:, None], p[None, :]]
         phi2 = phi2[..., p[:, None], p[None, :]]
     return phi1, phi2
+
+
+if pointwise.numba is not None:
+    _njit = pointwise.numba.njit
+    _prange = pointwise.numba.prange
+    _green_3d = _njit(inline="always", cache=True)(green_point_3d)
+    _green_2d = _njit(inline="always", cache=True)(green_point_2d)
+    _equilibrium_3d = _njit(inline="always", cache=True)(equilibrium_point_3d)
+    _equilibrium_2d = _njit(inline="always", cache=True)(equilibrium_point_2d)
+
+    # One pass over the interleaved spectrum (ncomp, nfreq, 2); n is (d, nfreq).
+    @_njit(parallel=True, cache=True)
+    def _green_loop_3d(tau, n, a, c):
+        for f in _prange(tau.shape[1]):
+            for r in range(2):
+                o = _green_3d(tau[0, f, r], tau[1, f, r], tau[2, f, r], tau[3, f, r],
+                              tau[4, f, r], tau[5, f, r], n[0, f], n[1, f], n[2, f], a, c)
+                for k in range(6):
+                    tau[k, f, r] = o[k]
+
+    @_njit(parallel=True, cache=True)
+    def _green_loop_2d(tau, n, a, c):
+        for f in _prange(tau.shape[1]):
+            for r in range(2):
+                o = _green_2d(tau[0, f, r], tau[1, f, r], tau[2, f, r], n[0, f], n[1, f], a, c)
+                for k in range(3):
+                    tau[k, f, r] = o[k]
+
+    @_njit(parallel=True, cache=True)
+    def _equilibrium_loop_3d(tau, n, w):
+        nh, total = w.size, 0.0
+        for f in _prange(tau.shape[1]):
+            for r in range(2):
+                total += w[f % nh] * _equilibrium_3d(
+                    tau[0, f, r], tau[1, f, r], tau[2, f, r], tau[3, f, r], tau[4, f, r],
+                    tau[5, f, r], n[0, f], n[1, f], n[2, f])
+        return total
+
+    @_njit(parallel=True, cache=True)
+    def _equilibrium_loop_2d(tau, n, w):
+        nh, total = w.size, 0.0
+        for f in _prange(tau.shape[1]):
+            for r in range(2):
+                total += w[f % nh] * _equilibrium_2d(tau[0, f, r], tau[1, f, r], tau[2, f, r],
+                                                     n[0, f], n[1, f])
+        return total

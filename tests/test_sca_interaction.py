@@ -57,7 +57,7 @@ def test_gemm_path_equals_direct_convolution(shape, lengths):
             tau = np.zeros((m,) + shape)
             tau[k] = cl == J
             spec = np.ascontiguousarray(np.fft.rfftn(tau, axes=axes))
-            conv = np.fft.irfftn(apply_green(spec, grid.interleaved, lam0, mu0), s=shape,
+            conv = np.fft.irfftn(apply_green(spec, grid.directions, lam0, mu0), s=shape,
                                  axes=axes)
             for I in range(K):
                 direct[I, J, :, k] = conv[:, cl == I].mean(axis=1)

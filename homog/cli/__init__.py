@@ -12,7 +12,7 @@ import importlib
 import sys
 
 #: Sub-command modules, in the order ``homog --help`` lists them.
-SUBCOMMANDS = ("homogenize", "rve")
+SUBCOMMANDS = ("demo", "homogenize", "build", "run", "dns", "rve")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -59,11 +59,13 @@ def write_outputs(response, args: argparse.Namespace, label: str) -> None:
 
 
 def progress_bar(label: str):
-    """A callable(done, total) that draws a one-line progress bar on stderr."""
+    """A callable(done, total) drawing a one-line progress bar on stderr (terminals only)."""
     import sys
     import time
 
     start = time.perf_counter()
+    if not sys.stderr.isatty():
+        return None
 
     def show(done: int, total: int) -> None:
         width = 30

@@ -21,6 +21,8 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
+
 from rve_gen.io import mesh, npy, npz, png, tiff, xdmf
 from rve_gen.microstructure import Microstructure
 
@@ -55,15 +57,25 @@ def read(path: str | os.PathLike) -> Microstructure:
     return module.read(Path(path))
 
 
-def write(path: str | os.PathLike, microstructure: Microstructure) -> None:
+def write(path: str | os.PathLike, microstructure: Microstructure,
+          cell_data: dict[str, np.ndarray] | None = None) -> None:
     """Write ``microstructure`` atomically: to a temporary file in the same folder, then
-    ``os.replace`` onto ``path``."""
+    ``os.replace`` onto ``path``.
+
+    ``cell_data``: extra per-voxel fields (name -> array of the grid's shape) for the ``.vtu``
+    format, e.g. cluster maps or plastic strain to inspect in ParaView.
+    """
     module = format_for(path)
     path = Path(path)
+    extra = {}
+    if cell_data:
+        if Path(path).suffix.lower() != ".vtu":
+            raise ValueError(f"extra cell data is written to .vtu files only, not {path.name}")
+        extra = {"cell_data": cell_data}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
     try:
-        module.write(Path(tmp), microstructure)
+        module.write(Path(tmp), microstructure, **extra)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

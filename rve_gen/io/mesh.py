@@ -41,9 +41,17 @@ def to_mesh(ms: Microstructure) -> meshio.Mesh:
     return meshio.Mesh(points, [(kind, cells)], cell_data={"phase": [phase]}, cell_sets=sets)
 
 
-def write(path: Path, ms: Microstructure) -> None:
-    """Write the voxel mesh; the meshio format follows the extension."""
+def write(path: Path, ms: Microstructure, cell_data: dict | None = None) -> None:
+    """Write the voxel mesh; the meshio format follows the extension.
+
+    ``cell_data``: extra fields (name -> array of the grid's shape) added to the phase label.
+    """
     mesh = to_mesh(ms)
+    for name, values in (cell_data or {}).items():
+        values = np.asarray(values)
+        if values.shape != ms.shape:
+            raise ValueError(f"cell data {name!r} has shape {values.shape}; the grid is {ms.shape}")
+        mesh.cell_data[name] = [values.ravel()]
     if path.suffix.lower() == ".inp":
         mesh.cell_data = {}
         meshio.write(path, mesh, file_format="abaqus")
