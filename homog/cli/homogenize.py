@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                                     tol=args.tol, backend=args.backend)
     wall = time.perf_counter() - t0
     constants = _constants(result.C_eff)
-    fractions = {int(k): float(v) for k, v in ms.volume_fractions.items()}
+    fractions = {k: float(v) for k, v in enumerate(ms.volume_fractions) if v > 0}
     if args.json:
         print(json.dumps({"C_eff": result.C_eff.tolist(), "constants": constants,
                           "volume_fractions": fractions, "grid": list(ms.shape),
