@@ -1,6 +1,6 @@
 """rve_gen benchmark: packing time and highest volume fraction reached, voxelization speed.
 
-    python benchmarks/rve_gen.py
+    python benchmarks/packing.py
 
 Rows: circles (2D, 200 monodisperse particles), spheres (3D, 1000 monodisperse particles) at
 the documented ceiling and at the highest fraction the algorithm reaches (probed above the
@@ -9,18 +9,12 @@ ceiling in steps of 0.01 until relaxation fails), and voxelization of 1000 spher
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-# This script shares its name with the package it measures: import the package, not itself.
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-
-import rve_gen  # noqa: E402
-from rve_gen import packing  # noqa: E402
+import rve_gen
+from rve_gen import packing
 
 
 def radius_for(fraction: float, count: int, ndim: int) -> float:
