@@ -28,7 +28,7 @@ BACKENDS = ("auto", "scipy", "pyfftw", "cupy")
 
 
 def default_threads() -> int:
-    """Threads for CPU FFTs and fused expressions: the cores this process may use."""
+    """Threads for CPU FFTs: the cores this process may use."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux

@@ -223,8 +223,7 @@ class LippmannSchwinger:
             try:
                 its, _ = conjugate_gradient(
                     self.field.apply, lambda v: self.projection(v, free), x, r, self._p,
-                    self._w, atol=self.tol * scale, maxiter=self.maxiter - iterations,
-                    xp=self.xp)
+                    self._w, atol=self.tol * scale, maxiter=self.maxiter - iterations)
             except ConvergenceError as exc:
                 raise ConvergenceError(
                     f"elastic CG solve: {exc} (relative residual {exc.residual / scale:.3e}, "

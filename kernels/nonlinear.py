@@ -48,11 +48,12 @@ from typing import Any
 
 import numpy as np
 
+from kernels import pointwise
 from kernels.arraymodule import to_numpy
 from kernels.fft import get_backend, spectrum_shape
 from kernels.frequency import frequency_grid
 from kernels.memory import check_memory
-from kernels.projection import ConvergenceError, Projection, conjugate_gradient, dot
+from kernels.projection import ConvergenceError, Projection, conjugate_gradient
 from kernels.stiffness_field import validate_labels
 from kernels.tensors import PLANE_INDICES
 
@@ -211,7 +212,7 @@ class NewtonCG:
         """out_i(x) = Σ_j K_ij(x) v_j(x) for fields (ncomp, *grid): one einsum pass.
 
         Measured on the 2-core developer VM, one thread: einsum "ijn,jn->in" runs at 6-16 ns
-        per voxel in 2D and 50-90 ns in 3D, 1.1-7x faster than one fused numexpr pass per row,
+        per voxel in 2D and 50-90 ns in 3D, 1.1-7x faster than one numexpr pass per row,
         a sum of ncomp broadcast products, or a point-first batched matmul.
         """
         n, xp = self.ncomp, self.xp
@@ -226,7 +227,7 @@ class NewtonCG:
         return to_numpy(field.reshape(self.ncomp, -1).mean(axis=1))
 
     def _rms(self, field: Any) -> float:
-        return float(np.sqrt(dot(field, field, self.xp) / self.N))
+        return float(np.sqrt(pointwise.dot(field, field) / self.N))
 
     # ---------------------------------------------------------------- one (sub-)step
     def _newton(self, target: np.ndarray, fixed: np.ndarray) -> tuple[int, int, float, Any, Any]:
@@ -278,7 +279,7 @@ class NewtonCG:
             start = time.perf_counter()
             try:
                 its, _ = conjugate_gradient(self.apply_tangent, project, delta, r, self._p, w,
-                                            atol=atol, maxiter=self.cg_maxiter, xp=xp)
+                                            atol=atol, maxiter=self.cg_maxiter)
             except ConvergenceError as exc:
                 raise ConvergenceError(
                     f"CG solve of Newton iteration {iterations + 1}: {exc}", iterations,

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from kernels import pointwise
 from kernels.arraymodule import to_numpy
-from kernels.fused import evaluate
 from kernels.green import apply_projection, equilibrium_residual
 
 
@@ -74,11 +74,6 @@ class Projection:
         return self.plan.spec
 
 
-def dot(a: Any, b: Any, xp: Any) -> float:
-    """Σ_x a(x)·b(x) over all components and voxels."""
-    return float(xp.dot(a.reshape(-1), b.reshape(-1)))
-
-
 def conjugate_gradient(
     apply_stiffness: Callable[[Any, Any], Any],
     project: Callable[[Any], Any],
@@ -89,7 +84,6 @@ def conjugate_gradient(
     *,
     atol: float,
     maxiter: int,
-    xp: Any,
 ) -> tuple[int, float]:
     """Conjugate gradients for P:K:δ = r0 on range(P), accumulating δ into ``x``.
 
@@ -100,7 +94,7 @@ def conjugate_gradient(
     after ``maxiter`` iterations or on a breakdown (non-positive curvature, non-finite values).
     """
     n = r.size // r.shape[0]
-    rr = dot(r, r, xp)
+    rr = pointwise.dot(r, r)
     rms = np.sqrt(rr / n)
     if rms <= atol:
         return 0, float(rms)
@@ -108,23 +102,21 @@ def conjugate_gradient(
     for iteration in range(1, maxiter + 1):
         apply_stiffness(p, w)
         project(w)
-        pw = dot(p, w, xp)
+        pw = pointwise.dot(p, w)
         if not pw > 0.0:
             raise ConvergenceError(
                 f"CG broke down at iteration {iteration} (p·Kp = {pw:.3e}, residual {rms:.3e}): "
                 "the stiffness or tangent is not positive definite, or holds NaN",
                 iteration, float(rms))
         alpha = rr / pw
-        evaluate("x + alpha*p", x, x=x, p=p, alpha=alpha)
-        evaluate("r - alpha*w", r, r=r, w=w, alpha=alpha)
-        rr_new = dot(r, r, xp)
+        rr_new = pointwise.cg_step(x, r, p, w, alpha)
         rms = np.sqrt(rr_new / n)
         if not np.isfinite(rms):
             raise ConvergenceError(
                 f"CG produced a non-finite residual at iteration {iteration}", iteration, rms)
         if rms <= atol:
             return iteration, float(rms)
-        evaluate("r + beta*p", p, r=r, p=p, beta=rr_new / rr)
+        pointwise.cg_direction(p, r, rr_new / rr)
         rr = rr_new
     raise ConvergenceError(
         f"CG did not converge: residual {rms:.3e} > {atol:.3e} after {maxiter} iterations "

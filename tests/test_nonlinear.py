@@ -1,6 +1,6 @@
 """Newton–CG full-field solver (kernels.nonlinear) with hand-written constitutive laws."""
 
-import numexpr
+import numba
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -17,10 +17,11 @@ C_FIBRE = isotropic_stiffness(500.0, 0.19)
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    previous = numexpr.set_num_threads(1)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
     with threadpool_limits(1):
         yield
-    numexpr.set_num_threads(previous)
+    numba.set_num_threads(previous)
 
 
 def fibre_labels(n: int, fraction: float = 0.3) -> np.ndarray:
