@@ -9,7 +9,19 @@ from homog.dns import dns
 from homog.loading import LoadPath
 from homog.materials import from_config
 from homog.response import Response
+from homog.rom import ReducedOrderModel, build_rom
+from homog.rom_io import load_rom
 
 __version__ = "0.1.0"
 
-__all__ = ["LoadPath", "Response", "dns", "from_config", "loading", "materials"]
+__all__ = [
+    "LoadPath",
+    "ReducedOrderModel",
+    "Response",
+    "build_rom",
+    "dns",
+    "from_config",
+    "load_rom",
+    "loading",
+    "materials",
+]
