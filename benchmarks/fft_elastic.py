@@ -88,6 +88,9 @@ def main() -> None:
     p.add_argument("--muspectre-python", help="python of a venv with muspectre installed")
     a = p.parse_args()
     backends = a.backends or available_backends()
+    for backend in backends:  # compile/load the numba loops and plan caches before timing
+        for solver in a.solvers:
+            run_ours(spheres(16, 0.2), 5.0, solver, backend, a.tol, 100)
     print(f"# {platform.node()} {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, python {platform.python_version()}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}")
