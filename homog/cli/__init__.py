@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 #: Sub-command modules, in the order ``homog --help`` lists them.
@@ -40,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, MemoryError) as exc:
         print(f"homog {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
