@@ -29,7 +29,7 @@ dominated by the still-elastic directions of the tangent, which the load path ne
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,10 +61,6 @@ class OnlineState:
     lam0: float
     mu0: float
 
-    def copy(self) -> OnlineState:
-        return OnlineState(self.strain.copy(), self.stress.copy(),
-                           [dict(s) for s in self.material_states], self.lam0, self.mu0)
-
 
 @dataclass
 class IncrementResult:
@@ -75,7 +71,6 @@ class IncrementResult:
     newton_iterations: int
     scs_iterations: int
     scs_converged: bool
-    info: dict = field(default_factory=dict)
 
 
 class OnlineSolver:
