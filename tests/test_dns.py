@@ -2,10 +2,8 @@
 
 from types import SimpleNamespace
 
-import numexpr
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 from homog.dns import dns
 from homog.loading import LoadPath, Segment, uniaxial_stress
@@ -27,12 +25,7 @@ FIBRE = LinearElastic(500.0, 0.19)
 MATERIALS = {0: CRATE_MATRIX, 1: FIBRE}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = numexpr.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    numexpr.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def fibre_labels(n: int, fraction: float = 0.3) -> np.ndarray:

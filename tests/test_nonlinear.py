@@ -1,9 +1,7 @@
 """Newton–CG full-field solver (kernels.nonlinear) with hand-written constitutive laws."""
 
-import numba
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 from kernels import ConvergenceError, elastic_homogenization, get_backend
 from kernels.nonlinear import NewtonCG, solve_nonlinear
@@ -15,13 +13,7 @@ C_MATRIX = isotropic_stiffness(100.0, 0.3)
 C_FIBRE = isotropic_stiffness(500.0, 0.19)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    numba.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def fibre_labels(n: int, fraction: float = 0.3) -> np.ndarray:
