@@ -46,9 +46,7 @@ def microstructure(case: str, size: int):
 
 
 def run_crate(python: str, labels: np.ndarray, clusters, steps: int) -> dict:
-    script = HERE.parent.parent / "shared" / "peers" / "crate_case.py"
-    if not script.exists():
-        script = HERE.parent / ".." / "shared" / "peers" / "crate_case.py"
+    script = HERE.parent.parent / "shared" / "peers" / "crate_case.py"  # ../shared beside the repo
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "labels.npy")
         np.save(path, labels.astype(np.int64))

@@ -198,11 +198,12 @@ class LippmannSchwinger:
                     float(np.linalg.norm(S)))
         if scale == 0.0:
             iterations, residual = 0, 0.0
+            self.field.apply(x, self._w)
         elif self.solver == "cg":
             iterations, residual = self._cg(free, S, scale)
         else:
             iterations, residual = self._basic(free, S, scale)
-        stress = self.field.apply(x, self._w)
+        stress = self._w  # σ(x): both solvers end on the stress of their converged strain
         macro_strain_ = to_numpy(x.reshape(self.ncomp, -1).mean(axis=1))
         macro_stress_ = to_numpy(stress.reshape(self.ncomp, -1).mean(axis=1))
         s33 = self.field.out_of_plane_stress(x) if self.ndim == 2 else None
@@ -211,7 +212,10 @@ class LippmannSchwinger:
                                                   "discretization": self.grid.discretization})
 
     def _cg(self, free: np.ndarray, S: np.ndarray, scale: float) -> tuple[int, float]:
-        """CG on P:C:ε = P:Σ̄ over ε ∈ E0 + range(P), restarted from the true residual."""
+        """CG on P:C:ε = P:Σ̄ over ε ∈ E0 + range(P), restarted from the true residual.
+
+        Returns with the stress C:x of the converged strain in ``self._w``.
+        """
         x, r = self._x, self._r
         S_col = self.xp.asarray(S).reshape((-1,) + (1,) * self.ndim)
         iterations = 0
@@ -237,7 +241,10 @@ class LippmannSchwinger:
                 return iterations, float(residual)
 
     def _basic(self, free: np.ndarray, S: np.ndarray, scale: float) -> tuple[int, float]:
-        """Moulinec–Suquet fixed point ε ← ε − Γ0:σ with mixed macroscopic conditions."""
+        """Moulinec–Suquet fixed point ε ← ε − Γ0:σ with mixed macroscopic conditions.
+
+        Returns with the stress C:x of the converged strain in ``self._w``.
+        """
         if self.reference_medium is None:
             (lmin, lmax), (mmin, mmax) = self.field.lame_extremes()
             lam0, mu0 = 0.5 * (lmin + lmax), 0.5 * (mmin + mmax)
