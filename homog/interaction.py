@@ -88,7 +88,7 @@ def interaction_parts(
     shape = tuple(cluster_labels.shape)
     d, K, N = len(shape), int(n_clusters), int(np.prod(shape))
     nh = int(np.prod(spectrum_shape((1,) + shape)[1:]))
-    check_memory(K * nh * 16 + 4 * N + d * nh * 16 + _CHUNK_BYTES * 2, xp,
+    check_memory(K * nh * 16 + 4 * N + d * nh * 8 + _CHUNK_BYTES * 2, xp,
                  f"interaction tensors of {K} clusters on a {'x'.join(map(str, shape))} grid")
     host = np.asarray(to_numpy(cluster_labels)).reshape(-1)
     counts = np.bincount(host, minlength=K)
