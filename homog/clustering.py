@@ -72,10 +72,14 @@ def cluster_strain_concentration(
                 f"phase {phase}: {k!r} clusters requested; need an integer between 1 and its "
                 f"{idx.size} voxels"
             )
-        X = np.ascontiguousarray(features[:, idx].T)
+        # this phase's features in single precision, filled column by column (no float64 copy)
+        X = np.empty((idx.size, features.shape[0]), dtype=np.float32)
+        for column, component in enumerate(features):
+            X[:, column] = component[idx]
         if scaling == "standardize":
             std = X.std(axis=0)
-            X = (X - X.mean(axis=0)) / np.where(std > 1e-12 * max(std.max(), 1e-300), std, 1.0)
+            X -= X.mean(axis=0)  # in place: X is this phase's own copy of the features
+            X /= np.where(std > 1e-12 * max(std.max(), 1e-300), std, 1.0)
         if k == 1:
             local = np.zeros(idx.size, dtype=np.int64)
         elif idx.size > max(fit_points, 4 * k):

@@ -33,7 +33,7 @@ from kernels.fft import spectrum_shape
 from kernels.memory import check_memory
 from kernels.tensors import MANDEL_PAIRS, PLANE_INDICES, SQRT2
 
-_CHUNK_BYTES = 64 << 20
+_CHUNK_BYTES = 16 << 20
 
 
 def quartic_monomials(d: int) -> list[tuple[int, int, int, int]]:

@@ -215,6 +215,7 @@ def build_rom(
     t = time.perf_counter()
     if cluster_labels is None:
         A = to_numpy(elastic.strain_concentration)
+        elastic.strain_concentration = None  # A is only needed for the clustering: free it
         cl, phases = cluster_strain_concentration(A, labels, counts, seed=seed, scaling=scaling)
         del A
     else:
