@@ -1,0 +1,1 @@
+"""Data files shipped with homog (reference materials of the examples)."""
