@@ -43,6 +43,8 @@ from kernels.tensors import PLANE_INDICES, isotropic_stiffness
 SCS_SCHEMES = ("projection", "regression")
 #: Systems with fewer unknowns (K·m) run their dense linear algebra on one BLAS thread.
 _THREADED_SIZE = 2000
+#: A chord step (old factorization) is kept while the residual shrinks at least this much.
+CHORD_CONTRACTION = 0.25
 
 
 @functools.cache
@@ -77,13 +79,16 @@ class OnlineSolver:
     """The SCA system of one reduced-order model for a fixed set of clusters and materials.
 
     ``D1``, ``D2``: interaction parts (K, K, m, m); ``fractions`` (K,); ``groups``: list of
-    (material, cluster index array) covering every cluster once.
+    (material, cluster index array) covering every cluster once. Systems of at least
+    ``chord_from`` unknowns (K·m) reuse the Jacobian factorization between Newton iterations
+    while the residual contracts by ``CHORD_CONTRACTION`` or better (chord steps); the
+    factorization is always renewed at convergence, so the returned tangent is exact.
     """
 
     def __init__(self, D1: np.ndarray, D2: np.ndarray, fractions: np.ndarray,
                  groups: list[tuple[Any, np.ndarray]], *, tol: float = 1e-8,
                  max_newton: int = 25, scs: str = "regression", scs_tol: float = 1e-4,
-                 scs_maxiter: int = 20) -> None:
+                 scs_maxiter: int = 20, chord_from: int = 300) -> None:
         if scs not in SCS_SCHEMES:
             raise ValueError(f"unknown self-consistent scheme {scs!r}; choose one of "
                              f"{', '.join(SCS_SCHEMES)}")
@@ -94,7 +99,13 @@ class OnlineSolver:
         self.comps = np.arange(6) if self.m == 6 else np.asarray(PLANE_INDICES)
         self.tol, self.max_newton = float(tol), int(max_newton)
         self.scs, self.scs_tol, self.scs_maxiter = scs, float(scs_tol), int(scs_maxiter)
+        self.chord_from = int(chord_from)
         self._stack = np.tile(np.eye(self.m), (self.K, 1))  # (K m, m): ∂R/∂Δε⁰ = −1 ⊗ I
+        # interaction parts laid out as Dᵀ blocks [J, b, (I a)] = D_IJ[a, b], so that the
+        # Jacobian comes out of one batched product already in LAPACK's (column-major) order
+        km = self.K * self.m
+        self._D1T = np.ascontiguousarray(D1.transpose(1, 3, 0, 2).reshape(self.K, self.m, km))
+        self._D2T = np.ascontiguousarray(D2.transpose(1, 3, 0, 2).reshape(self.K, self.m, km))
 
     def blas_threads(self) -> Any:
         """BLAS thread limit for the online stage: one thread below ``_THREADED_SIZE`` unknowns.
@@ -127,10 +138,9 @@ class OnlineSolver:
 
     # ------------------------------------------------------------------ one increment
     def _reference(self, lam0: float, mu0: float) -> tuple[np.ndarray, np.ndarray]:
-        """D_IJ(λ0, μ0) as a (K m, K m) matrix and the reference stiffness C0 (m, m)."""
-        D = interaction_tensors(self.D1, self.D2, lam0, mu0)
-        D = D.transpose(0, 2, 1, 3).reshape(self.K * self.m, self.K * self.m)
-        return D, isotropic_stiffness(lam=lam0, mu=mu0)[np.ix_(self.comps, self.comps)]
+        """Dᵀ(λ0, μ0) as (K, m, K m) blocks [J, b, (I a)] and the reference stiffness C0."""
+        DT = interaction_tensors(self._D1T, self._D2T, lam0, mu0)
+        return DT, isotropic_stiffness(lam=lam0, mu=mu0)[np.ix_(self.comps, self.comps)]
 
     def increment(self, state: OnlineState, target: np.ndarray, strain_controlled: np.ndarray,
                   guess: np.ndarray | None = None) -> IncrementResult:
@@ -145,12 +155,13 @@ class OnlineSolver:
         """
         K, m, c = self.K, self.m, self.c
         lam0, mu0 = state.lam0, state.mu0
-        D, C0 = self._reference(lam0, mu0)
+        DT, C0 = self._reference(lam0, mu0)
         de = np.zeros((K, m)) if guess is None else guess.copy()
         de0 = np.zeros(m)
         scale_e = max(float(np.max(np.abs(target[strain_controlled]), initial=0.0)),
                       float(np.max(np.abs(state.strain), initial=0.0)) * 1e-3, 1e-12)
         updates, scs_converged, C_hom, residual = 0, True, None, np.inf
+        lu, previous = None, np.inf
         for it in range(1, self.max_newton + 1):
             stress, tangent, new_states = self._constitutive(state, de)
             dsig = (stress - state.stress)[:, self.comps]
@@ -161,11 +172,12 @@ class OnlineSolver:
                 if change > self.scs_tol:
                     if updates < self.scs_maxiter:
                         lam0, mu0, moved = lam, mu, True
-                        D, C0 = self._reference(lam0, mu0)
+                        DT, C0 = self._reference(lam0, mu0)
                         updates += 1
                     else:
                         scs_converged = False
             # R_I = Δε_I + Σ_J D_IJ (Δσ_J − C0 Δε_J) − Δε⁰
+            D = DT.reshape(K * m, K * m).T  # D_IJ as a (K m, K m) matrix (a view)
             R = de + (D @ (dsig - de @ C0.T).reshape(-1)).reshape(K, m) - de0
             macro = np.where(strain_controlled, c @ de, c @ dsig) - target
             scale_s = max(float(np.max(np.abs(c @ stress[:, self.comps]))), 1e-300)
@@ -174,27 +186,31 @@ class OnlineSolver:
                                                   macro / scale_s))))
             if not np.isfinite(residual):
                 break
-            # A = 1 + D·blockdiag(C_J − C0): scale the column blocks of D
-            A = np.matmul(D.reshape(K * m, K, m).transpose(1, 0, 2), tangent - C0)
-            A = A.transpose(1, 0, 2).reshape(K * m, K * m)
-            A[np.diag_indices_from(A)] += 1.0
-            try:
-                lu = scipy.linalg.lu_factor(A, check_finite=True)
-            except (ValueError, np.linalg.LinAlgError) as exc:
-                raise ConvergenceError(f"SCA Jacobian is singular or non-finite: {exc}", it,
-                                       float(residual)) from None
             converged = residual <= self.tol and not moved
-            rhs = self._stack if converged else np.hstack([-R.reshape(-1, 1), self._stack])
-            sol = scipy.linalg.lu_solve(lu, rhs)
-            X = sol[:, -m:].reshape(K, m, m)
-            Xbar = np.einsum("J,Jab->ab", c, X)
-            CXbar = np.einsum("J,Jab,Jbc->ac", c, tangent, X)
-            C_hom = CXbar @ np.linalg.inv(Xbar)
+            # chord steps on large systems: keep the factorization while the residual
+            # contracts well (also across refits of the reference medium); refactor at convergence
+            if (lu is None or converged or K * m < self.chord_from
+                    or residual > CHORD_CONTRACTION * previous):
+                # A = 1 + D·blockdiag(C_J − C0): block J of Aᵀ is (C_J − C0)ᵀ·(column block
+                # J of D)ᵀ, so Aᵀ in C order, i.e. A in Fortran order, is one batched product
+                A = np.matmul((tangent - C0).transpose(0, 2, 1), DT).reshape(K * m, K * m).T
+                A[np.diag_indices_from(A)] += 1.0
+                try:
+                    lu = scipy.linalg.lu_factor(A, overwrite_a=True, check_finite=True)
+                except (ValueError, np.linalg.LinAlgError) as exc:
+                    raise ConvergenceError(f"SCA Jacobian is singular or non-finite: {exc}",
+                                           it, float(residual)) from None
+                lu_tangent = tangent
+                X = scipy.linalg.lu_solve(lu, self._stack).reshape(K, m, m)
+                Xbar = np.einsum("J,Jab->ab", c, X)
+                CXbar = np.einsum("J,Jab,Jbc->ac", c, lu_tangent, X)
+                C_hom = CXbar @ np.linalg.inv(Xbar)
+            previous = residual
             if converged:
                 new = OnlineState(state.strain + de, stress, new_states, lam0, mu0)
                 return IncrementResult(new, C_hom, it - 1, updates, scs_converged)
-            Y = sol[:, 0].reshape(K, m)
-            Ybar, CYbar = c @ Y, np.einsum("J,Jab,Jb->a", c, tangent, Y)
+            Y = scipy.linalg.lu_solve(lu, -R.reshape(-1)).reshape(K, m)
+            Ybar, CYbar = c @ Y, np.einsum("J,Jab,Jb->a", c, lu_tangent, Y)
             M = np.where(strain_controlled[:, None], Xbar, CXbar)
             b = -macro - np.where(strain_controlled, Ybar, CYbar)
             d0 = np.linalg.solve(M, b)

@@ -123,3 +123,22 @@ def test_newton_failure_is_reported_after_cutting():
     solver_args = {"max_cuts": 1}
     with pytest.raises(ConvergenceError, match="did not converge after 1 cuts"):
         rom.run(uniaxial_stress(0.05, 1), tol=1e-300, **solver_args)
+
+
+def test_chord_steps_on_large_systems_reach_the_newton_solution():
+    """Large K·m reuse the factorization between iterations; the converged state is the same."""
+    labels = disc_labels(24, 0.3)
+    rom = build_rom(labels, PLASTIC, {0: 80, 1: 30})  # 330 unknowns: chord steps on
+    results = []
+    for chord_from in (300, 10**9):
+        solver = rom.online_solver(tol=1e-10, scs_tol=1e-10)
+        solver.chord_from = chord_from
+        state = solver.initial_state(*rom.reference_medium)
+        controlled = np.array([True, False, False])
+        for _ in range(6):
+            with solver.blas_threads():
+                res = solver.increment(state, np.array([0.004, 0.0, 0.0]), controlled)
+            state = res.state
+        results.append((rom.volume_fractions @ state.stress, res.tangent))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-6, atol=1e-6)
