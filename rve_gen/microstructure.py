@@ -15,6 +15,13 @@ def default_phase_names(nphases: int) -> tuple[str, ...]:
     return ("matrix",) + tuple(f"phase{k}" for k in range(1, nphases))
 
 
+def phase_names_for(phases: np.ndarray, phase_names=None) -> tuple[str, ...]:
+    """The given ``phase_names`` as a tuple, or the defaults for labels 0..max(phases)."""
+    if phase_names is not None:
+        return tuple(phase_names)
+    return default_phase_names(int(np.max(phases, initial=0)) + 1)
+
+
 class Microstructure:
     """A periodic RVE as a label image.
 

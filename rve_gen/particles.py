@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rve_gen.microstructure import Microstructure, default_phase_names
+from rve_gen.microstructure import Microstructure, phase_names_for
 from rve_gen.voxelize import fraction_image, grid_shape, label_image
 
 
@@ -32,10 +32,7 @@ class ParticlePacking(ABC):
         self.centers = np.asarray(centers, dtype=float)
         self.phases = np.asarray(phases, dtype=np.int32)
         self.lengths = tuple(float(x) for x in lengths)
-        nphases = int(self.phases.max(initial=0)) + 1
-        self.phase_names = (
-            default_phase_names(nphases) if phase_names is None else tuple(phase_names)
-        )
+        self.phase_names = phase_names_for(self.phases, phase_names)
 
     @property
     @abstractmethod

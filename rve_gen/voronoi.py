@@ -18,7 +18,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from rve_gen import _checks
-from rve_gen.microstructure import Microstructure, default_phase_names
+from rve_gen.microstructure import Microstructure, default_phase_names, phase_names_for
 from rve_gen.voxelize import grid_shape
 
 #: Voxels per axis of the grid on which grain volumes are measured for phase assignment.
@@ -37,10 +37,7 @@ class Tessellation:
         self.weights = np.asarray(weights, dtype=float)
         self.phases = np.asarray(phases, dtype=np.int32)
         self.lengths = tuple(float(x) for x in lengths)
-        nphases = int(self.phases.max(initial=0)) + 1
-        self.phase_names = (
-            default_phase_names(nphases) if phase_names is None else tuple(phase_names)
-        )
+        self.phase_names = phase_names_for(self.phases, phase_names)
 
     @property
     def ndim(self) -> int:
