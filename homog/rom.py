@@ -121,10 +121,9 @@ class ReducedOrderModel:
         t0 = time.perf_counter()
         guess = None
         for k, (target, controlled) in enumerate(steps):
-            current = np.where(controlled, c @ state.strain, c @ state.stress[:, comps])
             with solver.blas_threads():
-                results = _advance(solver, state, target - current, controlled, guess,
-                                   max_cuts, k)
+                results = _advance(solver, state, target - solver.macro(state, controlled),
+                                   controlled, guess, max_cuts, k)
             prev = state
             for res in results:
                 iterations[k] += res.newton_iterations
@@ -163,10 +162,7 @@ def _advance(solver: OnlineSolver, state, target, controlled, guess, max_cuts, k
                 getattr(exc, "residual", float("nan"))) from None
     first = _advance(solver, state, 0.5 * target, controlled, None, max_cuts, k, depth + 1)
     mid = first[-1].state
-    c = solver.c
-    comps = solver.comps
-    reached = np.where(controlled, c @ (mid.strain - state.strain),
-                       c @ (mid.stress - state.stress)[:, comps])
+    reached = solver.macro(mid, controlled) - solver.macro(state, controlled)
     return first + _advance(solver, mid, target - reached, controlled, None, max_cuts, k,
                             depth + 1)
 

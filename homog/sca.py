@@ -117,6 +117,11 @@ class OnlineSolver:
         n = self.K * self.m
         return _controller().limit(limits=1 if n < _THREADED_SIZE else None, user_api="blas")
 
+    def macro(self, state: OnlineState, strain_controlled: np.ndarray) -> np.ndarray:
+        """Per component, the macroscopic strain (strain-controlled) or stress of ``state``."""
+        return np.where(strain_controlled, self.c @ state.strain,
+                        self.c @ state.stress[:, self.comps])
+
     def initial_state(self, lam0: float, mu0: float) -> OnlineState:
         states = [mat.initial_state(len(idx)) for mat, idx in self.groups]
         return OnlineState(np.zeros((self.K, self.m)), np.zeros((self.K, 6)), states, lam0, mu0)
