@@ -12,6 +12,7 @@ from homog.materials.config import (
     hardening_from_config,
     material_from_config,
 )
+from homog.materials.damage import SOFTENING_LAWS, VonMisesDamage
 from homog.materials.elastic import LinearElastic
 from homog.materials.hardening import (
     HARDENING_LAWS,
@@ -32,9 +33,11 @@ __all__ = [
     "Material",
     "PiecewiseLinearHardening",
     "ReturnMappingError",
+    "SOFTENING_LAWS",
     "SwiftHardening",
     "VoceHardening",
     "VonMises",
+    "VonMisesDamage",
     "from_config",
     "hardening_from_config",
     "material_from_config",

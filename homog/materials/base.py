@@ -56,8 +56,21 @@ class Material(ABC):
         """Number of columns of the packed state (sum of the state variable sizes)."""
         return sum(size for _, size in self.state_variables)
 
-    def initial_state(self, npoints: int, xp: ModuleType = np, dtype: Any = np.float64) -> State:
-        """The virgin state: zeros of shape ``(npoints, size)`` for every state variable."""
+    def initial_state(
+        self,
+        npoints: int,
+        xp: ModuleType = np,
+        dtype: Any = np.float64,
+        *,
+        element_length: Any = None,
+    ) -> State:
+        """The virgin state: zeros of shape ``(npoints, size)`` for every state variable.
+
+        ``element_length`` (a scalar or ``(npoints,)`` array) is the size h of the volume each
+        point stands for: the voxel size in the DNS, the characteristic length of the cluster
+        in the ROM. Models whose softening is regularized with it (crack band,
+        :class:`~homog.materials.VonMisesDamage`) store it in their state; the others ignore it.
+        """
         if isinstance(npoints, bool) or not isinstance(npoints, int | np.integer) or npoints < 0:
             raise ValueError(f"npoints = {npoints!r} must be a non-negative integer")
         return {name: xp.zeros((npoints, size), dtype=dtype) for name, size in self.state_variables}

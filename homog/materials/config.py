@@ -14,6 +14,13 @@ Format (one table per phase label; other top-level tables are left to their read
     E = 500.0
     nu = 0.19                        # or: stiffness = [[...6x6 Mandel...]]
 
+    [phases.2]
+    model = "von_mises_damage"       # von_mises keys, plus:
+    onset = 0.02                     # ε̄p at damage onset
+    fracture_energy = 0.05           # G_f (crack band), or softening_strain = s (local)
+    softening = "exponential"        # optional, or "linear"
+    max_damage = 0.99                # optional
+
 Every error names the phase and the key (``phases.0.hardening.sigma_y0``), the accepted values
 and what to change. Each model's :meth:`~homog.materials.base.Material.to_config` writes a table
 this function reads back.
@@ -27,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from homog.materials.base import Material
+from homog.materials.damage import VonMisesDamage
 from homog.materials.elastic import LinearElastic
 from homog.materials.hardening import HARDENING_LAWS, HardeningLaw
 from homog.materials.von_mises import VonMises
@@ -40,6 +48,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 MODEL_KEYS: dict[str, tuple[str, ...]] = {
     "linear_elastic": ("model", "E", "nu", "stiffness"),
     "von_mises": ("model", "E", "nu", "hardening", "kinematic_modulus"),
+    "von_mises_damage": ("model", "E", "nu", "hardening", "kinematic_modulus", "onset",
+                         "fracture_energy", "softening_strain", "softening", "max_damage"),
 }
 LAW_KEYS: dict[str, tuple[str, ...]] = {
     "linear": ("law", "sigma_y0", "H"),
@@ -48,7 +58,11 @@ LAW_KEYS: dict[str, tuple[str, ...]] = {
     "voce": ("law", "sigma_y0", "Q", "b"),
 }
 #: Materials by model name.
-MODELS: dict[str, type[Material]] = {"linear_elastic": LinearElastic, "von_mises": VonMises}
+MODELS: dict[str, type[Material]] = {
+    "linear_elastic": LinearElastic,
+    "von_mises": VonMises,
+    "von_mises_damage": VonMisesDamage,
+}
 
 
 def from_config(config: dict[str, Any] | str | os.PathLike) -> dict[int, Material]:
@@ -100,7 +114,9 @@ def material_from_config(table: dict[str, Any], where: str = "material") -> Mate
                 "sigma_y0 = 250.0, H = 1000.0 }"
             )
         _require(params, ("E", "nu"), f"model {model!r}")
-        return VonMises(hardening=hardening_from_config(hardening, f"{where}.hardening"), **params)
+        return MODELS[model](
+            hardening=hardening_from_config(hardening, f"{where}.hardening"), **params
+        )
     except ValueError as err:
         if str(err).startswith(where):
             raise
