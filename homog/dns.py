@@ -11,13 +11,24 @@ once per Newton iteration on all of its points; its state is a dict label -> tha
 state dict. 2D grids are plane strain: the solve runs on (11, 22, √2·12), the materials in 3D
 with ε33 = ε13 = ε23 = 0; the response reports σ33 (and any other out-of-plane stress) as the
 mean of the material stresses.
+
+Every material's :meth:`~homog.materials.Material.initial_state` receives the voxel size
+h = (Π_i L_i/N_i)^(1/d) as ``element_length`` (the crack-band length of a regularized softening
+law such as :class:`~homog.materials.VonMisesDamage`; ignored by the other models).
+
+``stop`` and ``failure`` end a run early with the semantics of
+:meth:`homog.rom.ReducedOrderModel.run`: ``stop(strain, stress)`` is called after every converged
+increment with the Mandel histories so far (rows 0..k, row 0 the unloaded state) and True ends
+the run (``info["stopped"] = "stop"``); with ``failure="truncate"`` an increment that does not
+converge after ``max_cuts`` halvings ends the run at the last converged increment
+(``info["stopped"] = "diverged"``, ``info["error"]`` the message) instead of raising.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,9 +37,13 @@ from homog.inputs import labels_and_lengths, materials_for_labels
 from homog.loading import LoadPath
 from homog.materials import Material
 from homog.response import Response
+from kernels import ConvergenceError
 from kernels.arraymodule import to_numpy
 from kernels.fft import get_backend
 from kernels.nonlinear import NewtonCG
+
+#: Accepted values of ``failure``: raise the ConvergenceError, or return the converged part.
+FAILURE_MODES = ("raise", "truncate")
 
 
 class PhaseLaw:
@@ -37,10 +52,11 @@ class PhaseLaw:
     ``law(dstrain, state)`` with ``dstrain`` (npoints, 6) over all voxels (C order of
     ``labels``) and ``state`` a dict label -> material state returns the stresses (npoints, 6),
     tangents (npoints, 6, 6) and the new state, calling each material's ``update`` once on its
-    points.
+    points. ``element_length`` (the voxel size) is handed to every material's initial state.
     """
 
-    def __init__(self, labels: np.ndarray, materials: Mapping[int, Material], xp: Any) -> None:
+    def __init__(self, labels: np.ndarray, materials: Mapping[int, Material], xp: Any,
+                 element_length: float | None = None) -> None:
         flat = labels.reshape(-1)
         present = [int(p) for p in np.unique(flat)]
         self.xp = xp
@@ -50,10 +66,12 @@ class PhaseLaw:
         self.index = {p: None if len(present) == 1 else xp.asarray(np.flatnonzero(flat == p))
                       for p in present}
         self.counts = {p: int(np.count_nonzero(flat == p)) for p in present}
+        self.element_length = element_length
 
     def initial_state(self) -> dict[int, Any]:
         """Virgin state of every phase."""
-        return {p: m.initial_state(self.counts[p], self.xp) for p, m in self.materials.items()}
+        return {p: m.initial_state(self.counts[p], self.xp, element_length=self.element_length)
+                for p, m in self.materials.items()}
 
     def __call__(self, dstrain: Any, state: dict[int, Any]) -> tuple[Any, Any, dict[int, Any]]:
         xp = self.xp
@@ -96,6 +114,8 @@ def dns(
     max_iterations: int = 30,
     max_cuts: int = 6,
     progress: Any = None,
+    stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+    failure: str = "raise",
 ) -> Response:
     """Full-field FFT simulation of an RVE along a load path.
 
@@ -115,6 +135,14 @@ def dns(
     lengths : RVE lengths, only with a plain label array (a microstructure carries its own).
     discretization, max_iterations, max_cuts : see :class:`kernels.nonlinear.NewtonCG`.
     progress : optional callable(done, total) called after every increment.
+    stop : optional callable(strain, stress) -> bool, called after every converged increment k
+        with the Mandel histories ``strain[:k + 1]``, ``stress[:k + 1]`` (shape (k + 1, 6), row
+        0 the unloaded state); True ends the run there: the Response holds those rows and
+        ``info["stopped"] = "stop"``.
+    failure : "raise" (default): an increment that does not converge after ``max_cuts``
+        halvings raises :class:`kernels.ConvergenceError`; "truncate": the Response ends at the
+        last converged increment with ``info["stopped"] = "diverged"`` and ``info["error"]``
+        the message.
 
     Returns a :class:`~homog.response.Response`: ``strain``, ``stress`` (nsteps + 1, 6) 3D
     Mandel (row 0 the unloaded state), ``iterations`` Newton iterations per increment,
@@ -132,10 +160,14 @@ def dns(
             f"loading must be a homog.loading.LoadPath, got {type(loading).__name__}; build one "
             "with e.g. homog.loading.uniaxial_stress(0.05, steps=100)"
         )
+    if stop is not None and not callable(stop):
+        raise ValueError(f"stop must be a callable (strain, stress) -> bool or None, got {stop!r}")
+    if failure not in FAILURE_MODES:
+        raise ValueError(f"failure = {failure!r}: use one of {list(FAILURE_MODES)}")
     steps = loading.for_dimension(labels.ndim)
     snapshots = _snapshot_steps(save_fields, len(steps))
     backend = get_backend(backend)
-    law = PhaseLaw(labels, materials, backend.xp)
+    law = PhaseLaw(labels, materials, backend.xp, voxel_size(labels.shape, lengths))
     solver = NewtonCG(labels, law, law.initial_state(), lengths=lengths, tol=tol,
                       backend=backend, discretization=discretization,
                       max_iterations=max_iterations, max_cuts=max_cuts)
@@ -147,22 +179,32 @@ def dns(
     cg_iterations, residuals, cuts = [], [], []
     fields: dict[str, list] = {"increments": [], "strain": [], "stress": [], "eqps": []}
     sel = list(steps.components)
-    for inc in solver.run(steps.targets, steps.strain_controlled):
-        strain[inc.step + 1] = inc.macro_strain
-        stress[inc.step + 1] = inc.macro_stress
-        iterations[inc.step] = inc.iterations
-        cg_iterations.append(inc.cg_iterations)
-        residuals.append(inc.residual)
-        cuts.append(inc.cuts)
-        if progress is not None:
-            progress(inc.step + 1, nsteps)
-        if inc.step in snapshots:
-            eps = np.zeros((6,) + labels.shape)
-            eps[sel] = to_numpy(inc.strain)
-            fields["increments"].append(inc.step)
-            fields["strain"].append(eps)
-            fields["stress"].append(to_numpy(inc.stress_points).T.reshape((6,) + labels.shape))
-            fields["eqps"].append(to_numpy(law.eqps(inc.state)).reshape(labels.shape))
+    done, stopped = 0, {}
+    try:
+        for inc in solver.run(steps.targets, steps.strain_controlled):
+            done = inc.step + 1
+            strain[done] = inc.macro_strain
+            stress[done] = inc.macro_stress
+            iterations[inc.step] = inc.iterations
+            cg_iterations.append(inc.cg_iterations)
+            residuals.append(inc.residual)
+            cuts.append(inc.cuts)
+            if progress is not None:
+                progress(done, nsteps)
+            if inc.step in snapshots:
+                eps = np.zeros((6,) + labels.shape)
+                eps[sel] = to_numpy(inc.strain)
+                fields["increments"].append(inc.step)
+                fields["strain"].append(eps)
+                fields["stress"].append(to_numpy(inc.stress_points).T.reshape((6,) + labels.shape))
+                fields["eqps"].append(to_numpy(law.eqps(inc.state)).reshape(labels.shape))
+            if stop is not None and done < nsteps and stop(strain[:done + 1], stress[:done + 1]):
+                stopped = {"stopped": "stop"}
+                break
+    except ConvergenceError as exc:
+        if failure == "raise":
+            raise
+        stopped = {"stopped": "diverged", "error": str(exc)}
     info = {
         "solver": "dns newton-cg",
         "grid": list(labels.shape),
@@ -172,10 +214,19 @@ def dns(
         "cuts": cuts,
         "wall_time_s": time.perf_counter() - start,
         **solver.info,
+        **stopped,
     }
+    if stopped:
+        strain, stress, iterations = strain[:done + 1], stress[:done + 1], iterations[:done]
     return Response(strain, stress, iterations,
                     fields={k: np.asarray(v) for k, v in fields.items()} if snapshots else {},
                     info=info)
+
+
+def voxel_size(shape: Sequence[int], lengths: Sequence[float] | None = None) -> float:
+    """Voxel size h = (Π_i L_i/N_i)^(1/d): the length of a cube of the voxel's volume."""
+    lengths = (1.0,) * len(shape) if lengths is None else lengths
+    return float(np.prod([L / N for L, N in zip(lengths, shape)]) ** (1.0 / len(shape)))
 
 
 def _snapshot_steps(save_fields: Any, nsteps: int) -> set[int]:
