@@ -1,0 +1,484 @@
+"""The database configuration (TOML): what varies, what is fixed, how many samples.
+
+``load_config(path_or_dict) -> DatabaseConfig`` reads and validates the whole configuration
+before any work starts: every error names the key, what is allowed and what to change. The
+format is documented with a complete example in ``docs/database.md``; in short::
+
+    samples = 64                      # design points (a power of 2 suits Sobol)
+    seed = 0                          # seeds the design, the RVE packings and the k-means
+
+    [design]
+    method = "sobol"                  # "sobol" (scrambled), "lhs", or "table" (+ table = "x.csv")
+
+    [variables]                       # dotted path = [low, high] | {low, high, scale} | {choices}
+    "microstructure.volume_fraction" = [0.2, 0.4]
+    "materials.matrix.hardening.sigma_y0" = { low = 0.3, high = 0.9, scale = "log" }
+
+    [microstructure]                  # rve_gen generator, its fixed arguments, the voxel grid
+    generator = "circles"
+    radius = 0.08
+    shape = [64, 64]
+
+    [materials.matrix]                # one homog.materials table per phase (name or label)
+    ...
+    [rom]
+    clusters = { matrix = 8, phase1 = 4 }
+    [loading]
+    type = "uniaxial"
+    max_strain = 0.2
+    steps = 100
+    [failure]
+    drop = 0.5
+
+The design follows the data-driven framework of Bessa et al., CMAME 320 (2017) 633–667:
+design of experiments over microstructure and material descriptors, one RVE simulation per
+design point, a database of responses to learn from.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import inspect
+import json
+import os
+import sys
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import rve_gen
+from homog import loading as load_paths
+from homog.database.variables import (
+    Variable,
+    check_path,
+    set_path,
+    unit_points,
+    variable_from_config,
+)
+from homog.loading import LoadPath
+from homog.materials import material_from_config
+from rve_gen.microstructure import default_phase_names
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+#: rve_gen generators by name, with the dimension of the RVE they make (None: ``ndim`` arg).
+GENERATORS: dict[str, tuple[Callable[..., Any], int | None]] = {
+    "circles": (rve_gen.circles, 2),
+    "ellipses": (rve_gen.ellipses, 2),
+    "spheres": (rve_gen.spheres, 3),
+    "ellipsoids": (rve_gen.ellipsoids, 3),
+    "fibers": (rve_gen.fibers, 3),
+    "long_fibers": (rve_gen.long_fibers, 3),
+    "voronoi": (rve_gen.voronoi, None),
+}
+#: Designs of experiments (see :mod:`homog.database.design`).
+DESIGNS = ("sobol", "lhs", "table")
+#: Load types of the ``[loading]`` table.
+LOAD_TYPES = ("uniaxial", "uniaxial_strain", "shear", "biaxial")
+SECTIONS = ("samples", "seed", "design", "variables", "microstructure", "materials", "rom",
+            "loading", "failure", "store")
+_LOADING_KEYS = ("type", "max_strain", "steps", "axis", "ratio")
+_ROM_KEYS = ("clusters", "scs")
+_FAILURE_KEYS = ("drop",)
+_STORE_KEYS = ("microstructure",)
+_DESIGN_KEYS = ("method", "table")
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """A validated database configuration.
+
+    ``data``: the normalized configuration (plain JSON types; a ``table`` design holds its rows
+    under ``design.rows``), the form the store records and compares on resume.
+    ``variables``: the design variables in column order; ``phases``: phase key -> label;
+    ``ndim``: dimension of the RVEs.
+    """
+
+    data: dict[str, Any]
+    variables: tuple[Variable, ...]
+    phases: dict[str, int]
+    ndim: int
+
+    @property
+    def samples(self) -> int:
+        """Number of design points of the base design."""
+        return int(self.data["samples"])
+
+    @property
+    def seed(self) -> int:
+        """The master seed."""
+        return int(self.data["seed"])
+
+    @property
+    def method(self) -> str:
+        """The design of experiments: "sobol", "lhs" or "table"."""
+        return str(self.data["design"]["method"])
+
+    @property
+    def names(self) -> list[str]:
+        """Paths of the design variables, in column order."""
+        return [v.path for v in self.variables]
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the normalized configuration (what the store compares on resume)."""
+        return hashlib.sha256(canonical_json(self.data).encode()).hexdigest()
+
+    def table_points(self) -> np.ndarray:
+        """Unit coordinates ``(samples, d)`` of a ``table`` design's rows."""
+        return unit_points(self.variables, self.data["design"]["rows"])
+
+    def inputs_at(self, point: Sequence[float]) -> dict[str, Any]:
+        """Design-variable values (path -> value) at a unit point ``(d,)``."""
+        return {v.path: v.from_unit(u) for v, u in zip(self.variables, point, strict=True)}
+
+    def sample_spec(self, point: Sequence[float], origin: str, index: int) -> dict[str, Any]:
+        """Everything one simulation needs, as plain JSON types (sent to a worker).
+
+        Keys: ``id`` (``"{origin}-{index:06d}"``), ``origin``, ``index``, ``point`` (unit
+        coordinates), ``inputs`` (path -> value), ``seed`` (from the master seed, origin and
+        index), and the resolved ``microstructure``, ``materials``, ``rom``, ``loading``,
+        ``failure`` and ``store`` tables.
+        """
+        inputs = self.inputs_at(point)
+        tree = self._resolved(inputs)
+        seed = sample_seed(self.seed, origin, index)
+        return {"id": sample_id(origin, index), "origin": origin, "index": int(index),
+                "point": [float(u) for u in point], "inputs": inputs, "seed": seed,
+                **tree}
+
+    def _resolved(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        tree = {key: copy.deepcopy(self.data[key])
+                for key in ("microstructure", "materials", "rom", "loading", "failure", "store")}
+        for path, value in inputs.items():
+            set_path(tree, path.split("."), value, path)
+        tree["materials"] = {str(self.phases[key]): table
+                             for key, table in tree["materials"].items()}
+        tree["rom"]["clusters"] = {str(self.phases[key]): count
+                                   for key, count in tree["rom"]["clusters"].items()}
+        return tree
+
+
+def load_config(config: str | os.PathLike | Mapping[str, Any]) -> DatabaseConfig:
+    """Read and validate a database configuration (TOML file or parsed dict).
+
+    A ``table`` design's CSV is read relative to the TOML file's folder (or the working
+    folder for a dict). Raises ValueError naming the first problem found.
+    """
+    folder = Path.cwd()
+    if isinstance(config, str | os.PathLike):
+        path = Path(config)
+        try:
+            with path.open("rb") as file:
+                raw = tomllib.load(file)
+        except FileNotFoundError:
+            raise ValueError(f"database configuration file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ValueError(f"{path} is not valid TOML: {err}") from err
+        folder = path.resolve().parent
+    elif isinstance(config, Mapping):
+        raw = copy.deepcopy(dict(config))
+    else:
+        raise ValueError(f"config must be a TOML path or a dict, got {type(config).__name__}")
+    return _validate(raw, folder)
+
+
+def config_from_data(data: Mapping[str, Any]) -> DatabaseConfig:
+    """The configuration a store recorded (its normalized ``data``), validated again."""
+    return _validate(copy.deepcopy(dict(data)), Path.cwd())
+
+
+def canonical_json(data: Any) -> str:
+    """Deterministic JSON text (sorted keys, no spaces) of ``data``."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def sample_id(origin: str, index: int) -> str:
+    """Group name of a sample: ``"{origin}-{index:06d}"``, e.g. ``"doe-000003"``."""
+    return f"{origin}-{int(index):06d}"
+
+
+def sample_seed(seed: int, origin: str, index: int) -> int:
+    """Seed of one sample's RVE packing and k-means, from the master seed and its identity."""
+    sequence = np.random.SeedSequence([int(seed), zlib.crc32(origin.encode()), int(index)])
+    return int(sequence.generate_state(1, dtype=np.uint32)[0])
+
+
+def loading_path(table: Mapping[str, Any]) -> LoadPath:
+    """The monotonic load path of a resolved ``[loading]`` table, up to ``max_strain``."""
+    kind, strain, steps = table["type"], table["max_strain"], table["steps"]
+    if kind not in LOAD_TYPES:
+        raise ValueError(f"loading.type = {kind!r}; allowed: {list(LOAD_TYPES)}")
+    if kind == "uniaxial":
+        return load_paths.uniaxial_stress(strain, steps, table.get("axis", 0))
+    if kind == "uniaxial_strain":
+        return load_paths.uniaxial_strain(strain, steps, table.get("axis", 0))
+    if kind == "shear":
+        return load_paths.pure_shear(strain, steps)
+    return load_paths.biaxial(strain, table.get("ratio", 1.0) * strain, steps)
+
+
+def generator_arguments(table: Mapping[str, Any]) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """The rve_gen generator of a resolved ``[microstructure]`` table and its arguments."""
+    function, _ = GENERATORS[table["generator"]]
+    return function, {k: v for k, v in table.items() if k not in ("generator", "shape")}
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _validate(raw: dict[str, Any], folder: Path) -> DatabaseConfig:
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in the database configuration; allowed: "
+                         f"{list(SECTIONS)}")
+    seed = raw.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed = {seed!r} must be a non-negative integer")
+    variables = _variables(raw.get("variables"))
+    design = _design(raw.get("design", {}), variables, raw.get("samples"), folder)
+    samples = len(design["rows"]) if design["method"] == "table" else raw.get("samples")
+    _positive_int(samples, "samples")
+    micro, ndim, nphases = _microstructure(raw.get("microstructure"))
+    phases = _phase_keys(micro.get("phase_names"), nphases)
+    materials = _keyed_by_phase(raw.get("materials"), phases, "materials",
+                                'a [materials.matrix] table with model = "von_mises", ...')
+    rom = _table(raw.get("rom"), "rom", _ROM_KEYS)
+    if "clusters" not in rom:
+        raise ValueError("[rom] needs clusters = { <phase> = <count>, ... }, e.g. "
+                         "clusters = { matrix = 8, phase1 = 4 }")
+    clusters = _keyed_by_phase(rom["clusters"], phases, "rom.clusters", "matrix = 8")
+    for key, count in clusters.items():
+        _positive_int(count, f"rom.clusters.{key}")
+    rom.setdefault("scs", "regression")
+    if rom["scs"] not in ("regression", "projection"):
+        raise ValueError(f"rom.scs = {rom['scs']!r}; allowed: 'regression', 'projection'")
+    load = _table(raw.get("loading"), "loading", _LOADING_KEYS)
+    load.setdefault("type", "uniaxial")
+    load.setdefault("steps", 100)
+    if "max_strain" not in load:
+        raise ValueError("[loading] needs max_strain: the largest strain of the path (the run "
+                         "stops earlier, at failure)")
+    failure = _table(raw.get("failure", {}), "failure", _FAILURE_KEYS)
+    failure.setdefault("drop", 0.5)
+    drop = failure["drop"]
+    if isinstance(drop, bool) or not isinstance(drop, int | float) or not 0 < drop < 1:
+        raise ValueError(f"failure.drop = {drop!r} must lie in (0, 1): the run stops when the "
+                         "stress falls below drop × peak")
+    store = _table(raw.get("store", {}), "store", _STORE_KEYS)
+    store.setdefault("microstructure", False)
+    if not isinstance(store["microstructure"], bool):
+        raise ValueError("store.microstructure must be true or false (keep the label images)")
+    data = {"samples": int(samples), "seed": seed, "design": design,
+            "variables": {v.path: v.to_config() for v in variables}, "microstructure": micro,
+            "materials": materials, "rom": rom, "loading": load, "failure": failure,
+            "store": store}
+    config = DatabaseConfig(data, tuple(variables), phases, ndim)
+    for v in variables:
+        _check_target(v, config)
+    for u in (0.0, 0.5, 1.0):  # the corners and centre of the design box
+        _check_sample(config, np.full(len(variables), u))
+    return config
+
+
+def _variables(table: Any) -> list[Variable]:
+    if not isinstance(table, dict) or not table:
+        raise ValueError("the configuration needs a [variables] table with at least one design "
+                         'variable, e.g. "microstructure.volume_fraction" = [0.2, 0.4]')
+    return [variable_from_config(path, spec) for path, spec in table.items()]
+
+
+def _design(table: Any, variables: list[Variable], samples: Any, folder: Path) -> dict:
+    table = _table(table, "design", _DESIGN_KEYS)
+    method = table.get("method", "sobol")
+    if method not in DESIGNS:
+        raise ValueError(f"design.method = {method!r} is not a design of experiments; allowed: "
+                         f"{list(DESIGNS)}")
+    if method != "table":
+        if "table" in table:
+            raise ValueError(f"design.table is only read with method = 'table' (got {method!r})")
+        return {"method": method}
+    if "table" not in table:
+        raise ValueError("design.method = 'table' needs table = \"points.csv\": one column per "
+                         "variable path, one row per sample")
+    rows = _read_table(folder / str(table["table"]), variables)
+    if samples is not None and samples != len(rows):
+        raise ValueError(f"samples = {samples!r} but the design table has {len(rows)} rows; "
+                         "leave samples out for a table design")
+    return {"method": "table", "rows": rows}
+
+
+def _read_table(path: Path, variables: list[Variable]) -> list[dict[str, Any]]:
+    try:
+        with path.open(newline="") as file:
+            reader = csv.DictReader(file)
+            records = list(reader)
+            columns = reader.fieldnames or []
+    except FileNotFoundError:
+        raise ValueError(f"design table {path} does not exist") from None
+    names = [v.path for v in variables]
+    missing, extra = sorted(set(names) - set(columns)), sorted(set(columns) - set(names))
+    if missing or extra:
+        raise ValueError(f"design table {path}: columns must be the variable paths {names}; "
+                         f"missing {missing}, unknown {extra}")
+    if not records:
+        raise ValueError(f"design table {path} has no rows")
+    return [{v.path: _cell(v, (record[v.path] or "").strip(), path, k)
+             for v in variables} for k, record in enumerate(records)]
+
+
+def _cell(v: Variable, text: str, path: Path, k: int) -> Any:
+    where = f"design table {path}, row {k + 1}"
+    if v.discrete:
+        for choice in v.choices:
+            if str(choice) == text or (not isinstance(choice, str) and _is_number(text)
+                                       and float(choice) == float(text)):
+                return choice
+        raise ValueError(f"{where}: {v.path} = {text!r} is not one of the choices "
+                         f"{list(v.choices)}")
+    if not _is_number(text):
+        raise ValueError(f"{where}: {v.path} = {text!r} is not a number")
+    try:
+        v.to_unit(float(text))
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+    return float(text)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _microstructure(table: Any) -> tuple[dict[str, Any], int, int]:
+    if not isinstance(table, dict):
+        raise ValueError("the configuration needs a [microstructure] table with generator = "
+                         f"one of {sorted(GENERATORS)} and shape = [n1, n2(, n3)]")
+    table = copy.deepcopy(table)
+    name = table.get("generator")
+    if name not in GENERATORS:
+        raise ValueError(f"microstructure.generator = {name!r}; allowed: {sorted(GENERATORS)}")
+    function, ndim = GENERATORS[name]
+    allowed = set(inspect.signature(function).parameters) - {"seed"}
+    unknown = sorted(set(table) - allowed - {"generator", "shape"})
+    if unknown:
+        raise ValueError(f"microstructure: unknown key(s) {unknown} for generator {name!r}; "
+                         f"allowed: {sorted(allowed | {'generator', 'shape'})} (the seed "
+                         "comes from the database seed)")
+    if ndim is None:
+        ndim = table.get("ndim", 3)
+    shape = table.get("shape")
+    if (not isinstance(shape, list) or len(shape) != ndim
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 4
+                       for n in shape)):
+        raise ValueError(f"microstructure.shape = {shape!r} must be {ndim} integers >= 4 (the "
+                         f"voxel grid of the {ndim}D RVEs generator {name!r} makes)")
+    if name == "voronoi":
+        nphases = len(table.get("phase_fractions") or [1.0])
+    else:
+        nphases = 1 + len(np.atleast_1d(table.get("volume_fraction", 0.0)))
+    return table, ndim, nphases
+
+
+def _phase_keys(names: Any, nphases: int) -> dict[str, int]:
+    if names is None:
+        names = list(default_phase_names(nphases))
+    if not isinstance(names, list) or len(names) != nphases:
+        raise ValueError(f"microstructure.phase_names = {names!r} must list {nphases} names, "
+                         "the matrix first")
+    keys = {str(label): label for label in range(nphases)}
+    keys.update({str(name): label for label, name in enumerate(names)})
+    return keys
+
+
+def _keyed_by_phase(table: Any, phases: dict[str, int], where: str, example: str) -> dict:
+    if not isinstance(table, dict) or not table:
+        raise ValueError(f"the configuration needs {where} for every phase, e.g. {example}")
+    seen: dict[int, str] = {}
+    for key in table:
+        if key not in phases:
+            raise ValueError(f"{where}.{key}: no phase {key!r}; phases are "
+                             f"{_phase_list(phases)} (names from microstructure.phase_names)")
+        label = phases[key]
+        if label in seen:
+            raise ValueError(f"{where}: phase {label} is given twice ({seen[label]!r} and "
+                             f"{key!r})")
+        seen[label] = key
+    missing = sorted(set(phases.values()) - set(seen))
+    if missing:
+        names = {v: k for k, v in phases.items() if not k.isdigit()}
+        raise ValueError(f"{where}: missing for phase(s) {[names.get(m, m) for m in missing]} "
+                         f"(labels {missing}); every phase of the microstructure needs one")
+    return copy.deepcopy(table)
+
+
+def _phase_list(phases: dict[str, int]) -> str:
+    return ", ".join(f"{k!r} (label {v})" for k, v in phases.items() if not k.isdigit())
+
+
+def _check_target(v: Variable, config: DatabaseConfig) -> None:
+    """Reject a variable that names nothing the simulation reads."""
+    parts = check_path(v.path)
+    root, key = parts[0], parts[1]
+    if root == "microstructure":
+        micro = config.data["microstructure"]
+        allowed = set(inspect.signature(GENERATORS[micro["generator"]][0]).parameters)
+        allowed -= {"seed", "phase_names", "ndim"}
+        if key not in allowed:
+            raise ValueError(f"unknown variable {v.path!r}: generator "
+                             f"{micro['generator']!r} takes {sorted(allowed)}")
+        if key == "volume_fraction" and not v.discrete and not 0 < v.low < v.high < 1:
+            raise ValueError(f"variable {v.path!r}: the range [{v.low}, {v.high}] must lie "
+                             "inside (0, 1)")
+    elif root == "materials":
+        if key not in config.data["materials"]:
+            raise ValueError(f"unknown variable {v.path!r}: no [materials.{key}] table; tables "
+                             f"are {sorted(config.data['materials'])}")
+        if len(parts) < 3:
+            raise ValueError(f"unknown variable {v.path!r}: name a parameter of the material, "
+                             f"e.g. 'materials.{key}.E'")
+    elif key not in _LOADING_KEYS or len(parts) != 2:
+        raise ValueError(f"unknown variable {v.path!r}: loading variables are "
+                         f"{['loading.' + k for k in _LOADING_KEYS]}")
+
+
+def _check_sample(config: DatabaseConfig, point: np.ndarray) -> None:
+    """Build what a sample at ``point`` would use, without packing or solving anything."""
+    values = ", ".join(f"{k} = {v!r}" for k, v in config.inputs_at(point).items())
+    try:
+        tree = config._resolved(config.inputs_at(point))
+        for label, table in tree["materials"].items():
+            material_from_config(table, f"materials (phase {label})")
+        loading_path(tree["loading"]).for_dimension(config.ndim)
+    except ValueError as err:
+        raise ValueError(f"{err} (at the design point {values})") from None
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"invalid input {err} at the design point {values}") from None
+
+
+def _table(table: Any, where: str, allowed: Sequence[str]) -> dict[str, Any]:
+    if table is None:
+        raise ValueError(f"the configuration needs a [{where}] table (keys {list(allowed)})")
+    if not isinstance(table, dict):
+        raise ValueError(f"{where} must be a table, got {table!r}")
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; allowed: {list(allowed)}")
+    return copy.deepcopy(table)
+
+
+def _positive_int(value: Any, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{where} = {value!r} must be a positive integer")

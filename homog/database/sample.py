@@ -1,0 +1,128 @@
+"""One sample of the database: RVE, reduced-order model, run to failure, outputs.
+
+A *labeller* is any callable ``labeller(spec) -> dict`` taking a sample specification
+(:meth:`homog.database.config.DatabaseConfig.sample_spec`) and returning
+
+- ``outputs``: scalar results by name (floats), e.g. ``{"toughness": 0.31, ...}``;
+- ``arrays`` (optional): numpy arrays by name, e.g. the macroscopic curve;
+- ``info`` (optional): JSON-able notes (timings, counts).
+
+:func:`simulate` is the labeller of the SCA framework (Bessa et al., CMAME 320 (2017)
+633–667, §2: one reduced-order RVE simulation per design point); a synthetic labeller (an
+analytic function of ``spec["inputs"]``) serves for tests and for studying the learning.
+:func:`execute` runs a labeller on a worker and turns any exception into a failure record,
+so the driver always receives a result to store.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from homog.database.config import generator_arguments, loading_path
+
+Labeller = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+
+#: Column names of the summary table that outputs may not take.
+RESERVED = ("id", "origin", "index", "round", "status", "attempts", "error", "elapsed_s",
+            "worker")
+
+
+def simulate(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Label one design point with the reduced-order model, run until failure.
+
+    Steps: pack the RVE with the ``[microstructure]`` generator (seeded by ``spec["seed"]``)
+    and voxelize it; build the SCA model (:func:`homog.rom.build_rom`, k-means seeded alike);
+    run the ``[loading]`` path until the stress falls below ``failure.drop`` × peak
+    (:func:`homog.failure.run_to_failure`); evaluate :func:`homog.failure.failure_metrics`.
+
+    Returns outputs (:class:`homog.failure.FailureMetrics`: ``toughness``, ``peak_stress``,
+    ``strain_at_peak``, ``failure_strain`` (NaN if the run never failed), ``initial_stiffness``,
+    ``failed`` (1.0 or 0.0), its text fields (``measure``, ``failure_mode``) going to ``info``;
+    and ``rve_volume_fraction``, the inclusion fraction of the voxel
+    image), arrays ``strain`` and ``stress`` (``(n + 1, 6)`` Mandel; plus ``labels``
+    when ``store.microstructure``) and timings. ``spec["threads"]`` (default 1) caps the
+    FFT, BLAS and numba threads of the sample.
+    """
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    from homog.failure import failure_metrics, run_to_failure
+    from homog.materials import from_config
+    from homog.rom import build_rom
+    from kernels.fft import get_backend
+
+    threads = int(spec.get("threads", 1))
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        with threadpool_limits(threads):
+            t0 = time.perf_counter()
+            generator, arguments = generator_arguments(spec["microstructure"])
+            ms = generator(**arguments, seed=spec["seed"]).voxelize(
+                tuple(spec["microstructure"]["shape"]))
+            t1 = time.perf_counter()
+            materials = from_config({"phases": spec["materials"]})
+            clusters = {int(k): int(v) for k, v in spec["rom"]["clusters"].items()}
+            rom = build_rom(ms, materials, clusters, seed=spec["seed"],
+                            backend=get_backend("auto", threads=threads))
+            t2 = time.perf_counter()
+            response = run_to_failure(rom, loading_path(spec["loading"]),
+                                      drop=spec["failure"]["drop"], scs=spec["rom"]["scs"])
+            t3 = time.perf_counter()
+    finally:
+        numba.set_num_threads(previous)
+    metrics = failure_metrics(response, drop=spec["failure"]["drop"]).to_dict()
+    notes = {k: v for k, v in metrics.items() if k == "measure" or isinstance(v, str)}
+    outputs = {k: float(v) for k, v in metrics.items() if k not in notes and k != "drop"}
+    outputs["rve_volume_fraction"] = float(np.mean(ms.labels > 0))
+    arrays = {"strain": response.strain, "stress": response.stress}
+    if spec["store"]["microstructure"]:
+        arrays["labels"] = ms.labels.astype(np.uint8 if ms.labels.max() < 256 else np.int32)
+    info = {"increments": int(response.nsteps), "clusters": int(rom.K),
+            **notes, "stopped": response.info.get("stopped", ""),
+            "timings": {"rve_s": t1 - t0, "offline_s": t2 - t1, "online_s": t3 - t2}}
+    return {"outputs": outputs, "arrays": arrays, "info": info}
+
+
+def execute(labeller: Labeller, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Run ``labeller`` on ``spec``; a record for the store, never an exception.
+
+    Record keys: ``id``, ``status`` ("complete" or "failed"), ``outputs``, ``arrays``,
+    ``info`` (complete) or ``error`` and ``traceback`` (failed), ``elapsed_s`` (seconds in
+    the labeller) and ``worker`` ("host:pid").
+    """
+    start = time.perf_counter()
+    try:
+        result = labeller(spec)
+        record = {"status": "complete", **_checked(result)}
+    except Exception as exc:  # recorded in the store, with its traceback
+        record = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                  "traceback": traceback.format_exc(limit=20)}
+    record["id"] = spec["id"]
+    record["elapsed_s"] = time.perf_counter() - start
+    record["worker"] = f"{socket.gethostname()}:{os.getpid()}"
+    return record
+
+
+def _checked(result: Any) -> dict[str, Any]:
+    """The labeller's result with outputs as floats and arrays as numpy arrays."""
+    if not isinstance(result, Mapping) or not isinstance(result.get("outputs"), Mapping):
+        raise TypeError("a labeller must return a mapping with an 'outputs' mapping of scalars, "
+                        f"got {type(result).__name__}")
+    outputs = {}
+    for name, value in result["outputs"].items():
+        if name in RESERVED or "." in name:
+            raise ValueError(f"output name {name!r} is reserved or dotted; rename it")
+        outputs[str(name)] = float(value)
+    arrays = {str(k): np.asarray(v) for k, v in (result.get("arrays") or {}).items()}
+    for name, array in arrays.items():
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"array {name!r} has dtype {array.dtype}; store numbers only")
+    return {"outputs": outputs, "arrays": arrays, "info": dict(result.get("info") or {})}

@@ -1,0 +1,77 @@
+"""The summary table of a database: one row per sample, inputs and scalar outputs.
+
+Columns, in order: ``id`` (the index), ``origin``, ``index``, ``round`` (explored samples),
+``status`` ("complete", "failed" or "incomplete"), ``attempts``, one column per design
+variable (its dotted path, physical value), one per output (``toughness``, ...; NaN for a
+failed sample), ``error``, ``elapsed_s`` (seconds inside the worker) and ``worker``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from homog.database.store import SampleStore
+
+_LEADING = ["origin", "index", "round", "status", "attempts"]
+_TRAILING = ["error", "elapsed_s", "worker"]
+
+
+def summary_table(store: str | os.PathLike | SampleStore) -> pd.DataFrame:
+    """The summary DataFrame of a store (path or open store), indexed by sample id."""
+    if not isinstance(store, SampleStore):
+        store = SampleStore.open(store)
+    names = store.config.names
+    rows, outputs = [], {}
+    for sample, attrs in store.scan().items():
+        row: dict[str, Any] = {"id": sample, "status": attrs["status"]}
+        if attrs["status"] != "incomplete":
+            row.update({key: attrs.get(key) for key in _LEADING[:3] + _TRAILING})
+            row["attempts"] = attrs.get("attempts")
+            row.update(attrs.get("inputs", {}))
+            for key, value in attrs.get("outputs", {}).items():
+                outputs[key] = None
+                row[key] = value
+        rows.append(row)
+    columns = ["id"] + _LEADING + names + list(outputs) + _TRAILING
+    table = pd.DataFrame(rows, columns=columns).set_index("id")
+    for key in list(outputs) + ["elapsed_s"]:
+        table[key] = pd.to_numeric(table[key], errors="coerce").astype(float)
+    for key in ("index", "round", "attempts"):
+        table[key] = table[key].astype("Int64")
+    return table
+
+
+def export_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``table`` to ``.csv`` or ``.parquet`` (needs pyarrow) by extension; the path."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        table.to_csv(path)
+    elif suffix == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ValueError("writing Parquet needs pyarrow: pip install 'homog[parquet]', or "
+                             "write a .csv instead") from None
+        table.to_parquet(path)
+    else:
+        raise ValueError(f"{path}: the summary table is written as .csv or .parquet")
+    return path
+
+
+def training_data(table: pd.DataFrame, names: list[str], target: str,
+                  origins: tuple[str, ...] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Complete samples with a finite ``target``: (their rows, the target values)."""
+    if target not in table.columns or target in names or target in _LEADING + _TRAILING:
+        outputs = [c for c in table.columns if c not in names + _LEADING + _TRAILING]
+        raise ValueError(f"target {target!r} is not an output of this database; outputs: "
+                         f"{outputs}")
+    rows = table[(table["status"] == "complete") & np.isfinite(table[target])]
+    if origins is not None:
+        rows = rows[rows["origin"].isin(origins)]
+    return rows, rows[target].to_numpy(dtype=float)
