@@ -15,7 +15,8 @@ Definitions, over the Mandel history (ε_j, σ_j), j = 0..n (row 0 the unloaded 
 
 - **peak stress** m_peak = max_j m_j, reached at row j*; **strain at peak** e_{j*};
 - **failure**: the first row j > j* with m_j < drop · m_peak; the **failure strain** e_f is
-  interpolated linearly between rows j − 1 and j where m crosses drop · m_peak;
+  interpolated linearly between rows j − 1 and j where m crosses drop · m_peak. A run that
+  diverged past the peak (``info["stopped"] == "diverged"``) fails at its last converged row;
 - **toughness** W: the strain energy density absorbed until failure, W = ∫ σ : dε, summed with
   the trapezoidal rule over the Mandel history (the Mandel dot product equals σ_ij dε_ij), up to
   the interpolated failure point (to the end of the history when the run did not fail);
@@ -54,8 +55,10 @@ class PrePeakDivergence(ConvergenceError):
 class FailureMetrics:
     """Scalar outputs of a run to failure (definitions in the module docstring).
 
-    ``failure_strain`` is NaN and ``failed`` False when the stress never fell below
-    ``drop`` × peak; ``measure`` is the Mandel component index or "von_mises".
+    ``failure_mode`` is "drop" (the stress fell below ``drop`` × peak), "diverged" (the solver
+    diverged past the peak: the last converged state is the failure point) or "none" (neither:
+    ``failure_strain`` is NaN and ``failed`` False); ``measure`` is the Mandel component index
+    or "von_mises".
     """
 
     toughness: float
@@ -64,6 +67,7 @@ class FailureMetrics:
     failure_strain: float
     initial_stiffness: float
     failed: bool
+    failure_mode: str
     drop: float
     measure: int | str
 
@@ -183,14 +187,18 @@ def failure_metrics(
         partial = 0.5 * t * float((response.stress[j - 1] + sigma_t)
                                   @ (response.strain[j] - response.strain[j - 1]))
         toughness = float(work[: j - 1].sum()) + partial
+        mode = "drop"
+    elif response.info.get("stopped") == "diverged" and peak_row < response.nsteps:
+        # diverged while softening: the last converged state is the failure point
+        failure_strain, toughness, mode = float(e[-1]), float(work.sum()), "diverged"
     else:
-        failure_strain, toughness = float("nan"), float(work.sum())
+        failure_strain, toughness, mode = float("nan"), float(work.sum()), "none"
     initial = float(m[1] / e[1]) if e[1] != 0.0 else float("nan")
     toughness = float(toughness)
     return FailureMetrics(toughness=toughness, peak_stress=peak,
                           strain_at_peak=float(e[peak_row]), failure_strain=failure_strain,
-                          initial_stiffness=initial, failed=bool(below.size), drop=drop,
-                          measure=measure)
+                          initial_stiffness=initial, failed=mode != "none",
+                          failure_mode=mode, drop=drop, measure=measure)
 
 
 def stress_measure(stress: np.ndarray, strain: np.ndarray, measure: int | str) -> np.ndarray:
