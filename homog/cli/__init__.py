@@ -13,7 +13,7 @@ import os
 import sys
 
 #: Sub-command modules, in the order ``homog --help`` lists them.
-SUBCOMMANDS = ("demo", "homogenize", "build", "run", "dns", "rve")
+SUBCOMMANDS = ("demo", "homogenize", "build", "run", "dns", "rve", "database")
 
 
 def build_parser() -> argparse.ArgumentParser:

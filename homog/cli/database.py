@@ -1,0 +1,200 @@
+"""``homog database``: build, tabulate and learn from RVE databases (docs/database.md).
+
+    homog database run config.toml --store db.zarr [--workers N | --scheduler ADDRESS]
+    homog database summary db.zarr [-o table.csv|table.parquet]
+    homog database train db.zarr --target toughness [--plots PREFIX]
+    homog database explore config.toml --store db.zarr --rounds R --batch B
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from contextlib import nullcontext
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("database", help="RVE databases: design, run on Dask, Zarr store, learn",
+                       description="Databases of reduced-order RVE simulations run to failure "
+                       "over a design of experiments (Bessa et al., CMAME 320, 2017).")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    q = actions.add_parser("run", help="run (or resume) the design of a configuration",
+                           description="Label every design point of CONFIG with the ROM and "
+                           "store it; a rerun resumes, skipping stored samples.")
+    q.add_argument("config", help="database configuration (TOML, see docs/database.md)")
+    _add_execution(q)
+    q.add_argument("--retry-failed", action="store_true",
+                   help="run the failed samples once more, whatever their attempts")
+    q.set_defaults(func=run)
+
+    q = actions.add_parser("summary", help="table of inputs and outputs per sample")
+    q.add_argument("store", help="database store (.zarr)")
+    q.add_argument("-o", "--output", help="write the table to .csv or .parquet")
+    q.set_defaults(func=summary)
+
+    q = actions.add_parser("train", help="fit a Gaussian process to an output, cross-validated")
+    q.add_argument("store", help="database store (.zarr)")
+    q.add_argument("--target", default="toughness", help="output to learn (default toughness)")
+    q.add_argument("--kernel", choices=("matern", "rbf"), default="matern")
+    q.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    q.add_argument("--origin", action="append",
+                   help="learn from samples of this origin only (doe, explore, sobol, ...; "
+                   "repeatable; default all but the held-out test set)")
+    q.add_argument("--plots", metavar="PREFIX",
+                   help="write PREFIX_cv.png (predicted vs true) and PREFIX_inputs.png")
+    q.set_defaults(func=train)
+
+    q = actions.add_parser("explore", help="concurrent learning: label where the GP is unsure",
+                           description="Complete the base design and a held-out test set, "
+                           "then per round fit a GP, label the BATCH most uncertain candidates "
+                           "and as many baseline points; report test error per round.")
+    q.add_argument("config", help="database configuration (TOML)")
+    _add_execution(q)
+    q.add_argument("--rounds", type=int, required=True, help="rounds of exploration")
+    q.add_argument("--batch", type=int, required=True, help="samples per round")
+    q.add_argument("--target", default="toughness", help="output to learn (default toughness)")
+    q.add_argument("--pool", type=int, default=2048, help="Sobol candidates per round")
+    q.add_argument("--test", type=int, default=32, help="held-out test samples (default 32)")
+    q.add_argument("--baseline", choices=("sobol", "random", "none"), default="sobol",
+                   help="plain sampling labelled alongside for comparison (default sobol)")
+    q.add_argument("--kernel", choices=("matern", "rbf"), default="matern")
+    q.add_argument("-o", "--output", help="CSV of the learning curve")
+    q.add_argument("--plot", help="PNG of the learning curve")
+    q.set_defaults(func=explore)
+
+
+def _add_execution(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--store", required=True, help="database store (.zarr), created if missing")
+    q.add_argument("--workers", type=int, default=2,
+                   help="local Dask worker processes, one thread each (default 2; 0: run in "
+                   "this process without Dask)")
+    q.add_argument("--scheduler", help="address of a running Dask scheduler to use instead of "
+                   "a local cluster (e.g. tcp://host:8786)")
+    q.add_argument("--threads-per-sample", type=int, default=1,
+                   help="FFT/BLAS/numba threads of each sample (default 1)")
+    q.add_argument("--max-attempts", type=int, default=1,
+                   help="run a failed sample again on resume until it failed this often "
+                   "(default 1: never)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from homog.database import load_config, run_database
+
+    config = load_config(args.config)  # every check before a worker starts
+    with _client(args) as client:
+        report = run_database(config, args.store, client=client,
+                              max_attempts=args.max_attempts, retry_failed=args.retry_failed,
+                              threads=args.threads_per_sample,
+                              progress=progress_bar("samples"))
+    _print_report(report, args.store)
+    return 0
+
+
+def summary(args: argparse.Namespace) -> int:
+    from homog.database import export_table, summary_table
+
+    table = summary_table(args.store)
+    counts = ", ".join(f"{n} {status}" for status, n in table["status"].value_counts().items())
+    print(f"{args.store}: {len(table)} samples ({counts})")
+    shown = table.drop(columns=["error", "worker"], errors="ignore")
+    print(shown.to_string(max_rows=40, max_cols=12, float_format=lambda x: f"{x:.4g}"))
+    failed = table[table["status"] == "failed"]
+    for name, error in failed["error"].head(5).items():
+        print(f"{name}: {error}")
+    if args.output:
+        print(f"table written to {export_table(table, args.output)}")
+    return 0
+
+
+def train(args: argparse.Namespace) -> int:
+    from homog.database.learn import plot_inputs, plot_predictions
+    from homog.database.learn import train as fit
+
+    origins = args.origin or ["doe", "explore", "sobol", "random"]
+    result = fit(args.store, args.target, folds=args.folds, kernel=args.kernel,
+                 origins=origins)
+    cv, gp = result.cv, result.surrogate
+    print(f"Gaussian process of {args.target} on {result.y.size} samples "
+          f"({args.kernel} kernel, inputs scaled to the design box, normalized target)")
+    print(f"{cv.folds}-fold cross-validation: RMSE {cv.rmse:.4g} ({100 * cv.nrmse:.1f}% of "
+          f"the std), R² {cv.r2:.4f}, ±2σ coverage {100 * cv.coverage:.0f}%")
+    print("length scales (unit box; small = relevant):")
+    for name, scale in sorted(zip(result.names, gp.length_scales), key=lambda t: t[1]):
+        print(f"  {name:45s} {scale:.3g}")
+    if args.plots:
+        plot_predictions(result.y, cv, f"{args.plots}_cv.png", args.target)
+        plot_inputs(result.values, result.y, result.names, 1.0 / gp.length_scales,
+                    f"{args.plots}_inputs.png", args.target)
+        print(f"plots written to {args.plots}_cv.png and {args.plots}_inputs.png")
+    return 0
+
+
+def explore(args: argparse.Namespace) -> int:
+    from homog.database import load_config
+    from homog.database.explore import explore as run_rounds
+    from homog.database.explore import plot_learning_curve
+
+    config = load_config(args.config)
+    baseline = None if args.baseline == "none" else args.baseline
+    with _client(args) as client:
+        curve = run_rounds(config, args.store, rounds=args.rounds, batch=args.batch,
+                           target=args.target, client=client, pool=args.pool, test=args.test,
+                           baseline=baseline, kernel=args.kernel,
+                           max_attempts=args.max_attempts, threads=args.threads_per_sample,
+                           progress=progress_bar("samples"),
+                           log=lambda line: print(line, flush=True))
+    columns = [c for c in curve.columns if c.split("_")[0] in ("labelled", "rmse", "r2")]
+    print(f"test error of the GP of {args.target} against labelled samples:")
+    print(curve[columns].to_string(float_format=lambda x: f"{x:.4g}"))
+    if args.output:
+        curve.to_csv(args.output)
+        print(f"learning curve written to {args.output}")
+    if args.plot:
+        plot_learning_curve(curve, args.plot, args.target)
+        print(f"plot written to {args.plot}")
+    return 0
+
+
+def progress_bar(label: str) -> Any:
+    """A callable(complete, failed, total) drawing done, failed, rate and ETA on a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    start = time.perf_counter()
+
+    def show(complete: int, failed: int, total: int) -> None:
+        done = complete + failed
+        width = 30
+        filled = int(width * done / max(total, 1))
+        elapsed = time.perf_counter() - start
+        rate = done / max(elapsed, 1e-9)
+        eta = (total - done) / rate if rate > 0 else 0.0
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+                         f"({failed} failed) {3600 * rate:.0f}/h eta {eta:.0f}s ")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from homog.database import dask_client
+
+    if args.scheduler:
+        return dask_client(scheduler=args.scheduler)
+    if args.workers < 0:
+        raise ValueError(f"--workers {args.workers}: give 0 (no Dask) or more")
+    return dask_client(args.workers) if args.workers else nullcontext(None)
+
+
+def _print_report(report: Any, store: str) -> None:
+    rate = 3600 * report.ran / report.elapsed_s if report.elapsed_s > 0 else 0.0
+    print(f"{store}: {report.complete} complete, {report.failed} failed this run "
+          f"({report.ran} in {report.elapsed_s:.1f} s, {rate:.0f} samples/h); skipped "
+          f"{report.skipped_complete} complete and {report.skipped_failed} failed samples"
+          + (f"; removed {len(report.removed)} unfinished" if report.removed else ""))
+    if report.failed:
+        print(f"see the errors with: homog database summary {store}")
