@@ -15,10 +15,13 @@ shear strain, DDSDDE = ∂Δσ/∂Δε). The macroscopic Newton iteration
 
     K(u_k) δu = −R(u_k),   R(u) = ∫ Bᵀ σ(ε(u)) dΩ,   K = ∫ Bᵀ DDSDDE B dΩ
 
-converges quadratically because DDSDDE is the consistent tangent of the ROM (Simo & Hughes
-1998, §3.3; Feyel & Chaboche, CMAME 183, 2000, for FE²). An increment whose points fail
-(``converged`` False) or whose Newton iteration fails is cut in halves, as Abaqus does with
-PNEWDT < 1.
+converges quadratically when DDSDDE is the exact derivative of the ROM's stress (Simo &
+Hughes 1998, §3.3; Feyel & Chaboche, CMAME 183, 2000, for FE²). That holds with the ROM's
+reference medium frozen at the isotropic fit of C_eff (``--reference frozen``, the default);
+the self-consistent schemes refit (λ0, μ0) to each increment inside the UMAT call, a
+dependence DDSDDE leaves out, and the macro iteration then converges only linearly. An
+increment whose points fail (``converged`` False) or whose Newton iteration fails is cut in
+halves, as Abaqus does with PNEWDT < 1.
 
 Run ``python examples/fe2_plate.py --help``; see docs/fe2.md.
 """
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import csv
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -65,7 +69,7 @@ class Umat(Protocol):
 
     ntens: int
     nstatv: int
-    statev_names: Any
+    statev_names: Sequence[str]
 
     def initial_statev(self, npoints: int) -> np.ndarray: ...
 
