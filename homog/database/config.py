@@ -90,7 +90,7 @@ _LOADING_KEYS = ("type", "max_strain", "steps", "axis", "ratio")
 _ROM_KEYS = ("clusters", "scs")
 _FAILURE_KEYS = ("drop",)
 _STORE_KEYS = ("microstructure",)
-_DESIGN_KEYS = ("method", "table")
+_DESIGN_KEYS = ("method", "table", "rows")
 
 
 @dataclass(frozen=True)
@@ -304,13 +304,17 @@ def _design(table: Any, variables: list[Variable], samples: Any, folder: Path) -
         raise ValueError(f"design.method = {method!r} is not a design of experiments; allowed: "
                          f"{list(DESIGNS)}")
     if method != "table":
-        if "table" in table:
-            raise ValueError(f"design.table is only read with method = 'table' (got {method!r})")
+        if "table" in table or "rows" in table:
+            raise ValueError(f"design.table and design.rows are only read with method = "
+                             f"'table' (got {method!r})")
         return {"method": method}
-    if "table" not in table:
-        raise ValueError("design.method = 'table' needs table = \"points.csv\": one column per "
-                         "variable path, one row per sample")
-    rows = _read_table(folder / str(table["table"]), variables)
+    if ("table" in table) == ("rows" in table):
+        raise ValueError("design.method = 'table' needs either table = \"points.csv\" (one "
+                         "column per variable path, one row per sample) or rows = [{ ... }]")
+    if "table" in table:
+        rows = _read_table(folder / str(table["table"]), variables)
+    else:
+        rows = _inline_rows(table["rows"], variables)
     if samples is not None and samples != len(rows):
         raise ValueError(f"samples = {samples!r} but the design table has {len(rows)} rows; "
                          "leave samples out for a table design")
@@ -334,6 +338,22 @@ def _read_table(path: Path, variables: list[Variable]) -> list[dict[str, Any]]:
         raise ValueError(f"design table {path} has no rows")
     return [{v.path: _cell(v, (record[v.path] or "").strip(), path, k)
              for v in variables} for k, record in enumerate(records)]
+
+
+def _inline_rows(rows: Any, variables: list[Variable]) -> list[dict[str, Any]]:
+    names = [v.path for v in variables]
+    if not isinstance(rows, list) or not rows:
+        raise ValueError("design.rows must be a non-empty list of { <variable path> = value }")
+    for k, row in enumerate(rows):
+        if not isinstance(row, dict) or sorted(row) != sorted(names):
+            raise ValueError(f"design.rows[{k}] must give exactly the variables {names}, got "
+                             f"{row!r}")
+        for v in variables:
+            try:
+                v.to_unit(row[v.path])
+            except ValueError as err:
+                raise ValueError(f"design.rows[{k}]: {err}") from None
+    return [dict(row) for row in rows]
 
 
 def _cell(v: Variable, text: str, path: Path, k: int) -> Any:

@@ -67,12 +67,15 @@ class SampleStore:
             return store
         from homog import __version__
 
-        root = zarr.open_group(str(path), mode="w")
+        # built under a temporary name and renamed: a store either exists whole or not at all
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        root = zarr.open_group(str(tmp), mode="w")
         root.attrs.put({"schema": SCHEMA, "version": VERSION, "config": config.data,
                         "fingerprint": config.fingerprint, "homog": __version__,
                         "created": _now()})
         root.require_group("samples")
-        store = cls(root, path)
+        os.rename(tmp, path)
+        store = cls(zarr.open_group(str(path), mode="a"), path)
         store._config = config
         return store
 

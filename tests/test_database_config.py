@@ -1,0 +1,157 @@
+"""Database configurations: a valid one normalizes; a bad one fails before any work starts."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from homog.cli import main
+from homog.database import load_config
+from homog.database.config import tomllib
+from homog.database.design import design_points
+
+CONFIG = """
+samples = 8
+seed = 2
+[variables]
+"microstructure.volume_fraction" = [0.15, 0.3]
+"materials.matrix.hardening.sigma_y0" = { low = 0.3, high = 0.9, scale = "log" }
+"loading.axis" = { choices = [0, 1] }
+[microstructure]
+generator = "circles"
+radius = 0.12
+shape = [32, 32]
+[materials.matrix]
+model = "von_mises"
+E = 100.0
+nu = 0.3
+hardening = { law = "linear", sigma_y0 = 0.5, H = 1.0 }
+[materials.1]
+model = "linear_elastic"
+E = 500.0
+nu = 0.19
+[rom]
+clusters = { matrix = 2, phase1 = 1 }
+[loading]
+max_strain = 0.1
+steps = 10
+"""
+
+
+def base() -> dict:
+    return tomllib.loads(CONFIG)
+
+
+def test_a_valid_configuration_resolves_every_input_of_a_sample():
+    config = load_config(base())
+    assert config.names == ["microstructure.volume_fraction",
+                            "materials.matrix.hardening.sigma_y0", "loading.axis"]
+    spec = config.sample_spec([0.0, 1.0, 0.9], "doe", 3)
+    assert spec["id"] == "doe-000003"
+    assert spec["microstructure"]["volume_fraction"] == pytest.approx(0.15)
+    assert spec["materials"]["0"]["hardening"]["sigma_y0"] == pytest.approx(0.9)
+    assert spec["materials"]["1"]["E"] == 500.0          # label key and name key both work
+    assert spec["rom"]["clusters"] == {"0": 2, "1": 1}
+    assert spec["loading"]["axis"] == 1
+    assert config.sample_spec([0.5] * 3, "doe", 3)["seed"] == spec["seed"]  # seed: identity
+    assert config.sample_spec([0.5] * 3, "doe", 4)["seed"] != spec["seed"]
+
+
+def test_log_scale_and_choices_map_the_unit_box():
+    config = load_config(base())
+    log, choice = config.variables[1], config.variables[2]
+    assert log.from_unit(0.5) == pytest.approx(np.sqrt(0.3 * 0.9))
+    assert log.to_unit(log.from_unit(0.3)) == pytest.approx(0.3)
+    assert [choice.from_unit(u) for u in (0.0, 0.49, 0.5, 1.0)] == [0, 0, 1, 1]
+    assert choice.to_unit(1) == 0.75
+
+
+@pytest.mark.parametrize("method", ["sobol", "lhs"])
+def test_designs_are_seeded_and_fill_the_box(method):
+    raw = base() | {"design": {"method": method}}
+    a, b = design_points(load_config(raw)), design_points(load_config(raw))
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (8, 3) and a.min() >= 0 and a.max() <= 1
+    # one point per eighth of every axis (Sobol with 8 = 2^3 points balances too)
+    np.testing.assert_array_equal(np.sort(np.floor(a * 8), axis=0),
+                                  np.tile(np.arange(8.0)[:, None], (1, 3)))
+    other = design_points(load_config(raw | {"seed": 3}))
+    assert not np.allclose(a, other)
+
+
+def test_table_design_reads_a_csv_next_to_the_config(tmp_path):
+    (tmp_path / "points.csv").write_text(
+        "microstructure.volume_fraction,materials.matrix.hardening.sigma_y0,loading.axis\n"
+        "0.2,0.5,1\n0.25,0.3,0\n")
+    (tmp_path / "db.toml").write_text(CONFIG.replace("samples = 8\n", "")
+                                      + '[design]\nmethod = "table"\ntable = "points.csv"\n')
+    config = load_config(tmp_path / "db.toml")
+    assert config.samples == 2
+    spec = config.sample_spec(design_points(config)[0], "doe", 0)
+    assert spec["inputs"] == pytest.approx({"microstructure.volume_fraction": 0.2,
+                                            "materials.matrix.hardening.sigma_y0": 0.5,
+                                            "loading.axis": 1})
+    (tmp_path / "points.csv").write_text("microstructure.volume_fraction,loading.axis\n0.2,1\n")
+    with pytest.raises(ValueError, match="missing .*sigma_y0"):
+        load_config(tmp_path / "db.toml")
+    (tmp_path / "points.csv").write_text(
+        "microstructure.volume_fraction,materials.matrix.hardening.sigma_y0,loading.axis\n"
+        "0.5,0.5,1\n")
+    with pytest.raises(ValueError, match="row 1: .*outside its range"):
+        load_config(tmp_path / "db.toml")
+
+
+def _set(raw, path, value):
+    node = raw
+    for key in path[:-1]:
+        node = node[key]
+    if value is None:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+
+
+BAD = [
+    (("variables", "microstructure.colour"), [0, 1], "unknown variable 'microstructure.colour'"),
+    (("variables", "geometry.size"), [0, 1], "unknown variable 'geometry.size'"),
+    (("variables", "materials.fibre.E"), [1, 2], r"no \[materials.fibre\] table"),
+    (("variables", "materials.matrix.colour"), [1, 2], r"unknown key\(s\) \['colour'\]"),
+    (("variables", "microstructure.volume_fraction"), [0.3, 0.3], "empty range"),
+    (("variables", "microstructure.volume_fraction"), [0.3, 0.1], "inverted bounds"),
+    (("variables", "microstructure.volume_fraction"), [0.3, 1.2], r"inside \(0, 1\)"),
+    (("variables", "materials.matrix.E"), {"low": -1.0, "high": 5.0, "scale": "log"},
+     "log-scale range needs low > 0"),
+    (("variables", "loading.axis"), {"choices": [0]}, "one choice is an empty range"),
+    (("materials", "1"), None, r"materials: missing for phase\(s\) \['phase1'\]"),
+    (("rom", "clusters", "phase1"), None, r"rom.clusters: missing for phase\(s\) \['phase1'\]"),
+    (("rom", "clusters", "matrix"), 0, "must be a positive integer"),
+    (("design",), {"method": "halton"}, "design.method = 'halton' is not a design"),
+    (("samples",), 0, "samples = 0 must be a positive integer"),
+    (("samples",), None, "samples = None must be a positive integer"),
+    (("microstructure", "generator"), "hexagons", "generator = 'hexagons'"),
+    (("microstructure", "shape"), [32, 32, 32], "must be 2 integers"),
+    (("microstructure", "radius_mean"), 0.1, r"unknown key\(s\) \['radius_mean'\]"),
+    (("loading", "type"), "torsion", "loading.type = 'torsion'"),
+    (("loading", "max_strain"), None, "needs max_strain"),
+    (("failure",), {"drop": 1.5}, r"failure.drop = 1.5 must lie in \(0, 1\)"),
+    (("colour",), 1, r"unknown key\(s\) \['colour'\]"),
+    (("materials", "matrix", "nu"), 0.6, "phase 0"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "message"), BAD,
+                         ids=[f"{'.'.join(p)}={v!r}" for p, v, _ in BAD])
+def test_bad_configurations_are_rejected_with_a_clear_message(path, value, message):
+    raw = copy.deepcopy(base())
+    _set(raw, path, value)
+    with pytest.raises(ValueError, match=message):
+        load_config(raw)
+
+
+def test_the_cli_rejects_a_bad_configuration_before_starting_any_work(tmp_path, capsys):
+    (tmp_path / "bad.toml").write_text(CONFIG.replace("[0.15, 0.3]", "[0.3, 0.15]"))
+    store = tmp_path / "db.zarr"
+    assert main(["database", "run", str(tmp_path / "bad.toml"), "--store", str(store),
+                 "--workers", "2"]) == 1
+    assert "inverted bounds" in capsys.readouterr().err
+    assert not store.exists()

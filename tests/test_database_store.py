@@ -1,0 +1,133 @@
+"""The sample store: committed groups only, failures kept with their attempts, clean resume."""
+
+
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from homog.database import SampleStore, load_config, run_database, summary_table
+from homog.database.config import tomllib
+from homog.database.summary import export_table
+
+CONFIG = """
+samples = 6
+seed = 1
+[variables]
+"microstructure.volume_fraction" = [0.1, 0.3]
+"materials.matrix.E" = [50.0, 150.0]
+[microstructure]
+generator = "circles"
+radius = 0.1
+shape = [16, 16]
+[materials.matrix]
+model = "linear_elastic"
+E = 100.0
+nu = 0.3
+[materials.phase1]
+model = "linear_elastic"
+E = 500.0
+nu = 0.2
+[rom]
+clusters = { matrix = 2, phase1 = 1 }
+[loading]
+max_strain = 0.1
+"""
+calls = []
+
+
+def synthetic(spec):
+    """Outputs from the inputs; sample doe-000002 fails."""
+    calls.append(spec["id"])
+    if spec["id"] == "doe-000002":
+        raise RuntimeError("the RVE could not be packed")
+    vf, E = spec["inputs"].values()
+    return {"outputs": {"toughness": vf * E, "peak_stress": E},
+            "arrays": {"stress": np.full((3, 6), E)}}
+
+
+@pytest.fixture
+def config():
+    calls.clear()
+    return load_config(tomllib.loads(CONFIG))
+
+
+def test_a_failing_sample_is_recorded_and_the_others_finish(tmp_path, config):
+    report = run_database(config, tmp_path / "db.zarr", labeller=synthetic)
+    assert (report.complete, report.failed) == (5, 1)
+    store = SampleStore.open(tmp_path / "db.zarr")
+    failed = store.sample("doe-000002")
+    assert failed["status"] == "failed" and failed["attempts"] == 1
+    assert "RuntimeError: the RVE could not be packed" in failed["error"]
+    assert "synthetic" in failed["traceback"]
+    good = store.sample("doe-000004")
+    assert good["status"] == "complete" and good["attempts"] == 1
+    vf, E = good["inputs"].values()
+    assert good["outputs"]["toughness"] == pytest.approx(vf * E)
+    np.testing.assert_array_equal(good["arrays"]["stress"], np.full((3, 6), E))
+
+
+def test_resume_skips_complete_samples_and_retries_failures_only_when_asked(tmp_path, config):
+    run_database(config, tmp_path / "db.zarr", labeller=synthetic)
+    calls.clear()
+    report = run_database(config, tmp_path / "db.zarr", labeller=synthetic)
+    assert calls == [] and report.skipped_complete == 5 and report.skipped_failed == 1
+    report = run_database(config, tmp_path / "db.zarr", labeller=synthetic, max_attempts=2)
+    assert calls == ["doe-000002"] and report.failed == 1
+    run_database(config, tmp_path / "db.zarr", labeller=synthetic, max_attempts=2)
+    assert calls == ["doe-000002"]  # failed twice: given up
+    run_database(config, tmp_path / "db.zarr", labeller=synthetic, retry_failed=True)
+    assert calls == ["doe-000002"] * 2
+    assert SampleStore.open(tmp_path / "db.zarr").sample("doe-000002")["attempts"] == 3
+    assert len(SampleStore.open(tmp_path / "db.zarr").ids()) == 6
+
+
+def test_an_unfinished_group_is_never_taken_as_complete(tmp_path, config):
+    run_database(config, tmp_path / "db.zarr", labeller=synthetic)
+    store = SampleStore.open(tmp_path / "db.zarr", writable=True)
+    del store.samples["doe-000001"]
+    half = store.samples.create_group("doe-000001")   # as a crash mid-write leaves it
+    half.attrs.put({"status": "writing", "attempts": 1})
+    assert store.scan()["doe-000001"] == {"status": "incomplete"}
+    assert summary_table(store).loc["doe-000001", "status"] == "incomplete"
+    calls.clear()
+    report = run_database(config, tmp_path / "db.zarr", labeller=synthetic)
+    assert report.removed == ["doe-000001"] and calls == ["doe-000001"]
+    assert SampleStore.open(tmp_path / "db.zarr").sample("doe-000001")["status"] == "complete"
+
+
+def test_resuming_with_another_configuration_is_an_error(tmp_path, config):
+    run_database(config, tmp_path / "db.zarr", labeller=synthetic)
+    other = load_config(tomllib.loads(CONFIG.replace("[0.1, 0.3]", "[0.1, 0.4]")))
+    with pytest.raises(ValueError, match=r"different configuration .*0\.3, 0\.4|0\.4"):
+        run_database(other, tmp_path / "db.zarr", labeller=synthetic)
+    with pytest.raises(ValueError, match="not a homog database"):
+        (tmp_path / "empty.zarr").mkdir()
+        (tmp_path / "empty.zarr" / "zarr.json").write_text(
+            '{"zarr_format": 3, "node_type": "group", "attributes": {}}')
+        SampleStore.open(tmp_path / "empty.zarr")
+
+
+def test_the_summary_table_matches_the_groups_and_exports(tmp_path, config):
+    run_database(config, tmp_path / "db.zarr", labeller=synthetic)
+    store = SampleStore.open(tmp_path / "db.zarr")
+    table = summary_table(store)
+    assert list(table.index) == store.ids() == [f"doe-{k:06d}" for k in range(6)]
+    for name in store.ids():
+        attrs = store.sample(name)
+        row = table.loc[name]
+        assert row["status"] == attrs["status"] and row["attempts"] == attrs["attempts"]
+        for path, value in attrs["inputs"].items():
+            assert row[path] == pytest.approx(value)
+        for key, value in attrs.get("outputs", {}).items():
+            assert row[key] == pytest.approx(value)
+    assert np.isnan(table.loc["doe-000002", "toughness"])
+    assert table.loc["doe-000002", "error"].startswith("RuntimeError")
+    export_table(table, tmp_path / "t.csv")
+    back = pd.read_csv(tmp_path / "t.csv", index_col="id")
+    np.testing.assert_allclose(back["toughness"], table["toughness"])
+    pytest.importorskip("pyarrow")
+    export_table(table, tmp_path / "t.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), table)
+    with pytest.raises(ValueError, match=".csv or .parquet"):
+        export_table(table, tmp_path / "t.xlsx")
