@@ -48,7 +48,17 @@ MEASURES = ("auto", "von_mises")
 
 
 class PrePeakDivergence(ConvergenceError):
-    """The solver diverged before the stress reached its peak: an error, not a failure."""
+    """The solver diverged before the stress reached its peak: an error, not a failure.
+
+    ``response`` holds the converged part of the run (for the record). Besides a numerical
+    breakdown, this is what a brittle RVE does: when the elastic energy it stores at the peak
+    exceeds what its softening can dissipate, the response snaps back and cannot be followed
+    under strain control (a larger fracture energy or a finer increment may help).
+    """
+
+    def __init__(self, message: str, response: Response) -> None:
+        super().__init__(message, int(response.iterations.sum()), float("nan"))
+        self.response = response
 
 
 @dataclass(frozen=True)
@@ -142,8 +152,9 @@ def run_to_failure(
             raise PrePeakDivergence(
                 f"the solver diverged before the stress peaked (last converged increment "
                 f"{response.nsteps}, stress measure still rising at {values[-1]:.6g}): "
-                f"{response.info.get('error', '')}; use smaller increments or a looser "
-                "tolerance", 0, float("nan"))
+                f"{response.info.get('error', '')}; a numerical breakdown, or a brittle RVE "
+                "snapping back at its peak: use smaller increments, a looser tolerance, or a "
+                "larger fracture energy", response)
     return response
 
 

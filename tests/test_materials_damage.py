@@ -73,6 +73,21 @@ def test_consistent_tangent_matches_finite_differences(softening, h_kin):
     assert not np.allclose(tangent[growing], tangent[growing].transpose(0, 2, 1))
 
 
+def test_secant_tangent_is_the_symmetric_damaged_effective_tangent():
+    consistent, secant = model(h_kin=3.0), model(h_kin=3.0, tangent="secant")
+    rng = np.random.default_rng(9)
+    state = random_states(consistent, rng)
+    dstrain = 0.01 * rng.standard_normal((40, 6))
+    stress, _, new_state = consistent.update(dstrain, state)
+    secant_stress, tangent, _ = secant.update(dstrain, state)
+    _, effective, _ = consistent.effective.update(dstrain, state)
+    np.testing.assert_array_equal(secant_stress, stress)
+    np.testing.assert_allclose(tangent, (1 - new_state["damage"])[:, :, None] * effective,
+                               rtol=1e-14)
+    np.testing.assert_allclose(tangent, tangent.transpose(0, 2, 1), atol=1e-12)
+    assert material_from_config(secant.to_config()).tangent == "secant"
+
+
 def test_local_law_tangent_matches_finite_differences():
     material = model("linear", fracture_energy=None, softening_strain=0.05)
     rng = np.random.default_rng(5)
@@ -131,13 +146,13 @@ def test_crack_band_keeps_the_energy_per_unit_band_area():
     for h in (0.02, 0.1, 0.4):
         material = VonMisesDamage(E, NU, LinearHardening(SY), onset=ONSET, fracture_energy=GF)
         end = SY / E + ONSET + 3.0 * GF / (SY * h)  # ε = σ_y/E + ε̄p: 3 s past the onset
-        history = drive(material, uniaxial_stress(end, 2000),
+        history = drive(material, uniaxial_stress(end, 1000),
                         material.initial_state(1, element_length=h))
         stress, eqps = history["stress"][:, 0], history["eqps"][:, 0]
         after = eqps >= ONSET
         work = np.trapezoid(stress[after], eqps[after])
         energies.append(work * h)
-    np.testing.assert_allclose(energies, GF * (1.0 - np.exp(-3.0)), rtol=2e-3)
+    np.testing.assert_allclose(energies, GF * (1.0 - np.exp(-3.0)), rtol=5e-3)
 
 
 def test_failed_point_keeps_a_positive_residual_stiffness():
@@ -199,6 +214,7 @@ def test_element_length_is_required_and_checked():
         ({"max_damage": -0.1}, "max_damage"),
         ({"max_damage": float("nan")}, "max_damage"),
         ({"softening": "cubic"}, "allowed"),
+        ({"tangent": "numerical"}, "tangent"),
         ({"nu": 0.5}, "nu"),
     ],
 )

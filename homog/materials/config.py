@@ -49,7 +49,8 @@ MODEL_KEYS: dict[str, tuple[str, ...]] = {
     "linear_elastic": ("model", "E", "nu", "stiffness"),
     "von_mises": ("model", "E", "nu", "hardening", "kinematic_modulus"),
     "von_mises_damage": ("model", "E", "nu", "hardening", "kinematic_modulus", "onset",
-                         "fracture_energy", "softening_strain", "softening", "max_damage"),
+                         "fracture_energy", "softening_strain", "softening", "max_damage",
+                         "tangent"),
 }
 LAW_KEYS: dict[str, tuple[str, ...]] = {
     "linear": ("law", "sigma_y0", "H"),

@@ -55,6 +55,8 @@ from kernels.arraymodule import array_module
 SQRT_6 = float(np.sqrt(6.0))
 #: Softening laws D(ε̄p) by name.
 SOFTENING_LAWS = ("exponential", "linear")
+#: Tangents ``update`` returns: the consistent one, or the symmetric secant-type (1 − D) C̃_alg.
+TANGENTS = ("consistent", "secant")
 
 
 class VonMisesDamage(Material):
@@ -70,6 +72,11 @@ class VonMisesDamage(Material):
         exactly one of ``fracture_energy`` and ``softening_strain``.
     softening : "exponential" (default) or "linear" law D(ε̄p) (module docstring).
     max_damage : D_max in [0, 1), default 0.99; D_max = 0 is plain :class:`VonMises`.
+    tangent : "consistent" (default) or "secant": (1 − D) C̃_alg without the damage-growth
+        term, symmetric positive semi-definite. Newton then converges linearly, but the
+        conjugate-gradient solves of the full-field solver (:func:`homog.dns`) stay well posed
+        while the material softens, where the consistent tangent is indefinite and CG breaks
+        down.
 
     State: the :class:`VonMises` variables (``strain``, ``stress`` = the damaged stress σ,
     ``plastic_strain``, ``eqps``, ``back_stress`` when H_kin > 0), then ``damage`` (1) and, when
@@ -90,6 +97,7 @@ class VonMisesDamage(Material):
         softening: str = "exponential",
         max_damage: float = 0.99,
         kinematic_modulus: float = 0.0,
+        tangent: str = "consistent",
     ):
         self.effective = VonMises(E, nu, hardening, kinematic_modulus=kinematic_modulus)
         self.onset = non_negative(onset, "onset", " (equivalent plastic strain at damage onset)")
@@ -113,6 +121,9 @@ class VonMisesDamage(Material):
                 f"softening = {softening!r} is not a known law; allowed: {list(SOFTENING_LAWS)}"
             )
         self.softening = softening
+        if tangent not in TANGENTS:
+            raise ValueError(f"tangent = {tangent!r}: use one of {list(TANGENTS)}")
+        self.tangent = tangent
         self.max_damage = finite_number(max_damage, "max_damage")
         if not 0.0 <= self.max_damage < 1.0:
             raise ValueError(
@@ -205,7 +216,7 @@ class VonMisesDamage(Material):
         tangent *= intact[:, None, None]
         # ∂D/∂ε at points that flowed in this increment while D grows
         active = xp.nonzero((eqps > state["eqps"][:, 0]) & (slope > 0.0))[0]
-        if active.size:
+        if active.size and self.tangent == "consistent":
             mu, h_kin = self.effective.mu, self.effective.kinematic_modulus
             xi = effective_stress[active]
             xi[:, :3] -= xi[:, :3].mean(axis=1, keepdims=True)
@@ -229,6 +240,8 @@ class VonMisesDamage(Material):
             config["softening_strain"] = self.softening_strain
         config["softening"] = self.softening
         config["max_damage"] = self.max_damage
+        if self.tangent != "consistent":
+            config["tangent"] = self.tangent
         return config
 
 
