@@ -198,7 +198,7 @@ def dns(
                 fields["strain"].append(eps)
                 fields["stress"].append(to_numpy(inc.stress_points).T.reshape((6,) + labels.shape))
                 fields["eqps"].append(to_numpy(law.eqps(inc.state)).reshape(labels.shape))
-            if stop is not None and done < nsteps and stop(strain[:done + 1], stress[:done + 1]):
+            if stop is not None and stop(strain[:done + 1], stress[:done + 1]):
                 stopped = {"stopped": "stop"}
                 break
     except ConvergenceError as exc:
