@@ -65,15 +65,17 @@ def select_batch(surrogate: GaussianProcessSurrogate, candidates: np.ndarray,
 def explore(config: DatabaseConfig, store: str | os.PathLike | SampleStore, *, rounds: int,
             batch: int, target: str = "toughness", labeller: Labeller = simulate,
             client: Any = None, pool: int = 2048, test: int = 32, baseline: str | None = "sobol",
-            kernel: str = "matern", max_attempts: int = 1, threads: int = 1,
-            progress: Progress | None = None,
+            kernel: str = "matern", restarts: int = 1, max_attempts: int = 1,
+            threads: int = 1, progress: Progress | None = None,
             log: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Run (or resume) ``rounds`` rounds of ``batch`` uncertainty-driven samples.
 
     First completes the base design and the ``test`` held-out samples, then per round labels
     ``batch`` explored samples and, with ``baseline`` ("sobol", "random" or None), ``batch``
-    baseline samples. ``labeller``, ``client``, ``threads``, ``progress``, ``max_attempts``
-    as in :func:`homog.database.runner.run_database`; ``log`` receives one line per stage.
+    baseline samples. ``kernel`` and ``restarts``: of the
+    :class:`~homog.database.learn.GaussianProcessSurrogate` fitted every round; ``labeller``,
+    ``client``, ``threads``, ``progress`` and ``max_attempts`` as in
+    :func:`homog.database.runner.run_database`; ``log`` receives one line per stage.
 
     Returns :func:`learning_curve` of the store.
     """
@@ -83,8 +85,7 @@ def explore(config: DatabaseConfig, store: str | os.PathLike | SampleStore, *, r
             raise ValueError(f"{name} = {value!r} must be an integer >= {least}")
     if baseline not in BASELINES + (None,):
         raise ValueError(f"baseline = {baseline!r}; allowed: {list(BASELINES)} or None")
-    if not isinstance(store, SampleStore):
-        store = SampleStore.create(store, config)
+    store = SampleStore.of(store, config)
     settings = {"batch": batch, "pool": pool, "test": test, "baseline": baseline,
                 "kernel": kernel, "target": target}
     recorded = store.root.attrs.get("explore")
@@ -115,18 +116,20 @@ def explore(config: DatabaseConfig, store: str | os.PathLike | SampleStore, *, r
         if all(sample_id("explore", start + k) in done for k in range(batch)):
             continue  # this round is labelled (complete or failed for good)
         points, y = _labelled(store, config, target, explore_before=r)
-        surrogate = GaussianProcessSurrogate(kernel, seed=config.seed).fit(points, y)
+        surrogate = GaussianProcessSurrogate(kernel, restarts=restarts,
+                                             seed=config.seed).fit(points, y)
         candidates = sobol_points(d, pool, _seed(config, "pool", r))
         picks = candidates[select_batch(surrogate, candidates, batch)]
         specs = _specs(config, "explore", picks, first=start)
         for spec in specs:
             spec["round"] = r
         label(specs, f"round {r + 1}/{rounds} explore")
-    return learning_curve(store, target, rounds=rounds, kernel=kernel)
+    return learning_curve(store, target, rounds=rounds, kernel=kernel, restarts=restarts)
 
 
 def learning_curve(store: str | os.PathLike | SampleStore, target: str = "toughness", *,
-                   rounds: int | None = None, kernel: str = "matern") -> pd.DataFrame:
+                   rounds: int | None = None, kernel: str = "matern",
+                   restarts: int = 1) -> pd.DataFrame:
     """Test error of the surrogate against the number of labelled samples, per round.
 
     Row r (0..rounds): the model trained on the base design plus the explored samples of
@@ -156,7 +159,8 @@ def learning_curve(store: str | os.PathLike | SampleStore, target: str = "toughn
             arms[baseline] = _labelled(store, config, target, table=table, baseline=baseline,
                                        baseline_end=config.samples + r * batch)
         for arm, (points, y) in arms.items():
-            gp = GaussianProcessSurrogate(kernel, seed=config.seed).fit(points, y)
+            gp = GaussianProcessSurrogate(kernel, restarts=restarts,
+                                          seed=config.seed).fit(points, y)
             mean, std = gp.predict(x_test)
             row[f"labelled_{arm}"] = int(y.size)
             row.update({f"{key}_{arm}": value

@@ -153,8 +153,7 @@ def run_database(config: DatabaseConfig, store: str | os.PathLike | SampleStore,
     open :class:`SampleStore`. See :func:`run_specs` for ``labeller``, ``client``, ``threads``
     and ``progress``, :func:`pending` for ``max_attempts`` and ``retry_failed``.
     """
-    if not isinstance(store, SampleStore):
-        store = SampleStore.create(store, config)
+    store = SampleStore.of(store, config)
     report = RunReport(removed=store.remove_incomplete())
     todo = pending(store, base_specs(config), max_attempts=max_attempts,
                    retry_failed=retry_failed, report=report)

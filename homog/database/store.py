@@ -80,6 +80,20 @@ class SampleStore:
         return store
 
     @classmethod
+    def of(cls, store: str | os.PathLike | SampleStore, config: DatabaseConfig) -> SampleStore:
+        """``store`` ready to write samples of ``config``: a path goes to :meth:`create`; an
+        open store must be writable and made for the same configuration."""
+        if not isinstance(store, SampleStore):
+            return cls.create(store, config)
+        if store.root.attrs["fingerprint"] != config.fingerprint:
+            raise ValueError(f"store {store.path} was created with a different configuration "
+                             f"({_differences(store.root.attrs['config'], config.data)})")
+        if getattr(store.root, "read_only", False):
+            raise ValueError(f"store {store.path} is open read-only; open it with "
+                             "SampleStore.open(path, writable=True)")
+        return store
+
+    @classmethod
     def open(cls, path: str | os.PathLike, *, writable: bool = False) -> SampleStore:
         """An existing store, checked to be a homog database of a version this code reads."""
         path = Path(path)

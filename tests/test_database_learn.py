@@ -1,0 +1,105 @@
+"""Learning from databases: a GP fits smooth functions; uncertainty sampling beats random."""
+
+import numpy as np
+import pytest
+
+from homog.cli import main
+from homog.database import SampleStore, load_config, run_database
+from homog.database.design import sobol_points, uniform_points
+from homog.database.explore import explore, select_batch
+from homog.database.learn import GaussianProcessSurrogate, cross_validate, errors, train
+
+CONFIG = {
+    "samples": 8, "seed": 3,
+    "variables": {"microstructure.volume_fraction": [0.1, 0.4],
+                  "microstructure.radius": [0.05, 0.1],
+                  "materials.matrix.E": {"low": 50.0, "high": 150.0, "scale": "log"},
+                  "loading.max_strain": [0.05, 0.2]},
+    "microstructure": {"generator": "circles", "radius": 0.1, "shape": [16, 16]},
+    "materials": {"matrix": {"model": "linear_elastic", "E": 100.0, "nu": 0.3},
+                  "phase1": {"model": "linear_elastic", "E": 500.0, "nu": 0.2}},
+    "rom": {"clusters": {"matrix": 2, "phase1": 1}},
+    "loading": {"max_strain": 0.1, "steps": 5},
+}
+
+
+def smooth(u):
+    """A smooth function of the first two of four unit coordinates."""
+    u = np.atleast_2d(u)
+    return np.sin(3.0 * u[:, 0]) + 0.5 * u[:, 1] ** 2
+
+
+def bumpy(u):
+    """Relevant along u0 (a sine) and u1 (a narrow bump); u2, u3 do not matter."""
+    u = np.atleast_2d(u)
+    return np.sin(5.0 * u[:, 0]) + 2.0 * np.exp(-30.0 * (u[:, 1] - 0.8) ** 2)
+
+
+def synthetic(spec):
+    return {"outputs": {"toughness": float(bumpy(spec["point"])[0])}}
+
+
+def test_the_gp_fits_a_smooth_function_and_knows_its_error():
+    x = sobol_points(4, 32, seed=0)
+    cv = cross_validate(x, smooth(x), folds=4, restarts=0)
+    assert cv.r2 > 0.99 and cv.nrmse < 0.05
+    assert cv.coverage >= 0.8
+    gp = GaussianProcessSurrogate(restarts=0).fit(x, smooth(x))
+    test = uniform_points(4, 200, seed=1)
+    mean, std = gp.predict(test)
+    e = errors(smooth(test), mean, std)
+    assert e["nrmse"] < 0.05 and e["coverage"] >= 0.9
+    scales = gp.length_scales
+    assert scales[2] > 3 * scales[0] and scales[3] > 3 * scales[0]  # irrelevant inputs
+    # a function the GP was not given is not fitted
+    assert errors(-smooth(test), mean)["r2"] < 0
+
+
+def test_a_batch_holds_no_near_duplicates():
+    x = sobol_points(2, 8, seed=0)
+    gp = GaussianProcessSurrogate(restarts=0).fit(x, smooth(np.c_[x, x])[:8])
+    candidates = sobol_points(2, 256, seed=1)
+    picks = candidates[select_batch(gp, candidates, 6)]
+    gaps = np.linalg.norm(picks[:, None] - picks[None], axis=-1) + np.eye(6)
+    assert gaps.min() > 0.1
+    _, std = gp.predict(candidates)
+    assert np.isclose(gp.predict(picks[:1])[1][0], std.max())  # the first pick: most uncertain
+
+
+def test_train_reads_the_store_and_the_cli_writes_plots(tmp_path, capsys):
+    config = load_config(CONFIG | {"samples": 16})
+    run_database(config, tmp_path / "db.zarr", labeller=synthetic)
+    result = train(tmp_path / "db.zarr", "toughness", folds=4)
+    assert result.y.size == 16 and result.cv.r2 > 0.5
+    assert result.names == config.names
+    assert main(["database", "train", str(tmp_path / "db.zarr"), "--target", "toughness",
+                 "--folds", "4", "--plots", str(tmp_path / "gp")]) == 0
+    out = capsys.readouterr().out
+    assert "4-fold cross-validation" in out and "coverage" in out
+    assert (tmp_path / "gp_cv.png").stat().st_size > 0
+    assert (tmp_path / "gp_inputs.png").stat().st_size > 0
+    assert main(["database", "train", str(tmp_path / "db.zarr"), "--target", "colour"]) == 1
+    assert "not an output" in capsys.readouterr().err
+
+
+def test_uncertainty_sampling_reduces_the_error_faster_than_random(tmp_path):
+    config = load_config(CONFIG)
+    curve = explore(config, tmp_path / "db.zarr", rounds=5, batch=4, labeller=synthetic,
+                    pool=512, test=64, baseline="random", restarts=0)
+    assert list(curve["labelled_explore"]) == [8, 12, 16, 20, 24, 28]
+    assert list(curve["labelled_random"]) == [8, 12, 16, 20, 24, 28]
+    late = curve.loc[3:]
+    assert (late["nrmse_explore"] < late["nrmse_random"]).all()
+    assert curve["nrmse_explore"].iloc[-1] < 0.6 * curve["nrmse_random"].iloc[-1]
+    assert curve["nrmse_explore"].iloc[-1] < 0.2 * curve["nrmse_explore"].iloc[0]
+    store = SampleStore.open(tmp_path / "db.zarr", writable=True)
+    ids = store.ids()
+    assert sum(i.startswith("explore-") for i in ids) == 20
+    assert sum(i.startswith("test-") for i in ids) == 64
+    # resuming the same exploration labels nothing new and gives the same curve
+    again = explore(config, store, rounds=5, batch=4, labeller=lambda spec: pytest.fail(),
+                    pool=512, test=64, baseline="random", restarts=0)
+    np.testing.assert_allclose(again["nrmse_explore"], curve["nrmse_explore"])
+    with pytest.raises(ValueError, match="explored with"):
+        explore(config, store, rounds=5, batch=3, labeller=synthetic, pool=512, test=64,
+                baseline="random", restarts=0)
