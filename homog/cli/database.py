@@ -84,11 +84,15 @@ def run(args: argparse.Namespace) -> int:
     from homog.database import load_config, run_database
 
     config = load_config(args.config)  # every check before a worker starts
-    with _client(args) as client:
-        report = run_database(config, args.store, client=client,
-                              max_attempts=args.max_attempts, retry_failed=args.retry_failed,
-                              threads=args.threads_per_sample,
-                              progress=progress_bar("samples"))
+    try:
+        with _client(args) as client:
+            report = run_database(config, args.store, client=client,
+                                  max_attempts=args.max_attempts,
+                                  retry_failed=args.retry_failed,
+                                  threads=args.threads_per_sample,
+                                  progress=progress_bar("samples"))
+    except KeyboardInterrupt:
+        return _interrupted(args.store)
     _print_report(report, args.store)
     return 0
 
@@ -139,13 +143,17 @@ def explore(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     baseline = None if args.baseline == "none" else args.baseline
-    with _client(args) as client:
-        curve = run_rounds(config, args.store, rounds=args.rounds, batch=args.batch,
-                           target=args.target, client=client, pool=args.pool, test=args.test,
-                           baseline=baseline, kernel=args.kernel,
-                           max_attempts=args.max_attempts, threads=args.threads_per_sample,
-                           progress=progress_bar("samples"),
-                           log=lambda line: print(line, flush=True))
+    try:
+        with _client(args) as client:
+            curve = run_rounds(config, args.store, rounds=args.rounds, batch=args.batch,
+                               target=args.target, client=client, pool=args.pool,
+                               test=args.test, baseline=baseline, kernel=args.kernel,
+                               max_attempts=args.max_attempts,
+                               threads=args.threads_per_sample,
+                               progress=progress_bar("samples"),
+                               log=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        return _interrupted(args.store)
     columns = [c for c in curve.columns if c.split("_")[0] in ("labelled", "rmse", "r2")]
     print(f"test error of the GP of {args.target} against labelled samples:")
     print(curve[columns].to_string(float_format=lambda x: f"{x:.4g}"))
@@ -188,6 +196,12 @@ def _client(args: argparse.Namespace) -> Any:
     if args.workers < 0:
         raise ValueError(f"--workers {args.workers}: give 0 (no Dask) or more")
     return dask_client(args.workers) if args.workers else nullcontext(None)
+
+
+def _interrupted(store: str) -> int:
+    print(f"\ninterrupted: the committed samples stay in {store}; run the same command again "
+          "to resume", file=sys.stderr)
+    return 130
 
 
 def _print_report(report: Any, store: str) -> None:
