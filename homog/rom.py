@@ -11,7 +11,7 @@ reference medium. ``ReducedOrderModel.run`` runs the online stage (:mod:`homog.s
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,6 @@ from homog.inputs import labels_and_lengths, materials_for_labels
 from homog.interaction import interaction_parts, interaction_tensors
 from homog.loading import LoadPath
 from homog.materials import Material
-from homog.materials.von_mises import ReturnMappingError
 from homog.response import Response
 from homog.sca import OnlineSolver, isotropic_fit
 from kernels import ConvergenceError, elastic_homogenization
@@ -79,7 +78,19 @@ class ReducedOrderModel:
     def reference_medium(self) -> tuple[float, float]:
         """(λ0, μ0) of the elastic start: the isotropic fit of C_eff."""
         comps = np.arange(6) if self.m == 6 else np.asarray(PLANE_INDICES)
-        return isotropic_fit(self.C_eff, comps)
+        lam, mu = isotropic_fit(self.C_eff, comps)
+        return float(lam), float(mu)
+
+    @property
+    def cluster_lengths(self) -> np.ndarray:
+        """(K,) characteristic length of each cluster, h_I = (c_I V)^(1/d).
+
+        V is the RVE volume (area in 2D) and d its dimension: the edge of a cube (square) of the
+        cluster's volume. Regularized softening materials scale their law with it, as a finite
+        element code scales it with the element size (crack band, Bažant & Oh 1983).
+        """
+        volume = float(np.prod(self.lengths))
+        return (self.volume_fractions * volume) ** (1.0 / self.ndim)
 
     def interaction_tensors(self, lam0: float, mu0: float) -> np.ndarray:
         """D_IJ for the reference medium (λ0, μ0), shape (K, K, m, m) Mandel."""
@@ -87,30 +98,51 @@ class ReducedOrderModel:
 
     def online_solver(self, *, tol: float = 1e-8, scs: str = "regression",
                       scs_tol: float = 1e-4, scs_maxiter: int = 20,
-                      max_newton: int = 25) -> OnlineSolver:
-        """The :class:`homog.sca.OnlineSolver` of this model."""
+                      max_newton: int = 25, scs_tangent: bool = False) -> OnlineSolver:
+        """The :class:`homog.sca.OnlineSolver` of this model.
+
+        ``scs_tangent``: return the tangent of the self-consistent solution, which includes
+        the motion of the reference medium with the strain (regression scheme), rather than
+        C_hom at a fixed reference medium.
+        """
         groups = [(self.materials[int(p)], np.flatnonzero(self.cluster_phases == p))
                   for p in np.unique(self.cluster_phases)]
-        return OnlineSolver(self.D1, self.D2, self.volume_fractions, groups, tol=tol,
+        return OnlineSolver(self.D1, self.D2, self.volume_fractions, groups,
+                            cluster_lengths=self.cluster_lengths, tol=tol,
                             max_newton=max_newton, scs=scs, scs_tol=scs_tol,
-                            scs_maxiter=scs_maxiter)
+                            scs_maxiter=scs_maxiter, scs_tangent=scs_tangent)
+
+    def umat(self, **options: Any) -> Any:
+        """This model as a UMAT-like constitutive model (:class:`homog.umat.Umat`)."""
+        from homog.umat import Umat
+
+        return Umat(self, **options)
 
     def run(self, loading: LoadPath, *, tol: float = 1e-8, scs: str = "regression",
-            scs_tol: float = 1e-4, max_cuts: int = 6, progress: Any = None) -> Response:
+            scs_tol: float = 1e-4, max_cuts: int = 6, progress: Any = None,
+            stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+            failure: str = "raise") -> Response:
         """Run a load path; returns a :class:`~homog.response.Response`.
 
         Each increment is solved by Newton with a self-consistent reference medium
         (``scs`` = "projection" or "regression"). An increment that fails is split in halves,
-        up to ``max_cuts`` times, before :class:`kernels.ConvergenceError` is raised.
-        ``progress``: optional callable(done, total).
+        up to ``max_cuts`` times. ``progress``: optional callable(done, total).
+
+        ``stop(strain, stress)`` is called after every converged increment k with the Mandel
+        histories up to it (rows 0..k, row 0 the unloaded state); when it returns True the
+        run ends there (``info["stopped"] = "stop"``). ``failure``: what an increment that
+        does not converge after the cuts does — ``"raise"`` a :class:`kernels.ConvergenceError`,
+        or ``"truncate"``: return the response up to the last converged increment with
+        ``info["stopped"] = "diverged"`` and the message in ``info["error"]``.
         """
         if not isinstance(loading, LoadPath):
             raise ValueError(f"loading must be a homog.loading.LoadPath, got "
                              f"{type(loading).__name__}")
+        if failure not in ("raise", "truncate"):
+            raise ValueError(f"failure must be 'raise' or 'truncate', got {failure!r}")
         steps = loading.for_dimension(self.ndim)
         solver = self.online_solver(tol=tol, scs=scs, scs_tol=scs_tol)
         comps = solver.comps
-        c = self.volume_fractions
         state = solver.initial_state(*self.reference_medium)
         n = len(steps)
         strain, stress = np.zeros((n + 1, 6)), np.zeros((n + 1, 6))
@@ -119,52 +151,47 @@ class ReducedOrderModel:
         iterations = np.zeros(n, dtype=int)
         scs_its, scs_failed = np.zeros(n, dtype=int), 0
         t0 = time.perf_counter()
-        guess = None
+        guess, last, stopped = None, n, None
         for k, (target, controlled) in enumerate(steps):
             with solver.blas_threads():
-                results = _advance(solver, state, target - solver.macro(state, controlled),
-                                   controlled, guess, max_cuts, k)
-            prev = state
-            for res in results:
-                iterations[k] += res.newton_iterations
-                scs_its[k] += res.scs_iterations
-                scs_failed += not res.scs_converged
-            state = results[-1].state
-            guess = state.strain - prev.strain if len(results) == 1 else None
-            strain[k + 1, comps] = c @ state.strain
-            stress[k + 1] = c @ state.stress
-            tangent[k + 1][np.ix_(comps, comps)] = results[-1].tangent
+                res = solver.advance(state, target - solver.macro(state, controlled)[0],
+                                     controlled, guess, max_cuts)
+            if not res.converged[0]:
+                message = (f"increment {k + 1} did not converge after {max_cuts} cuts "
+                           f"(residual {res.residual[0]:.3e} > tol {tol:.1e} after "
+                           f"{res.newton_iterations[0]} Newton iterations)")
+                if failure == "raise":
+                    raise ConvergenceError(message, int(res.newton_iterations[0]),
+                                           float(res.residual[0]))
+                last, stopped = k, {"stopped": "diverged", "error": message}
+                break
+            iterations[k] = res.newton_iterations[0]
+            scs_its[k] = res.scs_iterations[0]
+            scs_failed += not res.scs_converged[0]
+            guess = (res.state.strain - state.strain) if res.substeps[0] == 1 else None
+            state = res.state
+            strain[k + 1, comps] = self.volume_fractions @ state.strain[0]
+            stress[k + 1] = self.volume_fractions @ state.stress[0]
+            tangent[k + 1][np.ix_(comps, comps)] = res.tangent[0][comps]
             if progress is not None:
                 progress(k + 1, n)
+            if stop is not None and stop(strain[:k + 2], stress[:k + 2]):
+                last, stopped = k + 1, {"stopped": "stop"}
+                break
         info = {"solver": "sca", "clusters": self.n_clusters, "scs": scs,
                 "online_s": time.perf_counter() - t0,
-                "scs_iterations": int(scs_its.sum()),
+                "scs_iterations": int(scs_its[:last].sum()),
                 "scs_not_converged": int(scs_failed),
-                "reference_medium": [state.lam0, state.mu0]}
-        return Response(strain, stress, iterations, tangent=tangent, info=info)
+                "reference_medium": [float(state.lam0[0]), float(state.mu0[0])],
+                **(stopped or {})}
+        return Response(strain[:last + 1], stress[:last + 1], iterations[:last],
+                        tangent=tangent[:last + 1], info=info)
 
     def save(self, path: Any) -> None:
         """Write the model to one ``.npz`` file (atomic; read with :func:`load_rom`)."""
         from homog.rom_io import save_rom
 
         save_rom(self, path)
-
-
-def _advance(solver: OnlineSolver, state, target, controlled, guess, max_cuts, k, depth=0):
-    """Solve one increment, splitting it in halves on failure; returns the sub-results."""
-    try:
-        return [solver.increment(state, target, controlled, guess)]
-    except (ConvergenceError, ReturnMappingError, np.linalg.LinAlgError) as exc:
-        if depth >= max_cuts:
-            raise ConvergenceError(
-                f"increment {k + 1} did not converge after {max_cuts} cuts (sub-increment "
-                f"1/{2 ** depth}): {exc}", getattr(exc, "iterations", 0),
-                getattr(exc, "residual", float("nan"))) from None
-    first = _advance(solver, state, 0.5 * target, controlled, None, max_cuts, k, depth + 1)
-    mid = first[-1].state
-    reached = solver.macro(mid, controlled) - solver.macro(state, controlled)
-    return first + _advance(solver, mid, target - reached, controlled, None, max_cuts, k,
-                            depth + 1)
 
 
 def build_rom(

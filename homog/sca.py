@@ -24,11 +24,19 @@ iteration). Measured on a 2D fibre RVE (32², 30 %, von Mises matrix,
 uniaxial stress to 5 %): final-stress error against the full-field solution 4.6 % / 2.2 %
 (regression) against 19 % / 10 % (projection) at 18 / 54 clusters. The projection is
 dominated by the still-elastic directions of the tangent, which the load path never probes.
+
+Every array carries a leading axis of material points: one solver advances a batch of points
+(the integration points of an FE² model, :mod:`homog.umat`) with batched linear solves and
+one constitutive call per material group, on numpy or cupy. D = a(λ0, μ0) D1 − c(λ0, μ0) D2
+is never formed per point: the residual takes two GEMMs of the whole batch with the shared
+D1, D2, and the Jacobian two batched products. Each point keeps its own reference medium,
+iteration count and convergence flag; a point that fails does not disturb the others.
 """
 
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,9 +44,10 @@ import numpy as np
 import scipy.linalg
 from threadpoolctl import ThreadpoolController
 
-from homog.interaction import interaction_tensors
-from kernels import ConvergenceError
-from kernels.tensors import PLANE_INDICES, isotropic_stiffness
+from homog.materials.von_mises import ReturnMappingError
+from kernels import green_coefficients
+from kernels.arraymodule import array_module
+from kernels.tensors import PLANE_INDICES
 
 SCS_SCHEMES = ("projection", "regression")
 #: Systems with fewer unknowns (K·m) run their dense linear algebra on one BLAS thread.
@@ -55,57 +64,137 @@ def _controller() -> ThreadpoolController:
 
 @dataclass
 class OnlineState:
-    """Converged state of the clusters: strains (K, m), full stresses (K, 6), material states."""
+    """Converged state of P material points of one reduced-order model (P = 1 for a load path).
 
-    strain: np.ndarray
-    stress: np.ndarray
+    ``strain`` (P, K, m) and ``stress`` (P, K, 6): cluster strains and full stresses;
+    ``material_states``: for each material group of the solver, the material's state dict with
+    arrays (P·n_g, size), point by point (the n_g clusters of point p are rows p·n_g to
+    (p+1)·n_g − 1); ``lam0``, ``mu0`` (P,): the self-consistent reference medium of each point.
+    States are immutable: the solver never writes into the arrays of a state it was given.
+    """
+
+    strain: Any
+    stress: Any
     material_states: list[dict]
-    lam0: float
-    mu0: float
+    lam0: Any
+    mu0: Any
+
+    @property
+    def npoints(self) -> int:
+        return int(self.strain.shape[0])
+
+    def take(self, points: Any) -> OnlineState:
+        """The state of the points ``points`` (an integer index array of this state's module)."""
+        P = self.npoints
+        states = [{k: v[_rows(points, v.shape[0] // P)] for k, v in st.items()}
+                  for st in self.material_states]
+        return OnlineState(self.strain[points], self.stress[points], states,
+                           self.lam0[points], self.mu0[points])
+
+    def copy(self) -> OnlineState:
+        """A state that owns all its arrays."""
+        return OnlineState(self.strain.copy(), self.stress.copy(),
+                           [{k: v.copy() for k, v in st.items()} for st in self.material_states],
+                           self.lam0.copy(), self.mu0.copy())
+
+    def put(self, points: Any, other: OnlineState) -> None:
+        """Write ``other`` into the points ``points`` of this state (which must own its arrays)."""
+        P = self.npoints
+        self.strain[points], self.stress[points] = other.strain, other.stress
+        self.lam0[points], self.mu0[points] = other.lam0, other.mu0
+        for st, new in zip(self.material_states, other.material_states):
+            for k, v in st.items():
+                v[_rows(points, v.shape[0] // P)] = new[k]
+
+
+def _rows(points: Any, n: int) -> Any:
+    """Rows of a point-major (P·n, …) array that belong to ``points``."""
+    xp = array_module(points)
+    return (points[:, None] * n + xp.arange(n)).reshape(-1)
 
 
 @dataclass
 class IncrementResult:
-    """What one converged increment produced."""
+    """One increment of P points.
+
+    ``tangent`` (P, 6, m): the homogenized algorithmic tangent ∂Σ/∂E of all six stress
+    components with respect to the m strain components (its ``comps`` rows are the m × m
+    C_hom). A point that failed (``converged`` False) keeps its start state and has a NaN
+    tangent; ``residual`` is its last scaled residual.
+    """
 
     state: OnlineState
-    tangent: np.ndarray
-    newton_iterations: int
-    scs_iterations: int
-    scs_converged: bool
+    tangent: Any
+    newton_iterations: Any
+    scs_iterations: Any
+    scs_converged: Any
+    converged: Any
+    residual: Any
+    substeps: Any = None
 
 
 class OnlineSolver:
-    """The SCA system of one reduced-order model for a fixed set of clusters and materials.
+    """The SCA system of one reduced-order model, for one or many material points at once.
 
     ``D1``, ``D2``: interaction parts (K, K, m, m); ``fractions`` (K,); ``groups``: list of
-    (material, cluster index array) covering every cluster once. Systems of at least
-    ``chord_from`` unknowns (K·m) reuse the Jacobian factorization between Newton iterations
-    while the residual contracts by ``CHORD_CONTRACTION`` or better (chord steps); the
-    factorization is always renewed at convergence, so the returned tangent is exact.
+    (material, cluster index array) covering every cluster once; ``cluster_lengths`` (K,):
+    characteristic length of each cluster, handed to the materials as ``element_length``
+    (regularized softening laws). Every array operation carries a leading points axis and is
+    written with the array module of the state (numpy or cupy): a batch of points is
+    advanced together (batched linear solves, one constitutive call per material group).
+
+    On the CPU, systems of at least ``chord_from`` unknowns (K·m) keep each point's LU
+    factorization (LAPACK getrf) between Newton iterations while its residual contracts by
+    ``CHORD_CONTRACTION`` or better (chord steps), and refactor at convergence when the
+    Jacobian moved, so the returned tangent is exact; smaller systems, and every system on a
+    GPU, are solved afresh at each iteration by one batched solve. The decisions are taken
+    point by point, so a point advanced alone or in a batch follows the same iterates.
     """
 
     def __init__(self, D1: np.ndarray, D2: np.ndarray, fractions: np.ndarray,
-                 groups: list[tuple[Any, np.ndarray]], *, tol: float = 1e-8,
-                 max_newton: int = 25, scs: str = "regression", scs_tol: float = 1e-4,
-                 scs_maxiter: int = 20, chord_from: int = 300) -> None:
+                 groups: list[tuple[Any, np.ndarray]], *, cluster_lengths: Any = None,
+                 tol: float = 1e-8, max_newton: int = 25, scs: str = "regression",
+                 scs_tol: float = 1e-4, scs_maxiter: int = 20, chord_from: int = 300,
+                 scs_tangent: bool = False) -> None:
         if scs not in SCS_SCHEMES:
             raise ValueError(f"unknown self-consistent scheme {scs!r}; choose one of "
                              f"{', '.join(SCS_SCHEMES)}")
         self.D1, self.D2 = D1, D2
         self.K, self.m = D1.shape[0], D1.shape[2]
         self.c = np.asarray(fractions, dtype=float)
-        self.groups = groups
+        self.groups = [(mat, np.asarray(idx)) for mat, idx in groups]
+        self.cluster_lengths = (None if cluster_lengths is None
+                                else np.asarray(cluster_lengths, dtype=float))
         self.comps = np.arange(6) if self.m == 6 else np.asarray(PLANE_INDICES)
         self.tol, self.max_newton = float(tol), int(max_newton)
         self.scs, self.scs_tol, self.scs_maxiter = scs, float(scs_tol), int(scs_maxiter)
         self.chord_from = int(chord_from)
-        self._stack = np.tile(np.eye(self.m), (self.K, 1))  # (K m, m): ∂R/∂Δε⁰ = −1 ⊗ I
+        # the correction differentiates the regression fit at its fixed point: it applies when
+        # the reference medium is refitted to convergence, not when it is frozen (scs_tol = inf)
+        self.scs_tangent = bool(scs_tangent) and scs == "regression" and np.isfinite(scs_tol)
         # interaction parts laid out as Dᵀ blocks [J, b, (I a)] = D_IJ[a, b], so that the
         # Jacobian comes out of one batched product already in LAPACK's (column-major) order
         km = self.K * self.m
-        self._D1T = np.ascontiguousarray(D1.transpose(1, 3, 0, 2).reshape(self.K, self.m, km))
-        self._D2T = np.ascontiguousarray(D2.transpose(1, 3, 0, 2).reshape(self.K, self.m, km))
+        self._host = {
+            "D1T": np.ascontiguousarray(D1.transpose(1, 3, 0, 2).reshape(self.K, self.m, km)),
+            "D2T": np.ascontiguousarray(D2.transpose(1, 3, 0, 2).reshape(self.K, self.m, km)),
+            "c": self.c, "comps": self.comps,
+            "stack": np.tile(np.eye(self.m), (self.K, 1)),  # (K m, m): ∂R/∂Δε⁰ = −1 ⊗ I
+            "C0_basis": _isotropic_basis(self.comps),
+            "groups": [idx for _, idx in self.groups],
+        }
+        self._device: dict[str, dict] = {}
+
+    def _arrays(self, xp: Any) -> dict:
+        """The solver's constant arrays on the array module ``xp`` (copied once per module)."""
+        if xp is np:
+            return self._host
+        if xp.__name__ not in self._device:
+            self._device[xp.__name__] = {
+                k: ([xp.asarray(i) for i in v] if k == "groups" else
+                    tuple(xp.asarray(b) for b in v) if k == "C0_basis" else xp.asarray(v))
+                for k, v in self._host.items()}
+        return self._device[xp.__name__]
 
     def blas_threads(self) -> Any:
         """BLAS thread limit for the online stage: one thread below ``_THREADED_SIZE`` unknowns.
@@ -117,153 +206,496 @@ class OnlineSolver:
         n = self.K * self.m
         return _controller().limit(limits=1 if n < _THREADED_SIZE else None, user_api="blas")
 
-    def macro(self, state: OnlineState, strain_controlled: np.ndarray) -> np.ndarray:
-        """Per component, the macroscopic strain (strain-controlled) or stress of ``state``."""
-        return np.where(strain_controlled, self.c @ state.strain,
-                        self.c @ state.stress[:, self.comps])
+    def macro(self, state: OnlineState, strain_controlled: Any) -> Any:
+        """(P, m): per component, the macroscopic strain (strain-controlled) or stress."""
+        a = self._arrays(array_module(state.strain))
+        return _where(strain_controlled, a["c"] @ state.strain,
+                      a["c"] @ state.stress[:, :, a["comps"]])
 
-    def initial_state(self, lam0: float, mu0: float) -> OnlineState:
-        states = [mat.initial_state(len(idx)) for mat, idx in self.groups]
-        return OnlineState(np.zeros((self.K, self.m)), np.zeros((self.K, 6)), states, lam0, mu0)
+    def initial_state(self, lam0: float, mu0: float, npoints: int = 1,
+                      xp: Any = np) -> OnlineState:
+        """The virgin state of ``npoints`` points with the reference medium (λ0, μ0)."""
+        states = []
+        for mat, idx in self.groups:
+            extra = {}
+            if self.cluster_lengths is not None:
+                extra["element_length"] = xp.asarray(np.tile(self.cluster_lengths[idx], npoints))
+            states.append(mat.initial_state(npoints * idx.size, xp, **extra))
+        return OnlineState(xp.zeros((npoints, self.K, self.m)), xp.zeros((npoints, self.K, 6)),
+                           states, xp.full(npoints, float(lam0)), xp.full(npoints, float(mu0)))
 
     # ------------------------------------------------------------------ constitutive update
-    def _constitutive(self, state: OnlineState, dstrain: np.ndarray):
-        """Cluster stresses (K, 6), in-plane tangents (K, m, m) and new material states."""
-        stress = np.empty((self.K, 6))
-        tangent = np.empty((self.K, self.m, self.m))
+    def _constitutive(self, state: OnlineState, dstrain: Any):
+        """Cluster stresses (P, K, 6), tangents (P, K, 6, 6), new material states, ok (P,)."""
+        xp = array_module(dstrain)
+        a = self._arrays(xp)
+        P = dstrain.shape[0]
+        full = xp.zeros((P, self.K, 6))
+        full[:, :, a["comps"]] = dstrain
+        stress = xp.empty((P, self.K, 6))
+        tangent = xp.empty((P, self.K, 6, 6))
+        ok = xp.ones(P, dtype=bool)
         new_states = []
-        full = np.zeros((self.K, 6))
-        full[:, self.comps] = dstrain
-        for (mat, idx), st in zip(self.groups, state.material_states):
-            s, t, ns = mat.update(full[idx], st)
-            stress[idx] = s
-            tangent[idx] = t[:, self.comps[:, None], self.comps[None, :]]
+        for (mat, _), idx, st in zip(self.groups, a["groups"], state.material_states):
+            s, t, ns, good = _material_update(mat, full[:, idx], st)
+            stress[:, idx], tangent[:, idx] = s, t
             new_states.append(ns)
-        return stress, tangent, new_states
+            ok &= good
+        return stress, tangent, new_states, ok
 
     # ------------------------------------------------------------------ one increment
-    def _reference(self, lam0: float, mu0: float) -> tuple[np.ndarray, np.ndarray]:
-        """Dᵀ(λ0, μ0) as (K, m, K m) blocks [J, b, (I a)] and the reference stiffness C0."""
-        DT = interaction_tensors(self._D1T, self._D2T, lam0, mu0)
-        return DT, isotropic_stiffness(lam=lam0, mu=mu0)[np.ix_(self.comps, self.comps)]
+    def _reference(self, lam0: Any, mu0: Any, a: dict) -> tuple[Any, Any, Any]:
+        """Per point, the coefficients (a, c) of D = a D1 − c D2 and C0 (P, m, m)."""
+        coef_a, coef_c = green_coefficients(lam0, mu0)
+        L, M = a["C0_basis"]
+        return coef_a, coef_c, lam0[:, None, None] * L + mu0[:, None, None] * M
 
-    def increment(self, state: OnlineState, target: np.ndarray, strain_controlled: np.ndarray,
-                  guess: np.ndarray | None = None) -> IncrementResult:
-        """Solve one increment from the converged ``state`` to the macroscopic ``target``.
+    def increment(self, state: OnlineState, target: Any, strain_controlled: Any,
+                  guess: Any = None) -> IncrementResult:
+        """Solve one increment of every point from the converged ``state``.
 
-        ``target`` (m,) holds, per component, the increment ΔE (strain-controlled) or ΔΣ
-        (stress-controlled). ``guess`` (K, m) is an initial Δε. The reference medium is refitted
-        between Newton iterations (at most ``scs_maxiter`` times), so Newton and the
-        self-consistency converge together; the increment has converged when the residual is
-        below ``tol`` with a reference medium that the refit no longer moves by more than
-        ``scs_tol``. Raises :class:`kernels.ConvergenceError` if Newton fails.
+        ``target`` (P, m) or (m,) holds, per component, the increment ΔE (strain-controlled)
+        or ΔΣ (stress-controlled); ``strain_controlled`` (m,) bool is shared by the points;
+        ``guess`` (P, K, m) is an initial Δε. The reference medium is refitted between Newton
+        iterations (at most ``scs_maxiter`` times), so Newton and the self-consistency converge
+        together; a point has converged when its residual is below ``tol`` with a reference
+        medium that the refit no longer moves by more than ``scs_tol``. Points that fail
+        (Newton not converged in ``max_newton`` iterations, a singular Jacobian, a failed
+        return mapping, non-finite values) are reported in ``converged`` and do not disturb
+        the others.
         """
-        K, m, c = self.K, self.m, self.c
-        lam0, mu0 = state.lam0, state.mu0
-        DT, C0 = self._reference(lam0, mu0)
-        de = np.zeros((K, m)) if guess is None else guess.copy()
-        de0 = np.zeros(m)
-        scale_e = max(float(np.max(np.abs(target[strain_controlled]), initial=0.0)),
-                      float(np.max(np.abs(state.strain), initial=0.0)) * 1e-3, 1e-12)
-        updates, scs_converged, C_hom, residual = 0, True, None, np.inf
-        lu, previous = None, np.inf
+        xp = array_module(state.strain)
+        a = self._arrays(xp)
+        K, m, c, comps = self.K, self.m, a["c"], a["comps"]
+        P, km = state.npoints, K * m
+        controlled = xp.asarray(strain_controlled, dtype=bool)
+        target = xp.broadcast_to(xp.asarray(target, dtype=float), (P, m))
+        chord = xp is np and km >= self.chord_from
+        D1f, D2f = a["D1T"].reshape(km, km), a["D2T"].reshape(km, km)
+
+        out = state.copy()
+        tangent_out = xp.full((P, 6, m), xp.nan)
+        iterations, scs_iterations = xp.zeros(P, dtype=int), xp.zeros(P, dtype=int)
+        scs_out, converged_out = xp.ones(P, dtype=bool), xp.zeros(P, dtype=bool)
+        residual_out = xp.full(P, xp.inf)
+
+        scale_e = xp.maximum(
+            xp.maximum(xp.max(xp.abs(xp.where(controlled, target, 0.0)), axis=1),
+                       xp.max(xp.abs(state.strain.reshape(P, km)), axis=1, initial=0.0) * 1e-3),
+            1e-12)
+        w = _Work(points=xp.arange(P), state=state, target=target, scale_e=scale_e,
+                  de=xp.zeros((P, K, m)) if guess is None else xp.array(guess, dtype=float),
+                  de0=xp.zeros((P, m)), lam0=state.lam0.copy(), mu0=state.mu0.copy(),
+                  updates=xp.zeros(P, dtype=int), scs_good=xp.ones(P, dtype=bool),
+                  previous=xp.full(P, xp.inf), stale=xp.ones(P, dtype=bool),
+                  X=xp.zeros((P, K, m, m)), Xbar=xp.zeros((P, m, m)),
+                  CXbar=xp.zeros((P, m, m)), C_hom=xp.full((P, 6, m), xp.nan),
+                  lu_tangent=xp.zeros((P, K, m, m)))
+        w.coef_a, w.coef_c, w.C0 = self._reference(w.lam0, w.mu0, a)
+        refitted = False
         for it in range(1, self.max_newton + 1):
-            stress, tangent, new_states = self._constitutive(state, de)
-            dsig = (stress - state.stress)[:, self.comps]
-            moved = False
-            if C_hom is not None:
-                lam, mu = self._refit(C_hom, c @ de, c @ dsig, lam0, mu0)
-                change = max(abs(lam - lam0), abs(mu - mu0)) / max(abs(lam0) + abs(mu0), 1e-300)
-                if change > self.scs_tol:
-                    if updates < self.scs_maxiter:
-                        lam0, mu0, moved = lam, mu, True
-                        DT, C0 = self._reference(lam0, mu0)
-                        updates += 1
-                    else:
-                        scs_converged = False
-            # R_I = Δε_I + Σ_J D_IJ (Δσ_J − C0 Δε_J) − Δε⁰
-            D = DT.reshape(K * m, K * m).T  # D_IJ as a (K m, K m) matrix (a view)
-            R = de + (D @ (dsig - de @ C0.T).reshape(-1)).reshape(K, m) - de0
-            macro = np.where(strain_controlled, c @ de, c @ dsig) - target
-            scale_s = max(float(np.max(np.abs(c @ stress[:, self.comps]))), 1e-300)
-            residual = max(np.max(np.abs(R)) / scale_e,
-                           np.max(np.abs(np.where(strain_controlled, macro / scale_e,
-                                                  macro / scale_s))))
-            if not np.isfinite(residual):
-                break
-            converged = residual <= self.tol and not moved
-            # chord steps on large systems: keep the factorization while the residual
-            # contracts well (also across refits of the reference medium); refactor at convergence
-            if (lu is None or converged or K * m < self.chord_from
-                    or residual > CHORD_CONTRACTION * previous):
+            bad = ~xp.all(xp.isfinite(w.de.reshape(w.n, km)), axis=1)
+            if bool(bad.any()):
+                residual_out[w.points[bad]] = xp.nan
+                iterations[w.points[bad]] = it - 1
+                w = w.keep(~bad)
+                if w.n == 0:
+                    break
+            stress, tangent, new_states, ok = self._constitutive(w.state, w.de)
+            tangent_m = tangent[:, :, comps][:, :, :, comps]
+            dsig = (stress - w.state.stress)[:, :, comps]
+            moved = xp.zeros(w.n, dtype=bool)
+            if refitted:
+                lam, mu = self._refit(w.C_hom[:, comps], c @ w.de, c @ dsig, w.lam0, w.mu0)
+                change = (xp.maximum(xp.abs(lam - w.lam0), xp.abs(mu - w.mu0))
+                          / xp.maximum(xp.abs(w.lam0) + xp.abs(w.mu0), 1e-300))
+                wants = change > self.scs_tol
+                moved = wants & (w.updates < self.scs_maxiter)
+                w.scs_good &= ~(wants & ~moved)
+                if bool(moved.any()):
+                    w.lam0, w.mu0 = xp.where(moved, lam, w.lam0), xp.where(moved, mu, w.mu0)
+                    w.coef_a, w.coef_c, w.C0 = self._reference(w.lam0, w.mu0, a)
+                    w.updates += moved
+                    w.stale |= moved
+            # R_I = Δε_I + Σ_J D_IJ (Δσ_J − C0 Δε_J) − Δε⁰, D = a D1 − c D2 shared by the
+            # points up to (a, c): two GEMMs over the batch (D @ v = v @ Dᵀ)
+            v = (dsig - w.de @ w.C0.transpose(0, 2, 1)).reshape(w.n, km)
+            D1v, D2v = v @ D1f, v @ D2f
+            Dv = w.coef_a[:, None] * D1v - w.coef_c[:, None] * D2v
+            R = w.de + Dv.reshape(w.n, K, m) - w.de0[:, None, :]
+            macro = _where(controlled, c @ w.de, c @ dsig) - w.target
+            scale_s = xp.maximum(xp.max(xp.abs(c @ stress[:, :, comps]), axis=1), 1e-300)
+            residual = xp.maximum(
+                xp.max(xp.abs(R.reshape(w.n, km)), axis=1) / w.scale_e,
+                xp.max(xp.abs(_where(controlled, macro / w.scale_e[:, None],
+                                     macro / scale_s[:, None])), axis=1))
+            failed = ~(xp.isfinite(residual) & ok)
+            converged = (residual <= self.tol) & ~moved & ~failed
+            # chord steps: keep a point's factorization while its residual contracts well
+            # (also across refits of the reference medium); refactor at convergence if the
+            # Jacobian moved since, so that the tangent is exact
+            if chord:
+                w.stale |= xp.any(tangent_m != w.lu_tangent, axis=(1, 2, 3))
+                refactor = ((w.LU is None) | (converged & w.stale)
+                            | (~converged & (residual > CHORD_CONTRACTION * w.previous)))
+            else:
+                refactor = xp.ones(w.n, dtype=bool)
+            idx = xp.flatnonzero(refactor)
+            rhs = -R.reshape(w.n, km, 1)
+            sensitivity = None
+            if self.scs_tangent and bool(converged.any()):
+                sensitivity = self._medium_sensitivity(w, v, D1v, D2v, D1f, D2f)
+            if idx.size:
                 # A = 1 + D·blockdiag(C_J − C0): block J of Aᵀ is (C_J − C0)ᵀ·(column block
-                # J of D)ᵀ, so Aᵀ in C order, i.e. A in Fortran order, is one batched product
-                A = np.matmul((tangent - C0).transpose(0, 2, 1), DT).reshape(K * m, K * m).T
-                A[np.diag_indices_from(A)] += 1.0
-                try:
-                    lu = scipy.linalg.lu_factor(A, overwrite_a=True, check_finite=True)
-                except (ValueError, np.linalg.LinAlgError) as exc:
-                    raise ConvergenceError(f"SCA Jacobian is singular or non-finite: {exc}",
-                                           it, float(residual)) from None
-                lu_tangent = tangent
-                X = scipy.linalg.lu_solve(lu, self._stack).reshape(K, m, m)
-                Xbar = np.einsum("J,Jab->ab", c, X)
-                CXbar = np.einsum("J,Jab,Jbc->ac", c, lu_tangent, X)
-                C_hom = CXbar @ np.linalg.inv(Xbar)
-            previous = residual
-            if converged:
-                new = OnlineState(state.strain + de, stress, new_states, lam0, mu0)
-                return IncrementResult(new, C_hom, it - 1, updates, scs_converged)
-            Y = scipy.linalg.lu_solve(lu, -R.reshape(-1)).reshape(K, m)
-            Ybar, CYbar = c @ Y, np.einsum("J,Jab,Jb->a", c, lu_tangent, Y)
-            M = np.where(strain_controlled[:, None], Xbar, CXbar)
-            b = -macro - np.where(strain_controlled, Ybar, CYbar)
-            d0 = np.linalg.solve(M, b)
-            de = de + Y + X @ d0
-            de0 = de0 + d0
-        raise ConvergenceError(
-            f"SCA Newton did not converge: residual {residual:.3e} > tol {self.tol:.1e} after "
-            f"{self.max_newton} iterations", self.max_newton, float(residual))
+                # J of D)ᵀ, so Aᵀ in C order, i.e. A in Fortran order, comes out of batched
+                # products with the shared Dᵀ blocks
+                Delta_T = (tangent_m[idx] - w.C0[idx, None]).transpose(0, 1, 3, 2)
+                At = (w.coef_a[idx, None, None, None] * (Delta_T @ a["D1T"])
+                      - w.coef_c[idx, None, None, None] * (Delta_T @ a["D2T"]))
+                At = At.reshape(idx.size, km, km)
+                diag = xp.arange(km)
+                At[:, diag, diag] += 1.0
+                stack = xp.broadcast_to(a["stack"], (idx.size, km, m))
+                if chord:
+                    piv = _lu_factor_points(At)
+                    X = _lu_solve_points(At, piv, stack)
+                    if w.LU is None:
+                        w.LU, w.piv = At, piv
+                    else:
+                        w.LU[idx], w.piv[idx] = At, piv
+                else:
+                    extra = [] if sensitivity is None else [-sensitivity]
+                    sol = _solve_points(At.transpose(0, 2, 1),
+                                        xp.concatenate([rhs, stack, *extra], axis=2))
+                    w.Y, X = sol[:, :, 0].reshape(w.n, K, m), sol[:, :, 1:1 + m]
+                    if sensitivity is not None:
+                        Z = sol[:, :, 1 + m:]
+                X = X.reshape(idx.size, K, m, m)
+                w.X[idx], w.lu_tangent[idx], w.stale[idx] = X, tangent_m[idx], False
+                w.Xbar[idx] = xp.einsum("J,pJab->pab", c, X)
+                CX = xp.einsum("J,pJab,pJbc->pac", c, tangent[idx][:, :, :, comps], X)
+                w.CXbar[idx] = CX[:, comps]
+                w.C_hom[idx] = _solve_right(CX, w.Xbar[idx])
+                refitted = True
+            failed |= ~xp.all(xp.isfinite(w.C_hom.reshape(w.n, -1)), axis=1)
+            converged &= ~failed
+            if chord:
+                w.Y = _lu_solve_points(w.LU, w.piv, rhs).reshape(w.n, K, m)
+                if sensitivity is not None:
+                    Z = _lu_solve_points(w.LU, w.piv, -sensitivity)
+            w.previous = residual
+            done = converged | failed
+            if bool(done.any()):
+                p = w.points[converged]
+                if p.size:
+                    i = xp.flatnonzero(converged)
+                    new = OnlineState(w.state.strain[i] + w.de[i], stress[i],
+                                      [_take_points(st, i, w.n) for st in new_states],
+                                      w.lam0[i], w.mu0[i])
+                    out.put(p, new)
+                    tangent_out[p] = w.C_hom[i]
+                    converged_out[p] = True
+                    scs_iterations[p], scs_out[p] = w.updates[i], w.scs_good[i]
+                    f = i[w.scs_good[i]]  # points whose reference medium is at the fixed point
+                    if sensitivity is not None and f.size:
+                        tangent_out[w.points[f]] = _self_consistent_tangent(
+                            w.C_hom[f], Z[f].reshape(f.size, K, m, 2),
+                            tangent[f][:, :, :, comps], c, c @ w.de[f], c @ dsig[f],
+                            w.lam0[f], w.mu0[f], comps)
+                iterations[w.points[done]] = it - 1
+                residual_out[w.points[done]] = residual[done]
+                w = w.keep(~done)
+                macro = macro[~done]
+                if w.n == 0:
+                    break
+            # Newton step: δε_I = Y_I + X_I δε⁰ with δε⁰ from the macroscopic conditions
+            Ybar = c @ w.Y
+            CYbar = xp.einsum("J,pJab,pJb->pa", c, w.lu_tangent, w.Y)
+            M = xp.where(controlled[:, None], w.Xbar, w.CXbar)
+            b = -macro - _where(controlled, Ybar, CYbar)
+            d0 = _solve_points(M, b[:, :, None])[:, :, 0]
+            w.de = w.de + w.Y + (w.X @ d0[:, None, :, None])[..., 0]
+            w.de0 = w.de0 + d0
+        if w.n:
+            iterations[w.points] = self.max_newton
+            residual_out[w.points] = w.previous
+        return IncrementResult(out, tangent_out, iterations, scs_iterations, scs_out,
+                               converged_out, residual_out)
+
+    def _medium_sensitivity(self, w: _Work, v: Any, D1v: Any, D2v: Any, D1f: Any,
+                            D2f: Any) -> Any:
+        """∂R/∂(λ0, μ0) (P, K m, 2) at the current iterate.
+
+        R = Δε + D(λ0, μ0)(Δσ − C0 Δε) − Δε⁰ with D = a D1 − c D2, C0 = λ0 1⊗1 + 2μ0 I:
+        ∂R/∂θ = (∂a/∂θ D1 − ∂c/∂θ D2) v − D (∂C0/∂θ) Δε, v = Δσ − C0 Δε.
+        """
+        xp = array_module(v)
+        lam, mu = w.lam0, w.mu0
+        km = v.shape[1]
+        L, _ = self._arrays(xp)["C0_basis"]
+        de = w.de.reshape(w.n, self.K, self.m)
+        vecs = xp.stack([(de @ L).reshape(w.n, km), 2.0 * de.reshape(w.n, km)], axis=1)
+        D1e, D2e = vecs @ D1f, vecs @ D2f  # (P, 2, K m): D1, D2 applied to (∂C0/∂θ) Δε
+        De = w.coef_a[:, None, None] * D1e - w.coef_c[:, None, None] * D2e
+        a_mu = -1.0 / mu**2
+        c_lam = 1.0 / (lam + 2.0 * mu) ** 2
+        c_mu = -(lam**2 + 4.0 * lam * mu + 2.0 * mu**2) / (mu * (lam + 2.0 * mu)) ** 2
+        d_lam = -c_lam[:, None] * D2v - De[:, 0]
+        d_mu = a_mu[:, None] * D1v - c_mu[:, None] * D2v - De[:, 1]
+        return xp.stack([d_lam, d_mu], axis=2)
+
+    def advance(self, state: OnlineState, target: Any, strain_controlled: Any,
+                guess: Any = None, max_cuts: int = 6) -> IncrementResult:
+        """:meth:`increment` with sub-stepping: a point that fails is solved again from its
+        start state in two halves, each halved again on failure, up to ``max_cuts`` times.
+
+        The result sums the Newton and self-consistent iterations of the sub-increments that
+        made up each point's converged increment; ``substeps`` (P,) counts them.
+        """
+        xp = array_module(state.strain)
+        res = self.increment(state, target, strain_controlled, guess)
+        res.substeps = xp.ones(state.npoints, dtype=int)
+        if max_cuts <= 0 or bool(res.converged.all()):
+            return res
+        idx = xp.flatnonzero(~res.converged)
+        start = state.take(idx)
+        whole = xp.broadcast_to(xp.asarray(target, dtype=float), (state.npoints, self.m))[idx]
+        first = self.advance(start, 0.5 * whole, strain_controlled, None, max_cuts - 1)
+        half = xp.flatnonzero(first.converged)
+        res.residual[idx] = first.residual
+        if half.size == 0:
+            return res
+        mid = first.state.take(half)
+        reached = (self.macro(mid, strain_controlled)
+                   - self.macro(start.take(half), strain_controlled))
+        second = self.advance(mid, whole[half] - reached, strain_controlled, None, max_cuts - 1)
+        res.residual[idx[half]] = second.residual
+        ok = half[second.converged]
+        if ok.size:
+            p, q = idx[ok], xp.flatnonzero(second.converged)
+            res.state.put(p, second.state.take(q))
+            res.tangent[p] = second.tangent[q]
+            res.converged[p] = True
+            for name in ("newton_iterations", "scs_iterations", "substeps"):
+                getattr(res, name)[p] = getattr(first, name)[ok] + getattr(second, name)[q]
+            res.scs_converged[p] = first.scs_converged[ok] & second.scs_converged[q]
+        return res
 
     # ------------------------------------------------------------------ reference medium
-    def _refit(self, C_hom, dE, dS, lam0, mu0) -> tuple[float, float]:
-        """The reference medium fitted to the current iterate (macroscopic ΔE, ΔΣ, C_hom)."""
+    def _refit(self, C_hom: Any, dE: Any, dS: Any, lam0: Any, mu0: Any) -> tuple[Any, Any]:
+        """Per point, the reference medium fitted to the current iterate (ΔE, ΔΣ, C_hom)."""
+        xp = array_module(C_hom)
         lam, mu = isotropic_fit(C_hom, self.comps)
         if self.scs == "regression":
-            fit = regression_fit(dE, dS, self.comps)
-            if fit is not None:
-                lam, mu = fit
-        if not (np.isfinite(lam) and np.isfinite(mu)) or mu <= 0 or lam + 2 * mu <= 0:
-            return lam0, mu0  # a softening tangent has no admissible isotropic fit: keep C0
-        return float(lam), float(mu)
+            rlam, rmu, ok = regression_fit(dE, dS, self.comps)
+            lam, mu = xp.where(ok, rlam, lam), xp.where(ok, rmu, mu)
+        # a softening tangent has no admissible isotropic fit: keep C0
+        admissible = xp.isfinite(lam) & xp.isfinite(mu) & (mu > 0) & (lam + 2 * mu > 0)
+        return xp.where(admissible, lam, lam0), xp.where(admissible, mu, mu0)
 
 
-def isotropic_fit(C: np.ndarray, comps: np.ndarray) -> tuple[float, float]:
+@dataclass
+class _Work:
+    """The unconverged points of an increment and their Newton iterates."""
+
+    points: Any
+    state: OnlineState
+    target: Any
+    scale_e: Any
+    de: Any
+    de0: Any
+    lam0: Any
+    mu0: Any
+    updates: Any
+    scs_good: Any
+    previous: Any
+    stale: Any
+    X: Any
+    Xbar: Any
+    CXbar: Any
+    C_hom: Any
+    lu_tangent: Any
+    coef_a: Any = None
+    coef_c: Any = None
+    C0: Any = None
+    Y: Any = None
+    LU: Any = None
+    piv: Any = None
+
+    @property
+    def n(self) -> int:
+        return int(self.points.shape[0])
+
+    def keep(self, mask: Any) -> _Work:
+        """The points where ``mask`` is True."""
+        idx = array_module(mask).flatnonzero(mask)
+        fields = {k: (v if v is None else v.take(idx) if k == "state" else v[idx])
+                  for k, v in self.__dict__.items()}
+        return _Work(**fields)
+
+
+def _lu_factor_points(At: np.ndarray) -> np.ndarray:
+    """LU-factorize A_p in place for every p, A_p held transposed in ``At`` (C order).
+
+    ``At[p].T`` is A_p in Fortran order, factorized by LAPACK's getrf without a copy; returns
+    the pivots (P, n). A singular or non-finite A_p leaves NaN or inf in its factors (and so in
+    its solutions), not an error.
+    """
+    piv = np.empty(At.shape[:2], dtype=np.int32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        for p in range(At.shape[0]):
+            _, piv[p] = scipy.linalg.lu_factor(At[p].T, overwrite_a=True, check_finite=False)
+    return piv
+
+
+def _lu_solve_points(LU: np.ndarray, piv: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Solutions (P, n, r) of A_p X_p = B_p from the factors of :func:`_lu_factor_points`."""
+    X = np.empty(B.shape)
+    with np.errstate(all="ignore"):
+        for p in range(LU.shape[0]):
+            X[p] = scipy.linalg.lu_solve((LU[p].T, piv[p]), B[p], check_finite=False)
+    return X
+
+
+def _solve_points(A: Any, B: Any) -> Any:
+    """Batched solve A_p x_p = B_p; NaN for the points whose matrix is singular."""
+    xp = array_module(A)
+    try:
+        return xp.linalg.solve(A, B)
+    except np.linalg.LinAlgError:  # numpy raises for the whole batch: isolate the culprits
+        out = xp.full(B.shape, xp.nan)
+        for p in range(A.shape[0]):
+            try:
+                out[p] = xp.linalg.solve(A[p], B[p])
+            except np.linalg.LinAlgError:
+                pass
+        return out
+
+
+def _solve_right(B: Any, A: Any) -> Any:
+    """B A⁻¹ per point (B (P, r, m), A (P, m, m))."""
+    return _solve_points(A.transpose(0, 2, 1), B.transpose(0, 2, 1)).transpose(0, 2, 1)
+
+
+def _where(controlled: Any, strain: Any, stress: Any) -> Any:
+    return array_module(strain).where(controlled, strain, stress)
+
+
+def _take_points(state: dict, idx: Any, P: int) -> dict:
+    """Rows of the points ``idx`` of a point-major material state of P points."""
+    return {k: v[_rows(idx, v.shape[0] // P)] for k, v in state.items()}
+
+
+def _material_update(mat: Any, dstrain: Any, state: dict) -> tuple[Any, Any, dict, Any]:
+    """``mat.update`` for P points of n clusters each (``dstrain`` (P, n, 6)).
+
+    A failed return mapping is confined to the points where it happens: the batch is split in
+    halves until the failing points are isolated; they get NaN stresses and ``ok`` False.
+    """
+    xp = array_module(dstrain)
+    P, n = dstrain.shape[:2]
+    try:
+        s, t, ns = mat.update(dstrain.reshape(P * n, 6), state)
+        return s.reshape(P, n, 6), t.reshape(P, n, 6, 6), ns, xp.ones(P, dtype=bool)
+    except ReturnMappingError:
+        if P == 1:
+            return (xp.full((1, n, 6), xp.nan), xp.full((1, n, 6, 6), xp.nan), state,
+                    xp.zeros(1, dtype=bool))
+    h = P // 2
+    parts = [_material_update(mat, dstrain[sl], {k: v[rows] for k, v in state.items()})
+             for sl, rows in ((slice(0, h), slice(0, h * n)), (slice(h, P), slice(h * n, P * n)))]
+    return (xp.concatenate([parts[0][0], parts[1][0]]), xp.concatenate([parts[0][1], parts[1][1]]),
+            {k: xp.concatenate([parts[0][2][k], parts[1][2][k]]) for k in parts[0][2]},
+            xp.concatenate([parts[0][3], parts[1][3]]))
+
+
+def _self_consistent_tangent(C_hom: Any, Z: Any, tangent_rows: Any, c: Any, dE: Any, dS: Any,
+                             lam: Any, mu: Any, comps: Any) -> Any:
+    """dΣ/dE of the self-consistent solution: C_hom corrected for the moving reference medium.
+
+    With θ = (λ0, μ0) the regression fit of (ΔE, ΔΣ) (:func:`regression_fit`), the converged
+    stress depends on E directly (C_hom, at fixed θ) and through θ: dΣ = C_hom dE + S dθ,
+    dθ = G_E dE + G_Σ dΣ, so dΣ/dE = (1 − S G_Σ)⁻¹ (C_hom + S G_E). S = ∂Σ/∂θ comes from
+    Z = −A⁻¹ ∂R/∂θ (P, K, m, 2) as Σ c_J C_J Z_J − C_hom Σ c_J Z_J (the macroscopic strain
+    held); G_Σ = N⁻¹Aᵀ and G_E = N⁻¹(∂Aᵀ r − Aᵀ C0) are the derivatives of the least-squares
+    fit θ = N⁻¹AᵀΔΣ, A = [tr(ΔE) 1, 2ΔE], N = AᵀA, r = ΔΣ − Aθ. Where the regression is
+    singular (its fallback holds θ) C_hom is returned unchanged. Rows: all six stress
+    components (``C_hom`` (P, 6, m)).
+    """
+    xp = array_module(C_hom)
+    Zbar = xp.einsum("J,pJab->pab", c, Z)
+    S = xp.einsum("J,pJab,pJbc->pac", c, tangent_rows, Z) - C_hom @ Zbar  # (P, 6, 2)
+    one = np.zeros(6)
+    one[:3] = 1.0
+    one = xp.asarray(one[comps])
+    A = xp.stack([(dE @ one)[:, None] * one, 2.0 * dE], axis=2)  # (P, m, 2)
+    At = A.transpose(0, 2, 1)
+    _, _, ok = regression_fit(dE, dS, comps)
+    N = At @ A
+    N[~ok] = xp.eye(2)
+    Ninv = xp.linalg.inv(N)
+    theta = xp.stack([lam, mu], axis=1)
+    r = dS - (A @ theta[:, :, None])[..., 0]
+    dAr = xp.stack([(r @ one)[:, None] * one, 2.0 * r], axis=1)  # (P, 2, m): ∂Aᵀ/∂ΔE_k r
+    C0 = lam[:, None, None] * xp.outer(one, one) + 2.0 * mu[:, None, None] * xp.eye(len(one))
+    G_E, G_S = Ninv @ (dAr - At @ C0), Ninv @ At
+    Sm = S[:, comps]
+    T = _solve_points(xp.eye(len(one)) - Sm @ G_S, C_hom[:, comps] + Sm @ G_E)
+    full = C_hom + S @ (G_E + G_S @ T)
+    good = ok & xp.all(xp.isfinite(full.reshape(full.shape[0], -1)), axis=1)
+    return xp.where(good[:, None, None], full, C_hom)
+
+
+def _isotropic_basis(comps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """1⊗1 and 2I restricted to ``comps``: C_iso(λ, μ) = λ L + μ M."""
+    one = np.zeros(6)
+    one[:3] = 1.0
+    return np.outer(one, one)[np.ix_(comps, comps)], 2.0 * np.eye(len(comps))
+
+
+def isotropic_fit(C: Any, comps: np.ndarray) -> tuple[Any, Any]:
     """(λ, μ) of the isotropic stiffness closest to ``C`` (Frobenius, over ``comps``).
 
     Least squares on the basis {1⊗1, 2I} restricted to the components (all six in 3D, where
     it is the classical projection on the bulk and shear parts; the plane-strain block in 2D).
+    ``C`` (..., m, m) gives arrays of shape (...).
     """
-    one = np.zeros(6)
-    one[:3] = 1.0
-    L = np.outer(one, one)[np.ix_(comps, comps)]
-    M = 2.0 * np.eye(len(comps))
+    xp = array_module(C)
+    L, M = _isotropic_basis(comps)
     G = np.array([[np.sum(L * L), np.sum(L * M)], [np.sum(M * L), np.sum(M * M)]])
-    sym = 0.5 * (C + C.T)
-    lam, mu = np.linalg.solve(G, [np.sum(L * sym), np.sum(M * sym)])
-    return float(lam), float(mu)
+    sym = 0.5 * (C + xp.swapaxes(C, -1, -2))
+    rhs = xp.stack([(sym * xp.asarray(L)).sum(axis=(-2, -1)),
+                    (sym * xp.asarray(M)).sum(axis=(-2, -1))], axis=-1)
+    lam_mu = rhs @ xp.asarray(np.linalg.inv(G).T)
+    return lam_mu[..., 0], lam_mu[..., 1]
 
 
-def regression_fit(dE: np.ndarray, dS: np.ndarray, comps: np.ndarray) -> tuple | None:
-    """(λ, μ) minimizing |ΔΣ − λ tr(ΔE) 1 − 2μ ΔE|² (Liu et al. 2016, eq. 42), or None.
+def regression_fit(dE: Any, dS: Any, comps: np.ndarray) -> tuple[Any, Any, Any]:
+    """(λ, μ, ok) minimizing |ΔΣ − λ tr(ΔE) 1 − 2μ ΔE|² (Liu et al. 2016, eq. 42).
 
-    None when the two columns are (nearly) dependent, e.g. for an isochoric increment.
+    Per point for ``dE``, ``dS`` (..., m); ``ok`` is False where the two columns
+    [tr(ΔE) 1, 2ΔE] are (nearly) dependent (condition number above 1e8, e.g. an isochoric
+    increment): there λ, μ are meaningless. Solved by a two-column QR (Gram–Schmidt).
     """
+    xp = array_module(dE)
     one = np.zeros(6)
     one[:3] = 1.0
-    one = one[comps]
-    A = np.column_stack([(one @ dE) * one, 2.0 * dE])
-    if np.linalg.cond(A) > 1e8:
-        return None
-    (lam, mu), *_ = np.linalg.lstsq(A, dS, rcond=None)
-    return float(lam), float(mu)
+    one = xp.asarray(one[comps])
+    a1 = (dE @ one)[..., None] * one
+    a2 = 2.0 * dE
+    r11 = xp.sqrt((a1 * a1).sum(axis=-1))
+    q1 = a1 / xp.where(r11 > 0, r11, 1.0)[..., None]
+    r12 = (q1 * a2).sum(axis=-1)
+    w = a2 - r12[..., None] * q1
+    r22 = xp.sqrt((w * w).sum(axis=-1))
+    q2 = w / xp.where(r22 > 0, r22, 1.0)[..., None]
+    # condition number of R = [[r11, r12], [0, r22]] from its Frobenius norm and determinant
+    frob2, det = r11**2 + r12**2 + r22**2, xp.abs(r11 * r22)
+    disc = xp.sqrt(xp.maximum(frob2**2 - 4.0 * det**2, 0.0))
+    smin2 = 2.0 * det**2 / (frob2 + disc + 1e-300)
+    ok = (det > 0) & (frob2 + disc < 2.0 * 1e16 * smin2)
+    b1, b2 = (q1 * dS).sum(axis=-1), (q2 * dS).sum(axis=-1)
+    mu = b2 / xp.where(ok, r22, 1.0)
+    lam = (b1 - r12 * mu) / xp.where(ok, r11, 1.0)
+    return lam, mu, ok

@@ -75,9 +75,14 @@ def equilibrium_point_2d(t0, t1, t2, n1, n2):
     return 2.0 * (q1 * q1 + q2 * q2) - nq * nq
 
 
-def green_coefficients(lam0: float, mu0: float) -> tuple[float, float]:
-    """Coefficients (a, c) of Γ̂0 = a Φ1 − c Φ2 for the reference medium (λ0, μ0)."""
-    if not (np.isfinite(lam0) and np.isfinite(mu0)) or mu0 <= 0 or lam0 + 2.0 * mu0 <= 0:
+def green_coefficients(lam0: Any, mu0: Any) -> tuple[Any, Any]:
+    """Coefficients (a, c) of Γ̂0 = a Φ1 − c Φ2 for the reference medium (λ0, μ0).
+
+    a = 1/μ0, c = (λ0 + μ0) / (μ0 (λ0 + 2μ0)); elementwise for arrays of reference media.
+    """
+    xp = array_module(lam0, mu0)
+    admissible = xp.isfinite(lam0) & xp.isfinite(mu0) & (mu0 > 0) & (lam0 + 2.0 * mu0 > 0)
+    if not bool(xp.all(admissible)):
         raise ValueError(
             f"reference medium lam0={lam0}, mu0={mu0} is not admissible: need mu0 > 0 and "
             "lam0 + 2 mu0 > 0"
