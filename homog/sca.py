@@ -36,12 +36,12 @@ iteration count and convergence flag; a point that fails does not disturb the ot
 from __future__ import annotations
 
 import functools
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.linalg
+import scipy.linalg.lapack
 from threadpoolctl import ThreadpoolController
 
 from homog.materials.von_mises import ReturnMappingError
@@ -143,12 +143,13 @@ class OnlineSolver:
     written with the array module of the state (numpy or cupy): a batch of points is
     advanced together (batched linear solves, one constitutive call per material group).
 
-    On the CPU, systems of at least ``chord_from`` unknowns (K·m) keep each point's LU
-    factorization (LAPACK getrf) between Newton iterations while its residual contracts by
-    ``CHORD_CONTRACTION`` or better (chord steps), and refactor at convergence when the
-    Jacobian moved, so the returned tangent is exact; smaller systems, and every system on a
-    GPU, are solved afresh at each iteration by one batched solve. The decisions are taken
-    point by point, so a point advanced alone or in a batch follows the same iterates.
+    On the CPU each point keeps its LU factors (LAPACK getrf): it refactors at every Newton
+    iteration or, for systems of at least ``chord_from`` unknowns (K·m), only when its residual
+    contracted by less than ``CHORD_CONTRACTION`` (chord steps, also across refits of the
+    reference medium); at convergence it refactors only if its Jacobian moved since, so the
+    returned tangent is exact and an elastic increment pays one factorization. On a GPU each
+    iteration is one batched solve. The decisions are taken point by point, so a point
+    advanced alone or in a batch follows the same iterates.
     """
 
     def __init__(self, D1: np.ndarray, D2: np.ndarray, fractions: np.ndarray,
@@ -270,7 +271,8 @@ class OnlineSolver:
         P, km = state.npoints, K * m
         controlled = xp.asarray(strain_controlled, dtype=bool)
         target = xp.broadcast_to(xp.asarray(target, dtype=float), (P, m))
-        chord = xp is np and km >= self.chord_from
+        keep = xp is np  # LAPACK factors kept per point (CPU); batched solves on a GPU
+        chord = keep and km >= self.chord_from
         D1f, D2f = a["D1T"].reshape(km, km), a["D2T"].reshape(km, km)
 
         out = state.copy()
@@ -331,13 +333,15 @@ class OnlineSolver:
                                      macro / scale_s[:, None])), axis=1))
             failed = ~(xp.isfinite(residual) & ok)
             converged = (residual <= self.tol) & ~moved & ~failed
-            # chord steps: keep a point's factorization while its residual contracts well
-            # (also across refits of the reference medium); refactor at convergence if the
-            # Jacobian moved since, so that the tangent is exact
-            if chord:
+            # a point refactors at every iteration, or, with chord steps, when its residual
+            # contracts poorly (the factorization is kept across refits of the reference
+            # medium); at convergence only if its Jacobian moved since the last factorization,
+            # so that the tangent is exact (an elastic increment pays one factorization)
+            if keep:
                 w.stale |= xp.any(tangent_m != w.lu_tangent, axis=(1, 2, 3))
-                refactor = ((w.LU is None) | (converged & w.stale)
-                            | (~converged & (residual > CHORD_CONTRACTION * w.previous)))
+                contracted = (residual <= CHORD_CONTRACTION * w.previous if chord
+                              else xp.zeros(w.n, dtype=bool))
+                refactor = (w.LU is None) | xp.where(converged, w.stale, ~contracted)
             else:
                 refactor = xp.ones(w.n, dtype=bool)
             idx = xp.flatnonzero(refactor)
@@ -356,7 +360,7 @@ class OnlineSolver:
                 diag = xp.arange(km)
                 At[:, diag, diag] += 1.0
                 stack = xp.broadcast_to(a["stack"], (idx.size, km, m))
-                if chord:
+                if keep:
                     piv = _lu_factor_points(At)
                     X = _lu_solve_points(At, piv, stack)
                     if w.LU is None:
@@ -379,7 +383,7 @@ class OnlineSolver:
                 refitted = True
             failed |= ~xp.all(xp.isfinite(w.C_hom.reshape(w.n, -1)), axis=1)
             converged &= ~failed
-            if chord:
+            if keep:
                 w.Y = _lu_solve_points(w.LU, w.piv, rhs).reshape(w.n, K, m)
                 if sensitivity is not None:
                     Z = _lu_solve_points(w.LU, w.piv, -sensitivity)
@@ -534,18 +538,20 @@ class _Work:
         return _Work(**fields)
 
 
+_GETRF, _GETRS = scipy.linalg.lapack.dgetrf, scipy.linalg.lapack.dgetrs
+
+
 def _lu_factor_points(At: np.ndarray) -> np.ndarray:
     """LU-factorize A_p in place for every p, A_p held transposed in ``At`` (C order).
 
-    ``At[p].T`` is A_p in Fortran order, factorized by LAPACK's getrf without a copy; returns
-    the pivots (P, n). A singular or non-finite A_p leaves NaN or inf in its factors (and so in
-    its solutions), not an error.
+    ``At[p].T`` is A_p in Fortran order, factorized by LAPACK's dgetrf without a copy (called
+    directly: scipy's wrappers cost more than the factorization of a small system); returns
+    the pivots (P, n). A singular or non-finite A_p leaves NaN or inf in its factors (and so
+    in its solutions), not an error.
     """
     piv = np.empty(At.shape[:2], dtype=np.int32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-        for p in range(At.shape[0]):
-            _, piv[p] = scipy.linalg.lu_factor(At[p].T, overwrite_a=True, check_finite=False)
+    for p in range(At.shape[0]):
+        _, piv[p], _ = _GETRF(At[p].T, overwrite_a=1)
     return piv
 
 
@@ -554,7 +560,7 @@ def _lu_solve_points(LU: np.ndarray, piv: np.ndarray, B: np.ndarray) -> np.ndarr
     X = np.empty(B.shape)
     with np.errstate(all="ignore"):
         for p in range(LU.shape[0]):
-            X[p] = scipy.linalg.lu_solve((LU[p].T, piv[p]), B[p], check_finite=False)
+            X[p], _ = _GETRS(LU[p].T, piv[p], B[p])
     return X
 
 
