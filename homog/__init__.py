@@ -11,6 +11,7 @@ from homog.materials import from_config
 from homog.response import Response
 from homog.rom import ReducedOrderModel, build_rom
 from homog.rom_io import load_rom
+from homog.umat import Umat
 
 __version__ = "0.1.0"
 
@@ -18,6 +19,7 @@ __all__ = [
     "LoadPath",
     "ReducedOrderModel",
     "Response",
+    "Umat",
     "build_rom",
     "dns",
     "from_config",
