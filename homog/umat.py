@@ -46,10 +46,13 @@ import numpy as np
 
 from kernels import ConvergenceError
 from kernels.arraymodule import array_module
-from kernels.tensors import ABAQUS_ORDER, MANDEL_NAMES, SQRT2
+from kernels.tensors import (
+    MANDEL_NAMES,
+    mandel_to_voigt_stiffness,
+    mandel_to_voigt_stress,
+    voigt_to_mandel_strain,
+)
 
-#: Mandel weights (1, 1, 1, √2, √2, √2): Mandel strain = Voigt strain·(1 or 1/√2), etc.
-_WEIGHT = np.array([1.0, 1.0, 1.0, SQRT2, SQRT2, SQRT2])
 #: Working-set budget of one batched solve on the CPU / on a GPU (bytes).
 _CPU_BUDGET, _GPU_BUDGET = 256 * 2**20, 4 * 2**30
 
@@ -75,7 +78,6 @@ class Umat:
         self.chunk = None if chunk is None else int(chunk)
         self.plane_strain = rom.ndim == 2
         self.ntens = 4 if self.plane_strain else 6
-        self._voigt = np.asarray(ABAQUS_ORDER[:self.ntens])  # Voigt slot -> Mandel index
         K, m = self.solver.K, self.solver.m
         self._blocks, names, offset = [], [], 0
         for mat, idx in self.solver.groups:
@@ -138,12 +140,11 @@ class Umat:
         """Voigt (P, ntens) -> the ROM's m Mandel components (P, m)."""
         xp = array_module(voigt)
         full = xp.zeros((voigt.shape[0], 6))
-        full[:, self._voigt] = voigt / xp.asarray(_WEIGHT[self._voigt])
-        return full[:, self.solver.comps]
+        full[:, :self.ntens] = voigt  # plane strain: 13, 23 are zero
+        return voigt_to_mandel_strain(full)[:, self.solver.comps]
 
     def _stress_voigt(self, mandel: Any) -> Any:
-        xp = array_module(mandel)
-        return mandel[:, self._voigt] / xp.asarray(_WEIGHT[self._voigt])
+        return mandel_to_voigt_stress(mandel)[:, :self.ntens]
 
     def _ddsdde(self, tangent: Any, lam0: Any, mu0: Any) -> Any:
         """(P, 6, m) ∂Σ/∂E -> Voigt DDSDDE (P, ntens, ntens)."""
@@ -154,9 +155,7 @@ class Umat:
         if self.plane_strain:
             C[:, comps, 2] = tangent[:, 2, :]
             C[:, 2, 2] = lam0 + 2.0 * mu0
-        w = xp.asarray(1.0 / _WEIGHT)
-        C = C * w[:, None] * w[None, :]
-        return C[:, self._voigt][:, :, self._voigt]
+        return mandel_to_voigt_stiffness(C)[:, :self.ntens, :self.ntens]
 
     def elastic_ddsdde(self, statev: Any) -> Any:
         """DDSDDE of the elastic ROM (C_eff, Voigt) for each point of ``statev`` (P, nstatv)."""

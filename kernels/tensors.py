@@ -14,7 +14,11 @@ References: Mandel (1965); Helnwein, CMAME 190 (2001) for the Mandel/Voigt mappi
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from kernels.arraymodule import array_module
 
 SQRT2 = float(np.sqrt(2.0))
 
@@ -29,6 +33,8 @@ ABAQUS_ORDER = (0, 1, 2, 5, 4, 3)
 
 _MANDEL_WEIGHT = np.array([1.0, 1.0, 1.0, SQRT2, SQRT2, SQRT2])
 _ONE = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+#: Mandel index -> Abaqus Voigt slot (the inverse permutation of ABAQUS_ORDER).
+_MANDEL_FROM_ABAQUS = tuple(int(i) for i in np.argsort(ABAQUS_ORDER))
 
 #: Volumetric projector I_vol = (1/3) 1⊗1 and deviatoric projector I_dev = I − I_vol (Mandel).
 VOLUMETRIC = np.outer(_ONE, _ONE) / 3.0
@@ -136,47 +142,53 @@ def check_stiffness(
     return C
 
 
-def mandel_to_voigt_strain(e: np.ndarray) -> np.ndarray:
+def mandel_to_voigt_strain(e: Any) -> Any:
     """Mandel strain (..., 6) -> Abaqus Voigt strain (11, 22, 33, γ12, γ13, γ23)."""
-    e = np.asarray(e)
-    return (e * _MANDEL_WEIGHT)[..., ABAQUS_ORDER]
+    xp, e = _module_and_array(e)
+    return (e * xp.asarray(_MANDEL_WEIGHT))[..., ABAQUS_ORDER]
 
 
-def voigt_to_mandel_strain(v: np.ndarray) -> np.ndarray:
+def voigt_to_mandel_strain(v: Any) -> Any:
     """Abaqus Voigt strain (11, 22, 33, γ12, γ13, γ23) (..., 6) -> Mandel strain."""
-    v = np.asarray(v)
-    return v[..., ABAQUS_ORDER] / _MANDEL_WEIGHT
+    xp, v = _module_and_array(v)
+    return v[..., _MANDEL_FROM_ABAQUS] / xp.asarray(_MANDEL_WEIGHT)
 
 
-def mandel_to_voigt_stress(s: np.ndarray) -> np.ndarray:
+def mandel_to_voigt_stress(s: Any) -> Any:
     """Mandel stress (..., 6) -> Abaqus Voigt stress (11, 22, 33, 12, 13, 23)."""
-    s = np.asarray(s)
-    return (s / _MANDEL_WEIGHT)[..., ABAQUS_ORDER]
+    xp, s = _module_and_array(s)
+    return (s / xp.asarray(_MANDEL_WEIGHT))[..., ABAQUS_ORDER]
 
 
-def voigt_to_mandel_stress(v: np.ndarray) -> np.ndarray:
+def voigt_to_mandel_stress(v: Any) -> Any:
     """Abaqus Voigt stress (11, 22, 33, 12, 13, 23) (..., 6) -> Mandel stress."""
-    v = np.asarray(v)
-    return v[..., ABAQUS_ORDER] * _MANDEL_WEIGHT
+    xp, v = _module_and_array(v)
+    return v[..., _MANDEL_FROM_ABAQUS] * xp.asarray(_MANDEL_WEIGHT)
 
 
-def mandel_to_voigt_stiffness(C: np.ndarray) -> np.ndarray:
+def mandel_to_voigt_stiffness(C: Any) -> Any:
     """Mandel stiffness (..., 6, 6) -> Abaqus Voigt stiffness (DDSDDE layout).
 
     With σ_V = W⁻¹σ_M and γ_V = Wε_M (W = diag of the √2 weights), C_V = W⁻¹ C_M W⁻¹.
     """
-    C = np.asarray(C)
-    w = 1.0 / _MANDEL_WEIGHT
+    xp, C = _module_and_array(C)
+    w = xp.asarray(1.0 / _MANDEL_WEIGHT)
     Cv = C * w[:, None] * w[None, :]
     return Cv[..., ABAQUS_ORDER, :][..., ABAQUS_ORDER]
 
 
-def voigt_to_mandel_stiffness(Cv: np.ndarray) -> np.ndarray:
+def voigt_to_mandel_stiffness(Cv: Any) -> Any:
     """Abaqus Voigt stiffness (..., 6, 6) -> Mandel stiffness (inverse of the above)."""
-    Cv = np.asarray(Cv)
-    inv = np.argsort(ABAQUS_ORDER)
-    C = Cv[..., inv, :][..., inv]
-    return C * _MANDEL_WEIGHT[:, None] * _MANDEL_WEIGHT[None, :]
+    xp, Cv = _module_and_array(Cv)
+    C = Cv[..., _MANDEL_FROM_ABAQUS, :][..., _MANDEL_FROM_ABAQUS]
+    w = xp.asarray(_MANDEL_WEIGHT)
+    return C * w[:, None] * w[None, :]
+
+
+def _module_and_array(a: Any) -> tuple[Any, Any]:
+    """The array module of ``a`` (numpy or cupy) and ``a`` as an array of it."""
+    xp = array_module(a)
+    return xp, xp.asarray(a)
 
 
 def tensor_to_mandel(t: np.ndarray) -> np.ndarray:
