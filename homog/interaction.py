@@ -130,14 +130,7 @@ def interaction_parts(
     return D1, D2
 
 
-def interaction_tensors(D1: Any, D2: Any, lam0: Any, mu0: Any) -> Any:
-    """D_IJ(λ0, μ0) = a D1 − c D2 for the reference medium (λ0, μ0) (:func:`green_coefficients`).
-
-    Scalar (λ0, μ0) give an array of ``D1``'s shape; arrays of shape S of reference media (one
-    per material point of a batch) give S + ``D1.shape``.
-    """
+def interaction_tensors(D1: np.ndarray, D2: np.ndarray, lam0: float, mu0: float) -> np.ndarray:
+    """D_IJ(λ0, μ0) = a D1 − c D2, shape (K, K, m, m), for the reference medium (λ0, μ0)."""
     a, c = green_coefficients(lam0, mu0)
-    if np.ndim(a):
-        expand = (...,) + (None,) * D1.ndim
-        a, c = a[expand], c[expand]
     return a * D1 - c * D2

@@ -160,7 +160,6 @@ class OnlineSolver:
         if scs not in SCS_SCHEMES:
             raise ValueError(f"unknown self-consistent scheme {scs!r}; choose one of "
                              f"{', '.join(SCS_SCHEMES)}")
-        self.D1, self.D2 = D1, D2
         self.K, self.m = D1.shape[0], D1.shape[2]
         self.c = np.asarray(fractions, dtype=float)
         self.groups = [(mat, np.asarray(idx)) for mat, idx in groups]
