@@ -36,6 +36,7 @@ import numpy as np
 from homog.inputs import labels_and_lengths, materials_for_labels
 from homog.loading import LoadPath
 from homog.materials import Material
+from homog.nonlocal_average import GridAverage
 from homog.response import Response
 from kernels import ConvergenceError
 from kernels.arraymodule import to_numpy
@@ -53,10 +54,14 @@ class PhaseLaw:
     ``labels``) and ``state`` a dict label -> material state returns the stresses (npoints, 6),
     tangents (npoints, 6, 6) and the new state, calling each material's ``update`` once on its
     points. ``element_length`` (the voxel size) is handed to every material's initial state.
+    A non-local material (``nonlocal_length``) gets the Gaussian average over its voxels
+    (:class:`homog.nonlocal_average.GridAverage`, RVE ``lengths``); the Newton solver uses the
+    local part of its tangent, so Newton converges linearly while the damage grows.
     """
 
     def __init__(self, labels: np.ndarray, materials: Mapping[int, Material], xp: Any,
-                 element_length: float | None = None) -> None:
+                 element_length: float | None = None,
+                 lengths: Sequence[float] | None = None) -> None:
         flat = labels.reshape(-1)
         present = [int(p) for p in np.unique(flat)]
         self.xp = xp
@@ -67,6 +72,11 @@ class PhaseLaw:
                       for p in present}
         self.counts = {p: int(np.count_nonzero(flat == p)) for p in present}
         self.element_length = element_length
+        lengths = (1.0,) * labels.ndim if lengths is None else tuple(lengths)
+        self.averages = {
+            p: GridAverage(xp.asarray(labels == p), lengths, m.nonlocal_length)
+            for p, m in self.materials.items()
+            if getattr(m, "nonlocal_length", None) is not None}
 
     def initial_state(self) -> dict[int, Any]:
         """Virgin state of every phase."""
@@ -77,17 +87,22 @@ class PhaseLaw:
         xp = self.xp
         if len(self.materials) == 1:
             (p, material), = self.materials.items()
-            stress, tangent, new = material.update(dstrain, state[p])
+            stress, tangent, new = self._update(p, material, dstrain, state[p])
             return stress, tangent, {p: new}
         stress = xp.empty((self.npoints, 6))
         tangent = xp.empty((self.npoints, 6, 6))
         new_state = {}
         for p, material in self.materials.items():
             idx = self.index[p]
-            s, t, new_state[p] = material.update(dstrain[idx], state[p])
+            s, t, new_state[p] = self._update(p, material, dstrain[idx], state[p])
             stress[idx] = s
             tangent[idx] = t
         return stress, tangent, new_state
+
+    def _update(self, p: int, material: Material, dstrain: Any, state: Any) -> tuple:
+        if p not in self.averages:
+            return material.update(dstrain, state)
+        return material.update_nonlocal(dstrain, state, self.averages[p])[:3]
 
     def eqps(self, state: dict[int, Any]) -> Any:
         """Equivalent plastic strain per voxel (npoints,), zero in phases without one."""
@@ -167,7 +182,7 @@ def dns(
     steps = loading.for_dimension(labels.ndim)
     snapshots = _snapshot_steps(save_fields, len(steps))
     backend = get_backend(backend)
-    law = PhaseLaw(labels, materials, backend.xp, voxel_size(labels.shape, lengths))
+    law = PhaseLaw(labels, materials, backend.xp, voxel_size(labels.shape, lengths), lengths)
     solver = NewtonCG(labels, law, law.initial_state(), lengths=lengths, tol=tol,
                       backend=backend, discretization=discretization,
                       max_iterations=max_iterations, max_cuts=max_cuts)

@@ -25,6 +25,7 @@ from homog.inputs import labels_and_lengths, materials_for_labels
 from homog.interaction import interaction_parts, interaction_tensors
 from homog.loading import LoadPath
 from homog.materials import Material
+from homog.nonlocal_average import cluster_weights
 from homog.response import Response
 from homog.sca import OnlineSolver, isotropic_fit
 from kernels import ConvergenceError, elastic_homogenization
@@ -107,10 +108,27 @@ class ReducedOrderModel:
         """
         groups = [(self.materials[int(p)], np.flatnonzero(self.cluster_phases == p))
                   for p in np.unique(self.cluster_phases)]
+        weights = [self.nonlocal_weights(mat.nonlocal_length, idx)
+                   if getattr(mat, "nonlocal_length", None) is not None else None
+                   for mat, idx in groups]
         return OnlineSolver(self.D1, self.D2, self.volume_fractions, groups,
                             cluster_lengths=self.cluster_lengths, tol=tol,
                             max_newton=max_newton, scs=scs, scs_tol=scs_tol,
-                            scs_maxiter=scs_maxiter, scs_tangent=scs_tangent)
+                            scs_maxiter=scs_maxiter, scs_tangent=scs_tangent,
+                            nonlocal_weights=weights)
+
+    def nonlocal_weights(self, length: float, clusters: np.ndarray) -> np.ndarray:
+        """W (n, n): the Gaussian average of internal length ``length`` over ``clusters``.
+
+        :func:`homog.nonlocal_average.cluster_weights` on this model's cluster map, computed
+        once per (length, clusters) and kept.
+        """
+        key = (float(length), tuple(int(i) for i in clusters))
+        cache = self.__dict__.setdefault("_nonlocal_weights", {})
+        if key not in cache:
+            cache[key] = cluster_weights(self.cluster_labels, np.asarray(clusters),
+                                         self.lengths, length)
+        return cache[key]
 
     def umat(self, **options: Any) -> Any:
         """This model as a UMAT-like constitutive model (:class:`homog.umat.Umat`)."""

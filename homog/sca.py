@@ -25,6 +25,12 @@ uniaxial stress to 5 %): final-stress error against the full-field solution 4.6 
 (regression) against 19 % / 10 % (projection) at 18 / 54 clusters. The projection is
 dominated by the still-elastic directions of the tangent, which the load path never probes.
 
+Non-local materials (:class:`homog.materials.VonMisesDamage` with ``nonlocal_length``) average
+their damage driving variable over the clusters of their phase with the matrix W_IJ of
+:func:`homog.nonlocal_average.cluster_weights`. Their consistent tangent couples the clusters,
+∂Δσ_I/∂Δε_J = δ_IJ C_I − W_IJ U_I ⊗ G_J (:class:`~homog.materials.damage.NonlocalCoupling`),
+and enters the Jacobian, the Newton step and C_hom as one more term, so Newton stays quadratic.
+
 Every array carries a leading axis of material points: one solver advances a batch of points
 (the integration points of an FE² model, :mod:`homog.umat`) with batched linear solves and
 one constitutive call per material group, on numpy or cupy. D = a(λ0, μ0) D1 − c(λ0, μ0) D2
@@ -45,6 +51,7 @@ import scipy.linalg.lapack
 from threadpoolctl import ThreadpoolController
 
 from homog.materials.von_mises import ReturnMappingError
+from homog.nonlocal_average import ClusterAverage
 from kernels import green_coefficients
 from kernels.arraymodule import array_module
 from kernels.tensors import PLANE_INDICES
@@ -139,9 +146,11 @@ class OnlineSolver:
     ``D1``, ``D2``: interaction parts (K, K, m, m); ``fractions`` (K,); ``groups``: list of
     (material, cluster index array) covering every cluster once; ``cluster_lengths`` (K,):
     characteristic length of each cluster, handed to the materials as ``element_length``
-    (regularized softening laws). Every array operation carries a leading points axis and is
-    written with the array module of the state (numpy or cupy): a batch of points is
-    advanced together (batched linear solves, one constitutive call per material group).
+    (regularized softening laws); ``nonlocal_weights``: per group, the averaging matrix W
+    (n_g, n_g) of a non-local material, or None. Every array operation carries a leading
+    points axis and is written with the array module of the state (numpy or cupy): a batch
+    of points is advanced together (batched linear solves, one constitutive call per
+    material group).
 
     On the CPU each point keeps its LU factors (LAPACK getrf): it refactors at every Newton
     iteration or, for systems of at least ``chord_from`` unknowns (K·m), only when its residual
@@ -156,7 +165,7 @@ class OnlineSolver:
                  groups: list[tuple[Any, np.ndarray]], *, cluster_lengths: Any = None,
                  tol: float = 1e-8, max_newton: int = 25, scs: str = "regression",
                  scs_tol: float = 1e-4, scs_maxiter: int = 20, chord_from: int = 300,
-                 scs_tangent: bool = False) -> None:
+                 scs_tangent: bool = False, nonlocal_weights: Any = None) -> None:
         if scs not in SCS_SCHEMES:
             raise ValueError(f"unknown self-consistent scheme {scs!r}; choose one of "
                              f"{', '.join(SCS_SCHEMES)}")
@@ -175,7 +184,25 @@ class OnlineSolver:
         # interaction parts laid out as Dᵀ blocks [J, b, (I a)] = D_IJ[a, b], so that the
         # Jacobian comes out of one batched product already in LAPACK's (column-major) order
         km = self.K * self.m
+        weights = [None] * len(self.groups) if nonlocal_weights is None else list(nonlocal_weights)
+        if len(weights) != len(self.groups):
+            raise ValueError(f"nonlocal_weights has {len(weights)} entries for "
+                             f"{len(self.groups)} material groups")
+        # W of every non-local group as one block-diagonal (K, K) matrix, for the coupling
+        W = np.zeros((self.K, self.K))
+        for (_, idx), Wg in zip(self.groups, weights):
+            if Wg is not None:
+                Wg = np.asarray(Wg, dtype=float)
+                if Wg.shape != (idx.size, idx.size) or not np.all(np.isfinite(Wg)):
+                    raise ValueError(f"nonlocal weights of a group of {idx.size} clusters must "
+                                     f"be a finite ({idx.size}, {idx.size}) matrix, got "
+                                     f"{Wg.shape}")
+                W[np.ix_(idx, idx)] = Wg
+        self.coupled = any(Wg is not None for Wg in weights)
         self._host = {
+            "W": W,
+            "averages": [None if Wg is None else ClusterAverage(np.asarray(Wg, dtype=float))
+                         for Wg in weights],
             "D1T": np.ascontiguousarray(D1.transpose(1, 3, 0, 2).reshape(self.K, self.m, km)),
             "D2T": np.ascontiguousarray(D2.transpose(1, 3, 0, 2).reshape(self.K, self.m, km)),
             "c": self.c, "comps": self.comps,
@@ -192,6 +219,8 @@ class OnlineSolver:
         if xp.__name__ not in self._device:
             self._device[xp.__name__] = {
                 k: ([xp.asarray(i) for i in v] if k == "groups" else
+                    [None if i is None else ClusterAverage(xp.asarray(i.matrix)) for i in v]
+                    if k == "averages" else
                     tuple(xp.asarray(b) for b in v) if k == "C0_basis" else xp.asarray(v))
                 for k, v in self._host.items()}
         return self._device[xp.__name__]
@@ -226,7 +255,9 @@ class OnlineSolver:
 
     # ------------------------------------------------------------------ constitutive update
     def _constitutive(self, state: OnlineState, dstrain: Any):
-        """Cluster stresses (P, K, 6), tangents (P, K, 6, 6), new material states, ok (P,)."""
+        """Cluster stresses (P, K, 6), tangents (P, K, 6, 6), new material states, ok (P,)
+        and the non-local coupling (U (P, K, 6), G (P, K, m)), None without non-local groups.
+        """
         xp = array_module(dstrain)
         a = self._arrays(xp)
         P = dstrain.shape[0]
@@ -234,14 +265,20 @@ class OnlineSolver:
         full[:, :, a["comps"]] = dstrain
         stress = xp.empty((P, self.K, 6))
         tangent = xp.empty((P, self.K, 6, 6))
+        U = xp.zeros((P, self.K, 6)) if self.coupled else None
+        G = xp.zeros((P, self.K, 6)) if self.coupled else None
         ok = xp.ones(P, dtype=bool)
         new_states = []
-        for (mat, _), idx, st in zip(self.groups, a["groups"], state.material_states):
-            s, t, ns, good = _material_update(mat, full[:, idx], st)
+        for (mat, _), idx, st, average in zip(self.groups, a["groups"], state.material_states,
+                                              a["averages"]):
+            s, t, ns, good, coupling = _material_update(mat, full[:, idx], st, average)
             stress[:, idx], tangent[:, idx] = s, t
+            if coupling is not None and U is not None:
+                U[:, idx], G[:, idx] = coupling
             new_states.append(ns)
             ok &= good
-        return stress, tangent, new_states, ok
+        coupling = None if U is None else (U, G[:, :, a["comps"]])
+        return stress, tangent, new_states, ok, coupling
 
     # ------------------------------------------------------------------ one increment
     def _reference(self, lam0: Any, mu0: Any, a: dict) -> tuple[Any, Any, Any]:
@@ -291,7 +328,9 @@ class OnlineSolver:
                   previous=xp.full(P, xp.inf), stale=xp.ones(P, dtype=bool),
                   X=xp.zeros((P, K, m, m)), Xbar=xp.zeros((P, m, m)),
                   CXbar=xp.zeros((P, m, m)), C_hom=xp.full((P, 6, m), xp.nan),
-                  lu_tangent=xp.zeros((P, K, m, m)))
+                  lu_tangent=xp.zeros((P, K, m, m)),
+                  lu_U=xp.zeros((P, K, 6)) if self.coupled else None,
+                  lu_G=xp.zeros((P, K, m)) if self.coupled else None)
         w.coef_a, w.coef_c, w.C0 = self._reference(w.lam0, w.mu0, a)
         refitted = False
         for it in range(1, self.max_newton + 1):
@@ -302,7 +341,7 @@ class OnlineSolver:
                 w = w.keep(~bad)
                 if w.n == 0:
                     break
-            stress, tangent, new_states, ok = self._constitutive(w.state, w.de)
+            stress, tangent, new_states, ok, coupling = self._constitutive(w.state, w.de)
             tangent_m = tangent[:, :, comps][:, :, :, comps]
             dsig = (stress - w.state.stress)[:, :, comps]
             moved = xp.zeros(w.n, dtype=bool)
@@ -338,6 +377,9 @@ class OnlineSolver:
             # so that the tangent is exact (an elastic increment pays one factorization)
             if keep:
                 w.stale |= xp.any(tangent_m != w.lu_tangent, axis=(1, 2, 3))
+                if coupling is not None:
+                    w.stale |= (xp.any(coupling[0] != w.lu_U, axis=(1, 2))
+                                | xp.any(coupling[1] != w.lu_G, axis=(1, 2)))
                 contracted = (residual <= CHORD_CONTRACTION * w.previous if chord
                               else xp.zeros(w.n, dtype=bool))
                 refactor = (w.LU is None) | xp.where(converged, w.stale, ~contracted)
@@ -355,6 +397,13 @@ class OnlineSolver:
                 Delta_T = (tangent_m[idx] - w.C0[idx, None]).transpose(0, 1, 3, 2)
                 At = (w.coef_a[idx, None, None, None] * (Delta_T @ a["D1T"])
                       - w.coef_c[idx, None, None, None] * (Delta_T @ a["D2T"]))
+                if coupling is not None:
+                    # D·N with N_IJ = −W_IJ U_I ⊗ G_J: block row J of (D N)ᵀ is −G_J ⊗ r_J,
+                    # r_J = Σ_I W_IJ U_Iᵀ (column block I of D)ᵀ
+                    Um, Gm = coupling[0][idx][:, :, comps], coupling[1][idx]
+                    r = (w.coef_a[idx, None, None] * _weighted_rows(a["W"], Um, a["D1T"])
+                         - w.coef_c[idx, None, None] * _weighted_rows(a["W"], Um, a["D2T"]))
+                    At -= Gm[:, :, :, None] * r[:, :, None, :]
                 At = At.reshape(idx.size, km, km)
                 diag = xp.arange(km)
                 At[:, diag, diag] += 1.0
@@ -375,8 +424,11 @@ class OnlineSolver:
                         Z = sol[:, :, 1 + m:]
                 X = X.reshape(idx.size, K, m, m)
                 w.X[idx], w.lu_tangent[idx], w.stale[idx] = X, tangent_m[idx], False
+                if coupling is not None:
+                    w.lu_U[idx], w.lu_G[idx] = coupling[0][idx], coupling[1][idx]
                 w.Xbar[idx] = xp.einsum("J,pJab->pab", c, X)
-                CX = xp.einsum("J,pJab,pJbc->pac", c, tangent[idx][:, :, :, comps], X)
+                CX = _mean_response(c, tangent[idx][:, :, :, comps], X,
+                                    _take_coupling(coupling, idx), a["W"])
                 w.CXbar[idx] = CX[:, comps]
                 w.C_hom[idx] = _solve_right(CX, w.Xbar[idx])
                 refitted = True
@@ -401,9 +453,11 @@ class OnlineSolver:
                     scs_iterations[p], scs_out[p] = w.updates[i], w.scs_good[i]
                     f = i[w.scs_good[i]]  # points whose reference medium is at the fixed point
                     if sensitivity is not None and f.size:
+                        Zf = Z[f].reshape(f.size, K, m, 2)
+                        CZ = _mean_response(c, tangent[f][:, :, :, comps], Zf,
+                                            _take_coupling(coupling, f), a["W"])
                         tangent_out[w.points[f]] = _self_consistent_tangent(
-                            w.C_hom[f], Z[f].reshape(f.size, K, m, 2),
-                            tangent[f][:, :, :, comps], c, c @ w.de[f], c @ dsig[f],
+                            w.C_hom[f], Zf, CZ, c, c @ w.de[f], c @ dsig[f],
                             w.lam0[f], w.mu0[f], comps)
                 iterations[w.points[done]] = it - 1
                 residual_out[w.points[done]] = residual[done]
@@ -413,7 +467,8 @@ class OnlineSolver:
                     break
             # Newton step: δε_I = Y_I + X_I δε⁰ with δε⁰ from the macroscopic conditions
             Ybar = c @ w.Y
-            CYbar = xp.einsum("J,pJab,pJb->pa", c, w.lu_tangent, w.Y)
+            lu_coupling = None if w.lu_U is None else (w.lu_U[:, :, comps], w.lu_G)
+            CYbar = _mean_response(c, w.lu_tangent, w.Y[..., None], lu_coupling, a["W"])[..., 0]
             M = xp.where(controlled[:, None], w.Xbar, w.CXbar)
             b = -macro - _where(controlled, Ybar, CYbar)
             d0 = _solve_points(M, b[:, :, None])[:, :, 0]
@@ -493,7 +548,7 @@ class OnlineSolver:
             rlam, rmu, ok = regression_fit(dE, dS, self.comps)
             lam, mu = xp.where(ok, rlam, lam), xp.where(ok, rmu, mu)
         # a softening tangent has no admissible isotropic fit: keep C0
-        admissible = xp.isfinite(lam) & xp.isfinite(mu) & (mu > 0) & (lam + 2 * mu > 0)
+        admissible = _admissible(lam, mu)
         return xp.where(admissible, lam, lam0), xp.where(admissible, mu, mu0)
 
 
@@ -518,6 +573,8 @@ class _Work:
     CXbar: Any
     C_hom: Any
     lu_tangent: Any
+    lu_U: Any = None
+    lu_G: Any = None
     coef_a: Any = None
     coef_c: Any = None
     C0: Any = None
@@ -592,51 +649,98 @@ def _take_points(state: dict, idx: Any, P: int) -> dict:
     return {k: v[_rows(idx, v.shape[0] // P)] for k, v in state.items()}
 
 
-def _material_update(mat: Any, dstrain: Any, state: dict) -> tuple[Any, Any, dict, Any]:
+def _material_update(mat: Any, dstrain: Any, state: dict,
+                     average: Any = None) -> tuple[Any, Any, dict, Any, Any]:
     """``mat.update`` for P points of n clusters each (``dstrain`` (P, n, 6)).
 
+    With a non-local ``average`` (:class:`~homog.nonlocal_average.ClusterAverage`) the material's
+    ``update_nonlocal``, whose coupling comes back as (U, G) (P, n, 6) (None otherwise).
     A failed return mapping is confined to the points where it happens: the batch is split in
     halves until the failing points are isolated; they get NaN stresses and ``ok`` False.
     """
     xp = array_module(dstrain)
     P, n = dstrain.shape[:2]
     try:
-        s, t, ns = mat.update(dstrain.reshape(P * n, 6), state)
-        return s.reshape(P, n, 6), t.reshape(P, n, 6, 6), ns, xp.ones(P, dtype=bool)
+        coupling = None
+        if average is None:
+            s, t, ns = mat.update(dstrain.reshape(P * n, 6), state)
+        else:
+            s, t, ns, nl = mat.update_nonlocal(dstrain.reshape(P * n, 6), state, average)
+            if nl is not None:
+                coupling = (nl.U.reshape(P, n, 6), nl.G.reshape(P, n, 6))
+        return (s.reshape(P, n, 6), t.reshape(P, n, 6, 6), ns, xp.ones(P, dtype=bool),
+                coupling)
     except ReturnMappingError:
         if P == 1:
+            nan = (xp.full((1, n, 6), xp.nan), xp.full((1, n, 6), xp.nan))
             return (xp.full((1, n, 6), xp.nan), xp.full((1, n, 6, 6), xp.nan), state,
-                    xp.zeros(1, dtype=bool))
+                    xp.zeros(1, dtype=bool), None if average is None else nan)
     h = P // 2
-    parts = [_material_update(mat, dstrain[sl], {k: v[rows] for k, v in state.items()})
+    parts = [_material_update(mat, dstrain[sl], {k: v[rows] for k, v in state.items()},
+                              average)
              for sl, rows in ((slice(0, h), slice(0, h * n)), (slice(h, P), slice(h * n, P * n)))]
+    coupling = None
+    if parts[0][4] is not None or parts[1][4] is not None:  # a half may have no coupling
+        halves = [part[4] if part[4] is not None else
+                  (xp.zeros((part[0].shape[0], n, 6)),) * 2 for part in parts]
+        coupling = tuple(xp.concatenate([halves[0][i], halves[1][i]]) for i in range(2))
     return (xp.concatenate([parts[0][0], parts[1][0]]), xp.concatenate([parts[0][1], parts[1][1]]),
             {k: xp.concatenate([parts[0][2][k], parts[1][2][k]]) for k in parts[0][2]},
-            xp.concatenate([parts[0][3], parts[1][3]]))
+            xp.concatenate([parts[0][3], parts[1][3]]), coupling)
 
 
-def _self_consistent_tangent(C_hom: Any, Z: Any, tangent_rows: Any, c: Any, dE: Any, dS: Any,
+def _take_coupling(coupling: Any, idx: Any) -> Any:
+    """The non-local coupling (U, G) of the points ``idx`` (None stays None)."""
+    return None if coupling is None else (coupling[0][idx], coupling[1][idx])
+
+
+def _mean_response(c: Any, rows: Any, V: Any, coupling: Any, W: Any) -> Any:
+    """Σ_J c_J ∂Δσ_J/∂Δε · V: (P, r, q) for cluster fields V (P, K, m, q).
+
+    ``rows`` (P, K, r, m): the local tangents (r stress rows); ``coupling``: (U (P, K, r),
+    G (P, K, m)) of the non-local materials, which adds −Σ_I c_I U_I ⊗ Σ_J W_IJ G_J·V_J.
+    """
+    xp = array_module(V)
+    out = xp.einsum("J,pJab,pJbc->pac", c, rows, V)
+    if coupling is not None:
+        U, G = coupling
+        t = W @ xp.einsum("pJb,pJbc->pJc", G, V)  # (P, K, q): Σ_J W_IJ G_J·V_J
+        out -= xp.einsum("I,pIa,pIc->pac", c, U, t)
+    return out
+
+
+def _weighted_rows(W: Any, U: Any, DT: Any) -> Any:
+    """r_J = Σ_I W_IJ U_Iᵀ DT_I (P, K, K m) for U (P, K, m) and DT (K, m, K m)."""
+    xp = array_module(U)
+    q = xp.einsum("pIa,Iak->pIk", U, DT)
+    return xp.einsum("IJ,pIk->pJk", W, q)
+
+
+def _self_consistent_tangent(C_hom: Any, Z: Any, CZ: Any, c: Any, dE: Any, dS: Any,
                              lam: Any, mu: Any, comps: Any) -> Any:
     """dΣ/dE of the self-consistent solution: C_hom corrected for the moving reference medium.
 
     With θ = (λ0, μ0) the regression fit of (ΔE, ΔΣ) (:func:`regression_fit`), the converged
     stress depends on E directly (C_hom, at fixed θ) and through θ: dΣ = C_hom dE + S dθ,
     dθ = G_E dE + G_Σ dΣ, so dΣ/dE = (1 − S G_Σ)⁻¹ (C_hom + S G_E). S = ∂Σ/∂θ comes from
-    Z = −A⁻¹ ∂R/∂θ (P, K, m, 2) as Σ c_J C_J Z_J − C_hom Σ c_J Z_J (the macroscopic strain
-    held); G_Σ = N⁻¹Aᵀ and G_E = N⁻¹(∂Aᵀ r − Aᵀ C0) are the derivatives of the least-squares
-    fit θ = N⁻¹AᵀΔΣ, A = [tr(ΔE) 1, 2ΔE], N = AᵀA, r = ΔΣ − Aθ. Where the regression is
-    singular (its fallback holds θ) C_hom is returned unchanged. Rows: all six stress
+    Z = −A⁻¹ ∂R/∂θ (P, K, m, 2) as CZ − C_hom Σ c_J Z_J, CZ = Σ c_J (∂Δσ/∂Δε · Z)_J (the
+    macroscopic strain held); G_Σ = N⁻¹Aᵀ and G_E = N⁻¹(∂Aᵀ r − Aᵀ C0) are the derivatives
+    of the least-squares fit θ = N⁻¹AᵀΔΣ, A = [tr(ΔE) 1, 2ΔE], N = AᵀA, r = ΔΣ − Aθ. Where
+    the regression is singular or not admissible (the solver then holds θ) C_hom is returned
+    unchanged. Rows: all six stress
     components (``C_hom`` (P, 6, m)).
     """
     xp = array_module(C_hom)
     Zbar = xp.einsum("J,pJab->pab", c, Z)
-    S = xp.einsum("J,pJab,pJbc->pac", c, tangent_rows, Z) - C_hom @ Zbar  # (P, 6, 2)
+    S = CZ - C_hom @ Zbar  # (P, 6, 2)
     one = np.zeros(6)
     one[:3] = 1.0
     one = xp.asarray(one[comps])
     A = xp.stack([(dE @ one)[:, None] * one, 2.0 * dE], axis=2)  # (P, m, 2)
     At = A.transpose(0, 2, 1)
-    _, _, ok = regression_fit(dE, dS, comps)
+    fit_lam, fit_mu, ok = regression_fit(dE, dS, comps)
+    # where the fit is not admissible (softening) the solver held the medium: C_hom is exact
+    ok &= _admissible(fit_lam, fit_mu)
     N = At @ A
     N[~ok] = xp.eye(2)
     Ninv = xp.linalg.inv(N)
@@ -650,6 +754,13 @@ def _self_consistent_tangent(C_hom: Any, Z: Any, tangent_rows: Any, c: Any, dE: 
     full = C_hom + S @ (G_E + G_S @ T)
     good = ok & xp.all(xp.isfinite(full.reshape(full.shape[0], -1)), axis=1)
     return xp.where(good[:, None, None], full, C_hom)
+
+
+def _admissible(lam: Any, mu: Any) -> Any:
+    """True where (λ, μ) is a positive-definite isotropic reference medium (finite, μ > 0,
+    λ + 2μ > 0: the Green operator of the plane-strain and 3D media exists)."""
+    xp = array_module(lam)
+    return xp.isfinite(lam) & xp.isfinite(mu) & (mu > 0) & (lam + 2 * mu > 0)
 
 
 def _isotropic_basis(comps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,8 @@ Format (one table per phase label; other top-level tables are left to their read
     model = "von_mises_damage"       # von_mises keys, plus:
     onset = 0.02                     # ε̄p at damage onset
     fracture_energy = 0.05           # G_f (crack band), or softening_strain = s (local)
+    # nonlocal_length = 0.05         # ℓ: non-local damage (with softening_strain)
+    # over_nonlocal = 1.0            # m ≥ 1 of the over-non-local variable
     softening = "exponential"        # optional, or "linear"
     max_damage = 0.99                # optional
 
@@ -50,7 +52,7 @@ MODEL_KEYS: dict[str, tuple[str, ...]] = {
     "von_mises": ("model", "E", "nu", "hardening", "kinematic_modulus"),
     "von_mises_damage": ("model", "E", "nu", "hardening", "kinematic_modulus", "onset",
                          "fracture_energy", "softening_strain", "softening", "max_damage",
-                         "tangent"),
+                         "tangent", "nonlocal_length", "over_nonlocal"),
 }
 LAW_KEYS: dict[str, tuple[str, ...]] = {
     "linear": ("law", "sigma_y0", "H"),

@@ -28,6 +28,19 @@ with h the point's ``element_length`` (voxel size in the DNS, cluster length in 
 to :meth:`initial_state` and stored in the state. Without ``fracture_energy`` the law is local:
 s = ``softening_strain`` at every point, whatever its size.
 
+**Non-local damage** (``nonlocal_length`` ℓ; Pijaudier-Cabot & Bažant, J. Eng. Mech. 113, 1987):
+D is driven by the history maximum κ of the over-non-local variable (Vermeer & Brinkgreve 1994;
+Grassl & Jirásek, Int. J. Solids Struct. 43, 2006)
+
+    ε̂ = m ε̄p_nl + (1 − m) ε̄p,     κ = max over the history of ε̂,     D = D(κ),
+
+where ε̄p_nl is the Gaussian average of ε̄p over the material (:mod:`homog.nonlocal_average`)
+and m = ``over_nonlocal`` ≥ 1 (m = 1: the plain non-local average). The solvers supply the
+average: :func:`homog.dns` on the voxel grid, the ROM on its clusters (:meth:`update_nonlocal`).
+A plain :meth:`update` sees a homogeneous field, where ε̄p_nl = ε̄p. The crack band is the
+regularization of a finite element or voxel code; the cluster lengths of a ROM do not make it
+objective (docs/failure.md), the non-local length does.
+
 **Consistent tangent.** Differentiating σ = (1 − D(ε̄p)) σ̃:
 
     C_alg = (1 − D) C̃_alg − σ̃ ⊗ ∂D/∂ε,      ∂D/∂ε = D'(ε̄p) · √6 μ / (3μ + H_kin + σ_y'(ε̄p)) · n,
@@ -37,10 +50,13 @@ factor is ∂Δε̄p/∂ε from the consistency condition q^tr − (3μ + H_kin)
 with ∂q^tr/∂ε = √6 μ n, n = ξ/‖ξ‖ the flow direction (ξ = dev σ̃ − β). The term is non-zero only
 at points that flowed in the increment with ε̄p > ε̄p_0 and D < D_max; the tangent is not
 symmetric there and, once D' σ_y outweighs the hardening, not positive definite (softening).
+Non-locally, ∂D_I/∂ε_J = D'(κ_I) (m W_IJ + (1 − m) δ_IJ) ∂ε̄p_J/∂ε_J couples the points: the
+local part stays in the returned tangent, the rest comes back as a :class:`NonlocalCoupling`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -59,6 +75,20 @@ SOFTENING_LAWS = ("exponential", "linear")
 TANGENTS = ("consistent", "secant")
 
 
+@dataclass
+class NonlocalCoupling:
+    """The non-local part of the consistent tangent: ∂σ_I/∂ε_J = −W_IJ · U_I ⊗ G_J.
+
+    ``U`` (n, 6) = m D'(κ_I) σ̃_I at the points whose damage grows (zero elsewhere), ``G``
+    (n, 6) = ∂ε̄p_J/∂ε_J at the points that flowed (zero elsewhere) and ``matrix`` the
+    averaging weights W (per point of a batch, rows point-major as in the update).
+    """
+
+    U: Any
+    G: Any
+    matrix: Any
+
+
 class VonMisesDamage(Material):
     """J2 plasticity (:class:`VonMises`) with isotropic damage D(ε̄p), effective-stress concept.
 
@@ -68,8 +98,13 @@ class VonMisesDamage(Material):
     onset : ε̄p_0 ≥ 0, equivalent plastic strain at which damage starts.
     fracture_energy : G_f > 0 (energy per unit area, e.g. MPa·mm = N/mm): crack-band
         regularized softening, s = G_f / (σ_y(ε̄p_0) h) with h each point's ``element_length``.
-    softening_strain : s > 0, local (unregularized) softening scale in plastic strain. Give
-        exactly one of ``fracture_energy`` and ``softening_strain``.
+    softening_strain : s > 0, softening scale in plastic strain: a local law, or with
+        ``nonlocal_length`` the material's own. Give exactly one of ``fracture_energy`` and
+        ``softening_strain``.
+    nonlocal_length : ℓ > 0, internal length of the non-local damage (module docstring), in the
+        units of the RVE lengths; needs ``softening_strain``. Resolve it: voxel size and
+        cluster count fine enough that the results no longer move (docs/failure.md).
+    over_nonlocal : m ≥ 1 of the over-non-local driving variable (default 1).
     softening : "exponential" (default) or "linear" law D(ε̄p) (module docstring).
     max_damage : D_max in [0, 1), default 0.99; D_max = 0 is plain :class:`VonMises`.
     tangent : "consistent" (default) or "secant": (1 − D) C̃_alg without the damage-growth
@@ -80,7 +115,7 @@ class VonMisesDamage(Material):
 
     State: the :class:`VonMises` variables (``strain``, ``stress`` = the damaged stress σ,
     ``plastic_strain``, ``eqps``, ``back_stress`` when H_kin > 0), then ``damage`` (1) and, when
-    regularized, ``element_length`` (1).
+    regularized, ``element_length`` (1) (crack band) or ``nonlocal_eqps`` (1), κ (non-local).
     """
 
     name = "von_mises_damage"
@@ -98,6 +133,8 @@ class VonMisesDamage(Material):
         max_damage: float = 0.99,
         kinematic_modulus: float = 0.0,
         tangent: str = "consistent",
+        nonlocal_length: float | None = None,
+        over_nonlocal: float = 1.0,
     ):
         self.effective = VonMises(E, nu, hardening, kinematic_modulus=kinematic_modulus)
         self.onset = non_negative(onset, "onset", " (equivalent plastic strain at damage onset)")
@@ -116,6 +153,22 @@ class VonMisesDamage(Material):
             if softening_strain is None
             else positive(softening_strain, "softening_strain", " (plastic strain scale s)")
         )
+        self.nonlocal_length = (
+            None
+            if nonlocal_length is None
+            else positive(nonlocal_length, "nonlocal_length", " (internal length ℓ)")
+        )
+        if self.nonlocal_length is not None and self.fracture_energy is not None:
+            raise ValueError(
+                "nonlocal_length regularizes the softening by itself: give softening_strain "
+                "(the material's softening scale s), not fracture_energy (crack band)"
+            )
+        self.over_nonlocal = finite_number(over_nonlocal, "over_nonlocal")
+        if self.over_nonlocal < 1.0:
+            raise ValueError(
+                f"over_nonlocal = {self.over_nonlocal} must be >= 1 (1: plain non-local "
+                "average; > 1: over-non-local, Grassl & Jirasek 2006)"
+            )
         if softening not in SOFTENING_LAWS:
             raise ValueError(
                 f"softening = {softening!r} is not a known law; allowed: {list(SOFTENING_LAWS)}"
@@ -140,6 +193,11 @@ class VonMisesDamage(Material):
         return self.fracture_energy is not None
 
     @property
+    def is_nonlocal(self) -> bool:
+        """True when the damage is driven by a non-local average (``nonlocal_length``)."""
+        return self.nonlocal_length is not None
+
+    @property
     def stiffness(self) -> np.ndarray:
         return self.effective.stiffness
 
@@ -151,6 +209,7 @@ class VonMisesDamage(Material):
     @property
     def state_variables(self) -> tuple[tuple[str, int], ...]:
         extra = (("damage", 1),) + ((("element_length", 1),) if self.regularized else ())
+        extra += (("nonlocal_eqps", 1),) if self.is_nonlocal else ()
         return self.effective.state_variables + extra
 
     def initial_state(
@@ -204,33 +263,67 @@ class VonMisesDamage(Material):
 
     # ------------------------------------------------------------------ update
     def update(self, dstrain: Any, state: State) -> tuple[Any, Any, State]:
-        """σ = (1 − D) σ̃ with σ̃ from the von Mises radial return (module docstring)."""
+        """σ = (1 − D) σ̃ with σ̃ from the von Mises radial return (module docstring).
+
+        A non-local model sees a homogeneous field here (ε̄p_nl = ε̄p); the solvers call
+        :meth:`update_nonlocal` with the average over the microstructure.
+        """
+        stress, tangent, new_state, _ = self.update_nonlocal(dstrain, state, None)
+        return stress, tangent, new_state
+
+    def update_nonlocal(self, dstrain: Any, state: State,
+                        average: Any) -> tuple[Any, Any, State, NonlocalCoupling | None]:
+        """:meth:`update` with ε̄p_nl = ``average(ε̄p)`` (a linear map of the (n,) ε̄p).
+
+        Returns the stress, the local part of the tangent, the new state and the coupling
+        (:class:`NonlocalCoupling`, with ``average.matrix`` as W) of the consistent tangent;
+        None for the secant tangent, a local model, a plain update (``average`` None) or an
+        average without a matrix (the voxel grid, whose Newton solver uses the local part).
+        """
         xp = self._check_increment(dstrain, state)
         if self.regularized:
             _check_lengths(state["element_length"][:, 0], xp)
         effective_stress, tangent, new_state = self.effective.update(dstrain, state)
-        eqps = new_state["eqps"][:, 0]
-        damage, slope = self.damage(eqps, self.softening_scale(state))
+        eqps, flowed = new_state["eqps"][:, 0], new_state["eqps"][:, 0] > state["eqps"][:, 0]
+        local_weight = 1.0
+        if self.is_nonlocal:
+            m = self.over_nonlocal
+            averaged = eqps if average is None else average(eqps)
+            drive = m * averaged + (1.0 - m) * eqps
+            previous = state["nonlocal_eqps"][:, 0]
+            kappa = xp.maximum(previous, drive)
+            damage, slope = self.damage(kappa, self.softening_strain)
+            slope = xp.where(drive > previous, slope, 0.0)
+            new_state["nonlocal_eqps"] = kappa[:, None]
+            if average is not None:
+                local_weight = 1.0 - m
+        else:
+            damage, slope = self.damage(eqps, self.softening_scale(state))
         intact = 1.0 - damage
         stress = intact[:, None] * effective_stress
         tangent *= intact[:, None, None]
-        # ∂D/∂ε at points that flowed in this increment while D grows
-        active = xp.nonzero((eqps > state["eqps"][:, 0]) & (slope > 0.0))[0]
-        if active.size and self.tangent == "consistent":
-            mu, h_kin = self.effective.mu, self.effective.kinematic_modulus
-            xi = effective_stress[active]
-            xi[:, :3] -= xi[:, :3].mean(axis=1, keepdims=True)
-            if self.effective.kinematic:
-                xi -= new_state["back_stress"][active]
-            n = xi / xp.sqrt(xp.einsum("ni,ni->n", xi, xi))[:, None]
-            hardening = self.hardening.slope(eqps[active]) + h_kin
-            dD = (slope[active] * SQRT_6 * mu / (3.0 * mu + hardening))[:, None] * n
-            tangent[active] -= xp.einsum("ni,nj->nij", effective_stress[active], dD)
         new_state["stress"] = stress
         new_state["damage"] = damage[:, None]
         if self.regularized:
             new_state["element_length"] = state["element_length"]
-        return stress, tangent, new_state
+        if self.tangent != "consistent":
+            return stress, tangent, new_state, None
+        # ∂ε̄p/∂ε = √6 μ/(3μ + H) n at the points that flowed, n = ξ/‖ξ‖ (module docstring)
+        mu, h_kin = self.effective.mu, self.effective.kinematic_modulus
+        xi = effective_stress.copy()
+        xi[:, :3] -= xi[:, :3].mean(axis=1, keepdims=True)
+        if self.effective.kinematic:
+            xi -= new_state["back_stress"]
+        norm = xp.sqrt(xp.einsum("ni,ni->n", xi, xi))
+        gain = SQRT_6 * mu / (3.0 * mu + self.hardening.slope(eqps) + h_kin)
+        G = xp.where(flowed, gain / xp.where(flowed, norm, 1.0), 0.0)[:, None] * xi
+        U = slope[:, None] * effective_stress
+        if local_weight != 0.0:
+            tangent -= local_weight * xp.einsum("ni,nj->nij", U, G)
+        if not self.is_nonlocal or average is None or getattr(average, "matrix", None) is None:
+            return stress, tangent, new_state, None
+        return stress, tangent, new_state, NonlocalCoupling(self.over_nonlocal * U, G,
+                                                            average.matrix)
 
     def to_config(self) -> dict[str, Any]:
         config = self.effective.to_config() | {"model": self.name, "onset": self.onset}
@@ -242,6 +335,9 @@ class VonMisesDamage(Material):
         config["max_damage"] = self.max_damage
         if self.tangent != "consistent":
             config["tangent"] = self.tangent
+        if self.is_nonlocal:
+            config["nonlocal_length"] = self.nonlocal_length
+            config["over_nonlocal"] = self.over_nonlocal
         return config
 
 

@@ -1,0 +1,148 @@
+"""Non-local damage: the averaging operators, the material, the ROM coupling and the DNS."""
+
+import numpy as np
+import pytest
+from oracles import disc_labels
+
+from homog.dns import dns
+from homog.loading import uniaxial_stress
+from homog.materials import LinearElastic, LinearHardening, VonMisesDamage, from_config
+from homog.nonlocal_average import ClusterAverage, GridAverage, cluster_weights
+from homog.rom import build_rom
+
+E, NU, SY = 100.0, 0.3, 0.5
+
+
+def nonlocal_matrix(length=0.15, s=0.02, m=1.0, **kwargs):
+    return VonMisesDamage(E, NU, LinearHardening(SY, 0.5), onset=0.01, softening_strain=s,
+                          nonlocal_length=length, over_nonlocal=m, **kwargs)
+
+
+def brute_force_average(mask, lengths, length, kappa):
+    """κ̄ by direct summation of the Gaussian over the voxels and their periodic images."""
+    shape = mask.shape
+    centres = np.stack(np.meshgrid(*[(np.arange(n) + 0.5) * L / n for n, L in
+                                     zip(shape, lengths)], indexing="ij"), -1)[mask]
+    diff = centres[:, None, :] - centres[None, :, :]
+    weights = np.zeros(diff.shape[:2])
+    for shift in np.ndindex(*(9,) * len(shape)):
+        offset = (np.array(shift) - 4) * np.asarray(lengths)
+        weights += np.exp(-np.sum((diff + offset) ** 2, axis=-1) / (2 * length**2))
+    return weights @ kappa / weights.sum(axis=1)
+
+
+def test_grid_average_is_the_periodic_gaussian_over_the_material():
+    rng = np.random.default_rng(0)
+    mask = rng.random((8, 6)) < 0.7
+    lengths, length = (1.0, 0.75), 0.3  # ℓ = 2.4 voxels: aliasing below 1e-12
+    kappa = rng.random(mask.sum())
+    average = GridAverage(mask, lengths, length)
+    np.testing.assert_allclose(average(kappa), brute_force_average(mask, lengths, length, kappa),
+                               rtol=1e-9)
+    np.testing.assert_allclose(average(np.full(mask.sum(), 0.3)), 0.3, rtol=1e-12)
+
+
+def test_cluster_weights_project_the_grid_operator_on_the_clusters():
+    labels = disc_labels(16, 0.3)
+    rom = build_rom(labels, {0: nonlocal_matrix(), 1: LinearElastic(500.0, 0.19)},
+                    {0: 7, 1: 2}, backend="scipy")
+    matrix = np.flatnonzero(rom.cluster_phases == 0)
+    W = rom.nonlocal_weights(0.15, matrix)
+    assert W.shape == (7, 7) and np.all(W >= 0)
+    np.testing.assert_allclose(W.sum(axis=1), 1.0, rtol=1e-12)
+    # W κ = cluster means of the grid average of the cluster-wise constant field κ
+    kappa = np.linspace(0.0, 1.0, 7)
+    mask = labels == 0
+    owner = np.searchsorted(matrix, rom.cluster_labels[mask])
+    smoothed = GridAverage(mask, (1.0, 1.0), 0.15)(kappa[owner])
+    means = np.bincount(owner, weights=smoothed) / np.bincount(owner)
+    np.testing.assert_allclose(W @ kappa, means, rtol=1e-12)
+    # one voxel per cluster: the grid operator itself
+    cl = np.arange(labels.size).reshape(labels.shape)
+    voxels = np.flatnonzero(mask)
+    Wv = cluster_weights(cl, voxels, (1.0, 1.0), 0.15)
+    np.testing.assert_allclose(Wv @ kappa[owner], smoothed, rtol=1e-12)
+    # a batch of points averages each point's clusters separately
+    batch = ClusterAverage(W)(np.concatenate([kappa, 2 * kappa]))
+    np.testing.assert_allclose(batch, np.concatenate([W @ kappa, 2 * W @ kappa]), rtol=1e-14)
+
+
+def test_homogeneous_field_follows_the_local_law():
+    """ε̄p_nl = ε̄p on a material point: the local law with the same softening scale."""
+    nonlocal_ = nonlocal_matrix(m=1.5)
+    local = VonMisesDamage(E, NU, LinearHardening(SY, 0.5), onset=0.01, softening_strain=0.02)
+    a, b = nonlocal_.initial_state(1), local.initial_state(1)
+    for _ in range(60):
+        d = np.array([[1e-3, -4e-4, -4e-4, 0.0, 0.0, 0.0]])
+        sa, ta, a = nonlocal_.update(d, a)
+        sb, tb, b = local.update(d, b)
+        np.testing.assert_allclose(sa, sb, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(ta, tb, rtol=1e-12, atol=1e-12)
+    assert a["damage"][0, 0] > 0.5
+    np.testing.assert_allclose(a["nonlocal_eqps"], a["eqps"], rtol=1e-14)
+
+
+def test_bad_parameters_give_clear_errors():
+    with pytest.raises(ValueError, match="softening_strain"):
+        VonMisesDamage(E, NU, LinearHardening(SY), fracture_energy=1e-3, nonlocal_length=0.1)
+    with pytest.raises(ValueError, match="nonlocal_length"):
+        nonlocal_matrix(length=-0.1)
+    with pytest.raises(ValueError, match="over_nonlocal"):
+        nonlocal_matrix(m=0.5)
+    config = nonlocal_matrix(m=1.2).to_config()
+    material = from_config({"phases": {"0": config}})[0]
+    assert material.nonlocal_length == 0.15 and material.over_nonlocal == 1.2
+
+
+def test_one_voxel_per_cluster_rom_reproduces_the_nonlocal_dns():
+    """Same discrete problem through the softening: ROM (W on voxel clusters, coupled Newton)
+    and DNS (FFT convolution on the grid, Newton–CG with the local part of the tangent)."""
+    labels = disc_labels(8, 0.3)
+    materials = {0: nonlocal_matrix(), 1: LinearElastic(500.0, 0.19)}
+    path = uniaxial_stress(0.016, 32)
+    ref = dns(labels, materials, path, backend="scipy", tol=1e-11)
+    cl = np.arange(labels.size).reshape(labels.shape)
+    rom = build_rom(labels, materials, None, cluster_labels=cl, backend="scipy", tol=1e-11)
+    r = rom.run(path, tol=1e-11)
+    assert ref.stress[:, 0].max() > 1.5 * ref.stress[-1, 0]  # well past the peak
+    np.testing.assert_allclose(r.stress, ref.stress, atol=1e-7 * np.abs(ref.stress).max())
+    # the coupled tangent keeps Newton quadratic: a few iterations per softening increment
+    assert r.iterations[-10:].max() <= 6
+
+
+def test_umat_tangent_includes_the_nonlocal_coupling():
+    """DDSDDE against central differences while the damage grows (over-non-local, m = 1.5:
+    coupling and local part), and the same check fails without the coupling."""
+    labels = disc_labels(16, 0.3)
+    rom = build_rom(labels, {0: nonlocal_matrix(m=1.5), 1: LinearElastic(500.0, 0.19)},
+                    {0: 6, 1: 2}, backend="scipy")
+    umat = rom.umat(tol=1e-12)
+    dstran = np.array([1e-3, -3e-4, 0.0, 2e-4])
+    stress, statev, stran = np.zeros(4), umat.initial_statev(), np.zeros(4)
+    for _ in range(16):  # past the peak
+        stress, statev, _ = umat(stress, statev, stran, dstran)
+        stran = stran + dstran
+    _, statev_end, ddsdde = umat(stress, statev, stran, dstran)
+    damage = [i for i, name in enumerate(umat.statev_names) if name.endswith(".damage")]
+    grows = statev_end[damage] - statev[damage]
+    assert np.count_nonzero(grows > 1e-4) >= 2  # several clusters soften in this increment
+    h = 1e-7
+    fd = np.zeros((4, 4))
+    for j in (0, 1, 3):
+        up, down = dstran.copy(), dstran.copy()
+        up[j] += h
+        down[j] -= h
+        fd[:, j] = (umat(stress, statev, stran, up)[0]
+                    - umat(stress, statev, stran, down)[0]) / (2 * h)
+    scale = np.abs(ddsdde).max()
+    cols = [0, 1, 3]
+    np.testing.assert_allclose(fd[:, cols], ddsdde[:, cols], atol=1e-5 * scale)
+    # the solver without the coupling term (each cluster's own tangent only) misses it; its
+    # Newton converges linearly, hence the looser tolerance
+    solver = umat.solver
+    solver.coupled, solver.tol, solver.max_newton = False, 1e-7, 200
+    try:
+        _, _, uncoupled = umat(stress, statev, stran, dstran)
+    finally:
+        solver.coupled, solver.tol, solver.max_newton = True, 1e-12, 25
+    assert np.abs(uncoupled[:, cols] - fd[:, cols]).max() > 1e-2 * scale
