@@ -108,10 +108,6 @@ def run_to_failure(
     measure : Mandel component index, "auto" or "von_mises" (module docstring).
     materials : phase materials of a DNS (a ROM carries its own: not allowed with one).
     options : keyword arguments of ``model.run`` or :func:`homog.dns` (``tol``, ``backend``...).
-        A ROM runs with its reference medium frozen at the elastic fit (``scs_tol=inf``)
-        unless ``scs_tol`` is given: the self-consistent refit follows the vanishing tangent
-        of a softening RVE, and the post-peak curve then depends on the increment size and
-        can jump to a collapsed branch (measured in docs/failure.md).
 
     Returns the :class:`~homog.response.Response` up to the increment where the stress first fell
     below ``drop`` × peak (or up to the last converged increment past the peak, or the whole
@@ -139,10 +135,6 @@ def run_to_failure(
         if materials is not None:
             raise ValueError("materials are part of a reduced-order model; pass them to "
                              "build_rom, not to run_to_failure")
-        from homog.rom import ReducedOrderModel
-
-        if isinstance(model, ReducedOrderModel):
-            options.setdefault("scs_tol", np.inf)
         response = model.run(loading, stop=stop, failure="truncate", **options)
     else:
         if materials is None:

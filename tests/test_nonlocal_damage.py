@@ -166,8 +166,9 @@ def test_dns_toughness_converges_under_voxel_refinement(fibre_failure):
 
 
 def test_rom_toughness_converges_to_the_dns_with_the_clusters(fibre_failure):
-    """Toughness error against the DNS of the same grid falls monotonically with the matrix
-    clusters (measured 189 %, 42 %, 17 % at 16, 64, 128)."""
+    """With a frozen reference medium the toughness error against the DNS of the same grid
+    falls monotonically with the matrix clusters (measured 189 %, 42 %, 17 % at 16, 64, 128;
+    the self-consistent refit is closer at 32–64 clusters but not monotone, docs/failure.md)."""
     materials, path = fibre_failure
     labels = disc_labels(32, 0.3)
     reference = failure_metrics(run_to_failure(labels, path, materials=materials,
@@ -175,7 +176,7 @@ def test_rom_toughness_converges_to_the_dns_with_the_clusters(fibre_failure):
     errors = []
     for k in (16, 64, 128):
         rom = build_rom(labels, materials, {0: k, 1: 2}, backend="scipy")
-        r = run_to_failure(rom, path)
+        r = run_to_failure(rom, path, scs_tol=np.inf)
         assert r.info["stopped"] == "stop"
         errors.append(abs(failure_metrics(r).toughness / reference - 1.0))
     assert errors[0] > errors[1] > errors[2]
