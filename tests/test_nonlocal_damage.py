@@ -10,6 +10,7 @@ from homog.loading import uniaxial_stress
 from homog.materials import LinearElastic, LinearHardening, VonMisesDamage, from_config
 from homog.nonlocal_average import ClusterAverage, GridAverage, cluster_weights
 from homog.rom import build_rom
+from homog.rom_io import load_rom
 
 E, NU, SY = 100.0, 0.3, 0.5
 
@@ -181,3 +182,14 @@ def test_rom_toughness_converges_to_the_dns_with_the_clusters(fibre_failure):
         errors.append(abs(failure_metrics(r).toughness / reference - 1.0))
     assert errors[0] > errors[1] > errors[2]
     assert errors[2] < 0.25
+
+
+def test_saved_model_keeps_the_nonlocal_material(tmp_path):
+    labels = disc_labels(16, 0.3)
+    rom = build_rom(labels, {0: nonlocal_matrix(m=1.2), 1: LinearElastic(500.0, 0.19)},
+                    {0: 5, 1: 2}, backend="scipy")
+    rom.save(tmp_path / "rom.npz")
+    loaded = load_rom(tmp_path / "rom.npz")
+    assert loaded.materials[0].nonlocal_length == 0.15
+    path = uniaxial_stress(0.02, 20)
+    np.testing.assert_array_equal(loaded.run(path).stress, rom.run(path).stress)
