@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
+from homog.files import atomic_open
 from kernels.arraymodule import to_numpy
 from kernels.tensors import MANDEL_NAMES
 
@@ -83,7 +81,7 @@ class Response:
         header = "\n".join(
             [_HEADER, "# info: " + json.dumps(self.info, default=str), ",".join(_COLUMNS)]
         )
-        with _atomic(path, "w") as file:
+        with atomic_open(path, "w") as file:
             file.write(header + "\n")
             np.savetxt(file, table, delimiter=",", fmt=["%.17g"] * 12 + ["%d"])
 
@@ -130,19 +128,6 @@ class Response:
         axes.grid(alpha=0.3)
         axes.legend()
         path = Path(path)
-        with _atomic(path, "wb") as file:
+        with atomic_open(path, "wb") as file:
             figure.savefig(file, format="png", dpi=120)
 
-
-@contextmanager
-def _atomic(path: Path, mode: str) -> Iterator[IO]:
-    """A temporary file next to ``path``, moved onto ``path`` with ``os.replace`` on success."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, mode) as file:
-            yield file
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; give the result ordinary permissions
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

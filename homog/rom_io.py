@@ -10,14 +10,13 @@ so a crash never leaves a half-written model; they are read with ``allow_pickle=
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from homog.files import atomic_open, jsonable
 from homog.materials.config import material_from_config
 
 SCHEMA = "homog.rom"
@@ -32,20 +31,13 @@ def save_rom(rom: Any, path: Any) -> Path:
         path = path.with_suffix(path.suffix + ".npz")
     meta = {"schema": SCHEMA, "version": VERSION,
             "materials": {str(p): m.to_config() for p, m in rom.materials.items()},
-            "info": _jsonable(rom.info)}
+            "info": jsonable(rom.info)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, cluster_labels=rom.cluster_labels, cluster_phases=rom.cluster_phases,
-                     D1=rom.D1, D2=rom.D2, C_eff=rom.C_eff,
-                     lengths=np.asarray(rom.lengths, dtype=float),
-                     metadata=np.asarray(json.dumps(meta)))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        np.savez(f, cluster_labels=rom.cluster_labels, cluster_phases=rom.cluster_phases,
+                 D1=rom.D1, D2=rom.D2, C_eff=rom.C_eff,
+                 lengths=np.asarray(rom.lengths, dtype=float),
+                 metadata=np.asarray(json.dumps(meta)))
     return path
 
 
@@ -78,14 +70,3 @@ def load_rom(path: Any) -> Any:
                              arrays["D2"], arrays["C_eff"], materials,
                              tuple(arrays["lengths"]), meta.get("info", {}))
 
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return obj

@@ -33,7 +33,7 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteK
 from sklearn.model_selection import KFold
 
 from homog.database.variables import Variable, unit_points
-from homog.response import _atomic
+from homog.files import atomic_open
 
 KERNELS = ("matern", "rbf")
 
@@ -260,7 +260,7 @@ def _figure(size: tuple[float, float], n: int = 1):
 
 
 def _save(figure, path: str | os.PathLike) -> None:
-    with _atomic(Path(path), "wb") as file:
+    with atomic_open(Path(path), "wb") as file:
         figure.savefig(file, format="png", dpi=120)
 
 

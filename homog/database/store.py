@@ -31,7 +31,7 @@ import numpy as np
 import zarr
 
 from homog.database.config import DatabaseConfig, canonical_json, config_from_data
-from homog.rom_io import _jsonable
+from homog.files import jsonable
 
 SCHEMA = "homog.database"
 VERSION = 1
@@ -171,11 +171,11 @@ class SampleStore:
             attrs["round"] = int(spec["round"])
         if record["status"] == "complete":
             attrs["outputs"] = dict(record["outputs"])
-            attrs["info"] = _jsonable(record.get("info", {}))
+            attrs["info"] = jsonable(record.get("info", {}))
         else:
             attrs["error"] = str(record["error"])
             attrs["traceback"] = str(record.get("traceback", ""))
-        group.attrs.put(_jsonable(attrs))
+        group.attrs.put(jsonable(attrs))
 
     def sample(self, name: str) -> dict[str, Any]:
         """Attributes and arrays (numpy) of one sample group."""
