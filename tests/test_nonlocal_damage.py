@@ -193,3 +193,28 @@ def test_saved_model_keeps_the_nonlocal_material(tmp_path):
     assert loaded.materials[0].nonlocal_length == 0.15
     path = uniaxial_stress(0.02, 20)
     np.testing.assert_array_equal(loaded.run(path).stress, rom.run(path).stress)
+
+
+def test_umat_batch_of_softening_points_equals_single_calls():
+    """P points with their own clusters' averages and couplings, solved together."""
+    labels = disc_labels(16, 0.3)
+    rom = build_rom(labels, {0: nonlocal_matrix(m=1.5), 1: LinearElastic(500.0, 0.19)},
+                    {0: 5, 1: 2}, backend="scipy")
+    umat = rom.umat()
+    rng = np.random.default_rng(1)
+    dstran = np.array([1e-3, -3e-4, 0.0, 2e-4]) * rng.uniform(0.7, 1.3, (4, 1))
+    stress, stran, statev = np.zeros((4, 4)), np.zeros((4, 4)), umat.initial_statev(4)
+    for _ in range(20):
+        stress, statev, ddsdde, ok = umat.batch(stress, statev, stran, dstran)
+        stran = stran + dstran
+    assert ok.all()
+    damage = [i for i, name in enumerate(umat.statev_names) if name.endswith(".damage")]
+    assert statev[:, damage].max() > 0.2
+    for p in range(4):
+        s, sv, dd = np.zeros(4), umat.initial_statev(), None
+        e = np.zeros(4)
+        for _ in range(20):
+            s, sv, dd = umat(s, sv, e, dstran[p])
+            e = e + dstran[p]
+        np.testing.assert_allclose(stress[p], s, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(ddsdde[p], dd, rtol=1e-7, atol=1e-8)
