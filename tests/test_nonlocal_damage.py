@@ -27,16 +27,19 @@ def brute_force_average(mask, lengths, length, kappa):
                                      zip(shape, lengths)], indexing="ij"), -1)[mask]
     diff = centres[:, None, :] - centres[None, :, :]
     weights = np.zeros(diff.shape[:2])
-    for shift in np.ndindex(*(9,) * len(shape)):
-        offset = (np.array(shift) - 4) * np.asarray(lengths)
+    images = 4 if len(shape) == 2 else 6
+    for shift in np.ndindex(*(2 * images + 1,) * len(shape)):
+        offset = (np.array(shift) - images) * np.asarray(lengths)
         weights += np.exp(-np.sum((diff + offset) ** 2, axis=-1) / (2 * length**2))
     return weights @ kappa / weights.sum(axis=1)
 
 
-def test_grid_average_is_the_periodic_gaussian_over_the_material():
+@pytest.mark.parametrize(("shape", "lengths"), [((8, 6), (1.0, 0.75)),
+                                                ((6, 5, 4), (1.0, 0.8, 0.6))], ids=["2d", "3d"])
+def test_grid_average_is_the_periodic_gaussian_over_the_material(shape, lengths):
     rng = np.random.default_rng(0)
-    mask = rng.random((8, 6)) < 0.7
-    lengths, length = (1.0, 0.75), 0.3  # ℓ = 2.4 voxels: aliasing below 1e-12
+    mask = rng.random(shape) < 0.7
+    length = 0.4  # ≥ 2.4 voxels: aliasing below 1e-12
     kappa = rng.random(mask.sum())
     average = GridAverage(mask, lengths, length)
     np.testing.assert_allclose(average(kappa), brute_force_average(mask, lengths, length, kappa),
