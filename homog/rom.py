@@ -109,7 +109,7 @@ class ReducedOrderModel:
         groups = [(self.materials[int(p)], np.flatnonzero(self.cluster_phases == p))
                   for p in np.unique(self.cluster_phases)]
         weights = [self.nonlocal_weights(mat.nonlocal_length, idx)
-                   if getattr(mat, "nonlocal_length", None) is not None else None
+                   if mat.nonlocal_length is not None else None
                    for mat, idx in groups]
         return OnlineSolver(self.D1, self.D2, self.volume_fractions, groups,
                             cluster_lengths=self.cluster_lengths, tol=tol,

@@ -32,6 +32,9 @@ class Material(ABC):
 
     #: Model name used in configuration files (``model = "..."``).
     name: str = ""
+    #: Internal length ℓ of a non-local model, whose ``update_nonlocal(dstrain, state,
+    #: average)`` the solvers call with the average over its points; None for local models.
+    nonlocal_length: float | None = None
 
     @property
     @abstractmethod
