@@ -131,6 +131,7 @@ def dns(
     progress: Any = None,
     stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
     failure: str = "raise",
+    krylov: str = "cg",
 ) -> Response:
     """Full-field FFT simulation of an RVE along a load path.
 
@@ -158,6 +159,10 @@ def dns(
         halvings raises :class:`kernels.ConvergenceError`; "truncate": the Response ends at the
         last converged increment with ``info["stopped"] = "diverged"`` and ``info["error"]``
         the message.
+    krylov : solver of the Newton corrections (:class:`kernels.nonlinear.NewtonCG`): "cg"
+        (default) for symmetric positive-definite tangents, or "gmres" (restarted GMRES, Saad &
+        Schultz 1986) for non-symmetric tangents such as consistent damage tangents while
+        softening, where CG breaks down; GMRES stores 31 extra fields (restart 30).
 
     Returns a :class:`~homog.response.Response`: ``strain``, ``stress`` (nsteps + 1, 6) 3D
     Mandel (row 0 the unloaded state), ``iterations`` Newton iterations per increment,
@@ -185,7 +190,7 @@ def dns(
     law = PhaseLaw(labels, materials, backend.xp, voxel_size(labels.shape, lengths), lengths)
     solver = NewtonCG(labels, law, law.initial_state(), lengths=lengths, tol=tol,
                       backend=backend, discretization=discretization,
-                      max_iterations=max_iterations, max_cuts=max_cuts)
+                      max_iterations=max_iterations, max_cuts=max_cuts, krylov=krylov)
     nsteps = len(steps)
     strain = np.zeros((nsteps + 1, 6))
     stress = np.zeros((nsteps + 1, 6))

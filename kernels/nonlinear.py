@@ -1,4 +1,4 @@
-"""Nonlinear full-field FFT solver: Newton on the strain field, conjugate-gradient inner solves.
+"""Nonlinear full-field FFT solver: Newton on the strain field, Krylov (CG or GMRES) inner solves.
 
 Small-strain form of de Geus et al., "Finite strain FFT-based non-linear solvers made simple",
 CMAME 318 (2017), §3-4, with mixed macroscopic conditions as in Zeman et al., J. Comput. Phys.
@@ -12,24 +12,28 @@ per-voxel algorithmic tangent K(x) = ∂σ/∂ε gives the Newton correction
 
     P:K:δε = P:(Σ̄ − σ(ε)),    δε ∈ range(P),            (de Geus et al. 2017, eq. 34)
 
-a symmetric positive-definite system on range(P) solved by CG; range(P) contains the free
-(stress-controlled) mean components, so they are unknowns of the same system. An increment
-starts with the tangent predictor: ε ← ε_n + ΔE (strain-controlled components), then one solve
-of P:K_n:δε = P:(Σ̄ − σ_n − K_n:ΔE) with the tangent K_n of the last converged state, which
-also predicts the free mean strains.
+a symmetric positive-definite system on range(P) solved by CG when K is; range(P) contains the
+free (stress-controlled) mean components, so they are unknowns of the same system. A
+non-symmetric or indefinite K (the consistent tangent of a softening damage law) makes CG break
+down: ``krylov="gmres"`` solves the same corrections with restarted GMRES (Saad & Schultz, SIAM
+J. Sci. Stat. Comput. 7, 1986; :func:`kernels.projection.gmres`), at the memory cost of its
+restart + 1 basis fields. An increment starts with the tangent predictor: ε ← ε_n + ΔE
+(strain-controlled components), then one solve of P:K_n:δε = P:(Σ̄ − σ_n − K_n:ΔE) with the
+tangent K_n of the last converged state, which also predicts the free mean strains.
 
 Convergence: r = ||P:(Σ̄ − σ)||_RMS / s ≤ ``tol`` (the residual of
 :mod:`kernels.lippmann_schwinger`, s = max(||⟨σ⟩||, ||Σ̄_free||, ||⟨σ⟩ − ⟨σ_n⟩||)) and a small
 last correction ||δε||_RMS / ||ε||_RMS ≤ ``correction_tol`` (default √tol: under quadratic
 convergence a correction of √tol leaves an error of order tol). Inexact Newton (Eisenstat &
-Walker, SIAM J. Sci. Comput. 17, 1996): each CG solve stops at ||r_CG|| ≤ η ||r||, η = min(0.1,
-r), but never below half the final tolerance.
+Walker, SIAM J. Sci. Comput. 17, 1996): each Krylov solve stops at ||r_K|| ≤ η ||r||,
+η = min(0.1, r), but never below half the final tolerance.
 
-Increment cutting: when Newton does not converge in ``max_iterations``, CG breaks down or the
-constitutive law raises ``RuntimeError``/``ValueError`` (e.g. a failed return mapping), the
-solver returns to the last converged state and halves the sub-step, down to 2**-``max_cuts`` of
-the increment; then it raises :class:`~kernels.projection.ConvergenceError` naming the increment,
-the iterations and the residual.
+Increment cutting: when Newton does not converge in ``max_iterations``, the Krylov solve fails
+(CG breakdown, no convergence in ``cg_maxiter``) or the constitutive law raises
+``RuntimeError``/``ValueError`` (e.g. a failed return mapping), the solver returns to the last
+converged state and halves the sub-step, down to 2**-``max_cuts`` of the increment; then it
+raises :class:`~kernels.projection.ConvergenceError` naming the increment, the iterations and
+the residual.
 
 The constitutive law is a callable ``law(dstrain, state) -> (stress, tangent, new_state)`` on
 point-first arrays (npoints, 6), (npoints, 6), (npoints, 6, 6) in 3D Mandel notation, with
@@ -53,17 +57,20 @@ from kernels.arraymodule import to_numpy
 from kernels.fft import get_backend, spectrum_shape
 from kernels.frequency import frequency_grid
 from kernels.memory import check_memory
-from kernels.projection import ConvergenceError, Projection, conjugate_gradient
+from kernels.projection import ConvergenceError, Projection, conjugate_gradient, gmres
 from kernels.stiffness_field import validate_labels
 from kernels.tensors import PLANE_INDICES
 
 #: law(dstrain (npoints, 6), state) -> (stress (npoints, 6), tangent (npoints, 6, 6), new_state)
 Law = Callable[[Any, Any], tuple[Any, Any, Any]]
 
-#: Largest CG forcing term η of the inexact Newton iteration.
+#: Largest forcing term η of the inexact Newton iteration (Krylov tolerance η ||r||).
 MAX_FORCING = 0.1
-#: CG never solves below CG_TOL_FLOOR · tol (relative): the Newton test is tol itself.
+#: The Krylov solver never solves below CG_TOL_FLOOR · tol (relative): the Newton test is tol.
 CG_TOL_FLOOR = 0.5
+#: Krylov solvers of the Newton corrections: CG (symmetric positive-definite tangents) or
+#: restarted GMRES (any non-singular tangent).
+KRYLOV_SOLVERS = ("cg", "gmres")
 
 
 @dataclass
@@ -72,8 +79,8 @@ class Increment:
 
     macro_strain, macro_stress : ⟨ε⟩, ⟨σ⟩ as 3D Mandel numpy vectors (6,); in 2D ε33 = ε13 =
         ε23 = 0 and the out-of-plane stresses are the means of the law's stresses.
-    iterations, cg_iterations : Newton iterations and CG iterations of the increment, failed
-        attempts and sub-steps included.
+    iterations, cg_iterations : Newton iterations of the increment, failed attempts and
+        sub-steps included, and Krylov (CG or GMRES) iterations of its converged sub-steps.
     residual : final relative equilibrium residual; cuts : number of halvings of the increment.
     strain, stress : fields (ncomp, *grid); stress_points : the law's (npoints, 6) stresses;
     state : the law's converged state. These are the solver's live buffers: copy them to keep
@@ -108,8 +115,12 @@ class NewtonCG:
     discretization : Green operator discretization, "willot" (default) or "spectral".
     max_iterations : Newton iterations per (sub-)step before the step is cut.
     max_cuts : halvings of one increment before giving up.
-    cg_maxiter : CG iterations per linear solve.
+    cg_maxiter : Krylov (CG or GMRES) iterations per linear solve.
     correction_tol : tolerance on ||δε||_RMS / ||ε||_RMS (default √tol).
+    krylov : solver of the Newton corrections: "cg" (default; needs a symmetric
+        positive-definite tangent) or "gmres", restarted GMRES (Saad & Schultz 1986) for
+        non-symmetric or indefinite tangents such as consistent damage tangents while softening.
+    gmres_restart : Krylov vectors per GMRES cycle; the basis holds gmres_restart + 1 fields.
 
     The law is evaluated once here with a zero increment (initial stress and tangent); the
     solver starts from ε = 0. ``run`` continues from the last converged state, so several
@@ -130,6 +141,8 @@ class NewtonCG:
         max_cuts: int = 6,
         cg_maxiter: int = 2000,
         correction_tol: float | None = None,
+        krylov: str = "cg",
+        gmres_restart: int = 30,
     ) -> None:
         labels = validate_labels(labels)
         if not callable(law):
@@ -142,27 +155,38 @@ class NewtonCG:
         correction_tol = np.sqrt(tol) if correction_tol is None else correction_tol
         if not (np.isfinite(correction_tol) and correction_tol > 0):
             raise ValueError(f"correction_tol must be a positive number, got {correction_tol}")
+        if krylov not in KRYLOV_SOLVERS:
+            raise ValueError(
+                f"krylov = {krylov!r}: use 'cg' (symmetric positive-definite tangents) or 'gmres' "
+                "(non-symmetric or indefinite tangents, e.g. consistent damage tangents)")
         for name, value, low in (("max_iterations", max_iterations, 1),
-                                 ("max_cuts", max_cuts, 0), ("cg_maxiter", cg_maxiter, 1)):
+                                 ("max_cuts", max_cuts, 0), ("cg_maxiter", cg_maxiter, 1),
+                                 ("gmres_restart", gmres_restart, 1)):
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
                 raise ValueError(f"{name} = {value!r} must be an integer >= {low}")
         self.law = law
         self.tol, self.correction_tol = float(tol), float(correction_tol)
         self.max_iterations, self.max_cuts, self.cg_maxiter = (
             int(max_iterations), int(max_cuts), int(cg_maxiter))
+        self.krylov, self.gmres_restart = krylov, int(gmres_restart)
         self.backend = get_backend(backend)
         xp = self.xp = self.backend.xp
         self.shape = tuple(int(s) for s in labels.shape)
         self.ndim = len(self.shape)
         self.ncomp = 6 if self.ndim == 3 else 3
         self.N = int(np.prod(self.shape))
-        check_memory(estimate_memory(self.shape), xp,
-                     f"a nonlinear Newton-CG solve on a {'x'.join(map(str, self.shape))} grid")
+        check_memory(estimate_memory(self.shape, krylov, self.gmres_restart), xp,
+                     f"a nonlinear Newton-{krylov.upper()} solve on a "
+                     f"{'x'.join(map(str, self.shape))} grid")
         self.grid = frequency_grid(self.shape, lengths, discretization, xp)
         n = self.ncomp
         real_shape = (n,) + self.shape
-        (self._eps, self._eps_n, self._sigma, self._sigma_n, self._delta, self._r, self._p,
-         self._w) = (self.backend.empty_real(real_shape) for _ in range(8))
+        (self._eps, self._eps_n, self._sigma, self._sigma_n, self._delta, self._r,
+         self._w) = (self.backend.empty_real(real_shape) for _ in range(7))
+        if krylov == "cg":  # the search direction, or the GMRES basis
+            self._p = self.backend.empty_real(real_shape)
+        else:
+            self._basis = xp.empty((self.gmres_restart + 1,) + real_shape)
         self._K = xp.empty((n, n, self.N))  # K_ij(x), component-first
         self._spec = self.backend.empty_spectrum(real_shape)
         self._plan = self.backend.plan(self._w, self._spec)
@@ -177,7 +201,7 @@ class NewtonCG:
         self._sigma_n[...] = self._sigma
         self.stress_points = stress_points
         self.info = {"backend": self.backend.name, "discretization": discretization,
-                     "law_time_s": 0.0, "cg_time_s": 0.0}
+                     "krylov": krylov, "law_time_s": 0.0, "cg_time_s": 0.0}
 
     # ---------------------------------------------------------------- field <-> points
     def _evaluate(self, dstrain_field: Any) -> tuple[Any, Any]:
@@ -231,9 +255,9 @@ class NewtonCG:
 
     # ---------------------------------------------------------------- one (sub-)step
     def _newton(self, target: np.ndarray, fixed: np.ndarray) -> tuple[int, int, float, Any, Any]:
-        """Newton–CG from the converged state to ``target``; ``fixed`` marks strain control.
+        """Newton–Krylov from the converged state to ``target``; ``fixed`` marks strain control.
 
-        Returns (iterations, CG iterations, residual, law stresses, law state); raises
+        Returns (iterations, Krylov iterations, residual, law stresses, law state); raises
         :class:`ConvergenceError` (with iterations and residual) on any failure.
         """
         xp = self.xp
@@ -278,12 +302,11 @@ class NewtonCG:
             delta[...] = 0.0
             start = time.perf_counter()
             try:
-                its, _ = conjugate_gradient(self.apply_tangent, project, delta, r, self._p, w,
-                                            atol=atol, maxiter=self.cg_maxiter)
+                its = self._solve_correction(project, atol)
             except ConvergenceError as exc:
                 raise ConvergenceError(
-                    f"CG solve of Newton iteration {iterations + 1}: {exc}", iterations,
-                    residual) from exc
+                    f"{self.krylov.upper()} solve of Newton iteration {iterations + 1}: {exc}",
+                    iterations, residual) from exc
             finally:
                 self.info["cg_time_s"] += time.perf_counter() - start
             cg_iterations += its
@@ -310,6 +333,18 @@ class NewtonCG:
             scale = scale or self._rms(sigma)  # no mean stress anywhere: local stresses
             rnorm = self._rms(r)
             residual = rnorm / scale if scale > 0 else rnorm
+
+    def _solve_correction(self, project: Callable[[Any], Any], atol: float) -> int:
+        """P:K:δ = r into ``self._delta`` (zero on entry) with the chosen Krylov solver;
+        returns its iterations."""
+        if self.krylov == "cg":
+            its, _ = conjugate_gradient(self.apply_tangent, project, self._delta, self._r,
+                                        self._p, self._w, atol=atol, maxiter=self.cg_maxiter)
+        else:
+            its, _ = gmres(self.apply_tangent, project, self._delta, self._r, self._w, atol=atol,
+                           maxiter=self.cg_maxiter, restart=self.gmres_restart,
+                           basis=self._basis)
+        return its
 
     def _projector(self, free: np.ndarray) -> Callable[[Any], Any]:
         projection = self.projection
@@ -415,12 +450,14 @@ def solve_nonlinear(
     return history
 
 
-def estimate_memory(shape: tuple[int, ...]) -> int:
-    """Bytes a nonlinear solve allocates: 8 real fields, the per-voxel tangent K_ij(x), the
-    half spectrum, the frequency data and the law's point arrays (increment, stress and
-    tangent; its state comes on top)."""
+def estimate_memory(shape: tuple[int, ...], krylov: str = "cg", restart: int = 30) -> int:
+    """Bytes a nonlinear solve allocates: the real fields (8 with CG; with GMRES 7, its
+    restart + 1 basis fields and one temporary of the Gram–Schmidt update), the per-voxel
+    tangent K_ij(x), the half spectrum, the frequency data and the law's point arrays
+    (increment, stress and tangent; its state comes on top)."""
     ncomp = 6 if len(shape) == 3 else 3
     n = int(np.prod(shape))
     nh = int(np.prod(spectrum_shape(tuple(shape))))
-    return (8 * ncomp * 8 * n + ncomp * ncomp * 8 * n + ncomp * 16 * nh + len(shape) * 16 * nh
-            + (6 + 6 + 36) * 8 * n)
+    real_fields = 8 if krylov == "cg" else 7 + restart + 2
+    return (real_fields * ncomp * 8 * n + ncomp * ncomp * 8 * n + ncomp * 16 * nh
+            + len(shape) * 16 * nh + (6 + 6 + 36) * 8 * n)

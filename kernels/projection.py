@@ -1,4 +1,4 @@
-"""The projection P = G + M_free and a conjugate-gradient solver on its range.
+"""The projection P = G + M_free and the Krylov solvers (CG, restarted GMRES) on its range.
 
 G projects a symmetric field onto compatible zero-mean strain fields (Γ̂0 for C0 = I, applied
 in Fourier space); M_free keeps the mean of the stress-controlled (free) Mandel components.
@@ -11,7 +11,10 @@ positive (semi-)definite point-wise stiffness K(x) the operator P:K:P is symmetr
 is solved by conjugate gradients (Zeman et al., J. Comput. Phys. 229, 2010; de Geus et al.,
 CMAME 318, 2017, for the Newton–CG form with the consistent tangent K). The same machinery
 serves the linear elastic solver (K = C) and the nonlinear full-field solver (K = algorithmic
-tangent).
+tangent). Where K(x) is not symmetric, or not positive definite (the consistent tangent of a
+softening damage law), CG does not apply and :func:`gmres` solves the same system: restarted
+GMRES (Saad & Schultz, SIAM J. Sci. Stat. Comput. 7, 1986) needs only that P:K:P be
+non-singular on range(P).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from kernels import pointwise
-from kernels.arraymodule import to_numpy
+from kernels.arraymodule import array_module, to_numpy
 from kernels.green import apply_projection, equilibrium_residual
 
 
@@ -121,3 +124,124 @@ def conjugate_gradient(
     raise ConvergenceError(
         f"CG did not converge: residual {rms:.3e} > {atol:.3e} after {maxiter} iterations "
         "(raise maxiter, or check the phase contrast)", maxiter, float(rms))
+
+
+def gmres(
+    apply_operator: Callable[[Any, Any], Any],
+    project: Callable[[Any], Any],
+    x: Any,
+    r: Any,
+    w: Any,
+    *,
+    atol: float,
+    maxiter: int,
+    restart: int = 30,
+    basis: Any = None,
+) -> tuple[int, float]:
+    """Restarted GMRES(m) for P:K:δ = r0 on range(P), accumulating δ into ``x``.
+
+    Saad & Schultz, "GMRES: a generalized minimal residual algorithm for solving nonsymmetric
+    linear systems", SIAM J. Sci. Stat. Comput. 7 (1986): each cycle builds an orthonormal
+    basis V of the Krylov space K_m(A, r) of A = P:K by Arnoldi and takes the correction V y
+    that minimizes ||r − A V y||, through Givens rotations that reduce the (m + 1) × m
+    Hessenberg matrix to triangular form (on the host: it is small); the rotated right-hand
+    side gives the residual norm at every step without forming the residual. Arnoldi
+    orthogonalizes by classical Gram–Schmidt applied twice (Giraud, Langou & Rozložník, Comput.
+    Math. Appl. 50, 2005: "twice is enough"), two matrix–vector products over the basis instead
+    of one pass per basis vector. Unlike CG, K may be non-symmetric and indefinite; P:K:P must
+    only be non-singular on range(P).
+
+    Calling convention of :func:`conjugate_gradient`: ``r`` holds the projected right-hand side
+    r0 ∈ range(P) on entry and the residual r0 − A:δ on exit (recomputed with one product A:d
+    per cycle from the cycle's correction d, not from the rotated estimate); ``w`` is a work
+    buffer of the same shape. ``apply_operator(v, out)`` writes K:v into ``out``;
+    ``project(v)`` applies P in place. ``restart`` is m, the Krylov vectors per cycle;
+    ``basis`` an optional work array of shape (m + 1, *r.shape) (allocated here otherwise):
+    the method stores m + 1 fields. Stops when ||r||_RMS = sqrt(r·r / N) (N the points of the
+    grid, ``r.size // r.shape[0]``) is ≤ ``atol``, the criterion of :func:`conjugate_gradient`.
+    ``maxiter`` counts products with A over all cycles (the extra product per cycle
+    excluded). Returns (iterations, ||r||_RMS); raises :class:`ConvergenceError` when
+    ``maxiter`` is reached, on non-finite values, or when A is singular on the Krylov space.
+    """
+    xp = array_module(x, r)
+    if isinstance(restart, bool) or not isinstance(restart, int | np.integer) or restart < 1:
+        raise ValueError(f"restart = {restart!r} must be an integer >= 1")
+    m = int(restart)
+    shape = (m + 1,) + tuple(r.shape)
+    if basis is None:
+        basis = xp.empty(shape, dtype=r.dtype)
+    elif tuple(basis.shape) != shape:
+        raise ValueError(f"basis has shape {tuple(basis.shape)}; expected {shape} (restart + 1 "
+                         "fields of the residual's shape)")
+    V = basis.reshape(m + 1, -1)
+    wf = w.reshape(-1)
+    scale = np.sqrt(r.size // r.shape[0])  # ||v||_RMS = ||v||_2 / scale
+    beta = np.sqrt(pointwise.dot(r, r))
+    rms = beta / scale
+    if not np.isfinite(rms):
+        raise ConvergenceError("GMRES got a non-finite right-hand side", 0, float(rms))
+    iterations = 0
+    R = np.zeros((m, m))  # the Hessenberg matrix, reduced to triangular form
+    cs, sn, g = np.zeros(m), np.zeros(m), np.zeros(m + 1)
+    while rms > atol and iterations < maxiter:
+        V[0] = r.reshape(-1)
+        V[0] /= beta
+        g[:] = 0.0
+        g[0] = beta
+        k = 0
+        for j in range(min(m, maxiter - iterations)):
+            apply_operator(basis[j], w)
+            project(w)
+            h = _orthogonalize(V[:j + 1], wf, xp)
+            h_next = np.sqrt(pointwise.dot(w, w))
+            iterations += 1
+            if not (np.isfinite(h_next) and np.all(np.isfinite(h))):
+                raise ConvergenceError(
+                    f"GMRES produced non-finite values at iteration {iterations}: the operator "
+                    "holds NaN or inf", iterations, float(rms))
+            for i in range(j):  # earlier rotations on the new column
+                h[i], h[i + 1] = cs[i] * h[i] + sn[i] * h[i + 1], -sn[i] * h[i] + cs[i] * h[i + 1]
+            diagonal = np.hypot(h[j], h_next)
+            if diagonal == 0.0:
+                raise ConvergenceError(
+                    f"GMRES broke down at iteration {iterations}: P:K:P is singular on the "
+                    f"Krylov space (residual {rms:.3e})", iterations, float(rms))
+            cs[j], sn[j] = h[j] / diagonal, h_next / diagonal
+            R[:j, j], R[j, j] = h[:j], diagonal
+            g[j], g[j + 1] = cs[j] * g[j], -sn[j] * g[j]
+            k = j + 1
+            if abs(g[k]) / scale <= atol or h_next <= np.finfo(float).eps * diagonal:
+                break  # converged, or A V_k = V_k H_k (the exact solution is in the space)
+            V[k] = wf
+            V[k] /= h_next
+        # y = R⁻¹ g (upper triangular), d = V y into w, δ ← δ + d, r ← r − A d
+        y = np.zeros(k)
+        for i in range(k - 1, -1, -1):
+            y[i] = (g[i] - R[i, i + 1:k] @ y[i + 1:]) / R[i, i]
+        wf[...] = xp.asarray(y) @ V[:k]
+        x += w
+        apply_operator(w, basis[0])
+        project(basis[0])
+        r -= basis[0]
+        beta = np.sqrt(pointwise.dot(r, r))
+        rms = beta / scale
+        if not np.isfinite(rms):
+            raise ConvergenceError(
+                f"GMRES produced a non-finite residual at iteration {iterations}", iterations,
+                float(rms))
+    if rms <= atol:
+        return iterations, float(rms)
+    raise ConvergenceError(
+        f"GMRES({m}) did not converge: residual {rms:.3e} > {atol:.3e} after {iterations} "
+        "iterations (raise maxiter or the restart length, or cut the load increment)",
+        iterations, float(rms))
+
+
+def _orthogonalize(V: Any, w: Any, xp: Any) -> np.ndarray:
+    """w ← w − V^T h with h = V w, twice (classical Gram–Schmidt with re-orthogonalization);
+    returns the host coefficients h (one per row of V)."""
+    h = to_numpy(V @ w)
+    w -= xp.asarray(h) @ V
+    correction = to_numpy(V @ w)
+    w -= xp.asarray(correction) @ V
+    return h + correction
