@@ -76,7 +76,7 @@ class PhaseLaw:
         self.averages = {
             p: GridAverage(xp.asarray(labels == p), lengths, m.nonlocal_length)
             for p, m in self.materials.items()
-            if getattr(m, "nonlocal_length", None) is not None}
+            if m.nonlocal_length is not None}
 
     def initial_state(self) -> dict[int, Any]:
         """Virgin state of every phase."""
