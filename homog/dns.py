@@ -55,8 +55,11 @@ class PhaseLaw:
     tangents (npoints, 6, 6) and the new state, calling each material's ``update`` once on its
     points. ``element_length`` (the voxel size) is handed to every material's initial state.
     A non-local material (``nonlocal_length``) gets the Gaussian average over its voxels
-    (:class:`homog.nonlocal_average.GridAverage`, RVE ``lengths``); the Newton solver uses the
-    local part of its tangent, so Newton converges linearly while the damage grows.
+    (:class:`homog.nonlocal_average.GridAverage`, RVE ``lengths``). The non-local part of its
+    consistent tangent couples the voxels: after each call :attr:`tangent_coupling` applies it
+    to a strain field (two FFTs), which Newton–GMRES adds to its operator (quadratic Newton);
+    Newton–CG, which needs a symmetric operator, leaves it out and converges linearly while the
+    damage grows.
     """
 
     def __init__(self, labels: np.ndarray, materials: Mapping[int, Material], xp: Any,
@@ -77,6 +80,7 @@ class PhaseLaw:
             p: GridAverage(xp.asarray(labels == p), lengths, m.nonlocal_length)
             for p, m in self.materials.items()
             if m.nonlocal_length is not None}
+        self.couplings: dict[int, Any] = {}
 
     def initial_state(self) -> dict[int, Any]:
         """Virgin state of every phase."""
@@ -102,7 +106,30 @@ class PhaseLaw:
     def _update(self, p: int, material: Material, dstrain: Any, state: Any) -> tuple:
         if p not in self.averages:
             return material.update(dstrain, state)
-        return material.update_nonlocal(dstrain, state, self.averages[p])[:3]
+        stress, tangent, new, coupling = material.update_nonlocal(dstrain, state,
+                                                                  self.averages[p])
+        self.couplings[p] = coupling
+        return stress, tangent, new
+
+    @property
+    def tangent_coupling(self) -> Any:
+        """None, or the non-local part of the tangent of the last call: v (npoints, 6) ->
+        (npoints, 6), the sum over the non-local phases of −U Σ W G·v."""
+        active = {p: c for p, c in self.couplings.items() if c is not None}
+        if not active:
+            return None
+
+        def apply(v: Any) -> Any:
+            out = self.xp.zeros_like(v)
+            for p, coupling in active.items():
+                idx = self.index[p]
+                if idx is None:
+                    out += coupling.apply(v)
+                else:
+                    out[idx] += coupling.apply(v[idx])
+            return out
+
+        return apply
 
     def eqps(self, state: dict[int, Any]) -> Any:
         """Equivalent plastic strain per voxel (npoints,), zero in phases without one."""

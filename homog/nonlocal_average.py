@@ -62,7 +62,6 @@ class GridAverage:
         self.index = xp.flatnonzero(mask.reshape(-1))
         self.multiplier = gaussian_multiplier(mask.shape, lengths, length, xp)
         self.normalization = self._convolve(mask.astype(float))[mask]
-        self.matrix = None  # the coupling of the consistent tangent is not assembled here
 
     def _convolve(self, field: Any) -> Any:
         xp = self.xp

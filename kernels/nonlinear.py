@@ -38,7 +38,11 @@ the residual.
 The constitutive law is a callable ``law(dstrain, state) -> (stress, tangent, new_state)`` on
 point-first arrays (npoints, 6), (npoints, 6), (npoints, 6, 6) in 3D Mandel notation, with
 ``dstrain`` the total strain increment from the last converged ``state``; ``state`` is opaque
-here (whatever the law returns), kept at convergence and handed back. In 2D the in-plane strains
+here (whatever the law returns), kept at convergence and handed back. A non-local law (whose
+stress at a voxel depends on the strain elsewhere) may expose ``law.tangent_coupling``: None
+or a callable v (npoints, 6) -> (npoints, 6), the non-local part of its tangent at its last
+evaluation, which Newton–GMRES adds to the per-voxel tangent (CG needs a symmetric operator
+and leaves it out). In 2D the in-plane strains
 are embedded with ε33 = ε13 = ε23 = 0, the in-plane block of the tangent is used, and σ33 is
 reported. Voxels are ordered as ``labels.reshape(-1)`` (C order).
 """
@@ -217,6 +221,9 @@ class NewtonCG:
             dstrain = xp.zeros((N, 6))
             dstrain[:, self._plane] = dstrain_field.reshape(n, N).T
         stress, tangent, new_state = self.law(dstrain, self.state)
+        # a non-local law's coupling between voxels: non-symmetric, so only for GMRES
+        self._coupling = (getattr(self.law, "tangent_coupling", None)
+                          if self.krylov == "gmres" else None)
         if getattr(stress, "shape", None) != (N, 6) or getattr(tangent, "shape", None) != (N, 6, 6):
             raise ValueError(
                 f"the constitutive law returned stress {getattr(stress, 'shape', None)} and "
@@ -245,6 +252,13 @@ class NewtonCG:
             np.einsum("ijn,jn->in", self._K, vv, out=oo)
         else:  # cupy.einsum has no ``out``
             oo[...] = xp.einsum("ijn,jn->in", self._K, vv)
+        if self._coupling is not None:
+            if n == 6:
+                oo += self._coupling(xp.ascontiguousarray(vv.T)).T
+            else:
+                points = xp.zeros((self.N, 6))
+                points[:, self._plane] = vv.T
+                oo += self._coupling(points)[:, self._plane].T
         return out
 
     def _mean(self, field: Any) -> np.ndarray:

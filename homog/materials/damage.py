@@ -80,13 +80,18 @@ class NonlocalCoupling:
     """The non-local part of the consistent tangent: ∂σ_I/∂ε_J = −W_IJ · U_I ⊗ G_J.
 
     ``U`` (n, 6) = m D'(κ_I) σ̃_I at the points whose damage grows (zero elsewhere), ``G``
-    (n, 6) = ∂ε̄p_J/∂ε_J at the points that flowed (zero elsewhere) and ``matrix`` the
-    averaging weights W (per point of a batch, rows point-major as in the update).
+    (n, 6) = ∂ε̄p_J/∂ε_J at the points that flowed (zero elsewhere) and ``average`` the
+    averaging operator W of the update; :meth:`apply` is the product with a strain field.
     """
 
     U: Any
     G: Any
-    matrix: Any
+    average: Any
+
+    def apply(self, v: Any) -> Any:
+        """−U_I Σ_J W_IJ G_J·v_J for ``v`` (n, 6): the coupling's share of ∂σ·v."""
+        xp = array_module(v)
+        return -self.U * self.average(xp.einsum("ni,ni->n", self.G, v))[:, None]
 
 
 class VonMisesDamage(Material):
@@ -276,9 +281,8 @@ class VonMisesDamage(Material):
         """:meth:`update` with ε̄p_nl = ``average(ε̄p)`` (a linear map of the (n,) ε̄p).
 
         Returns the stress, the local part of the tangent, the new state and the coupling
-        (:class:`NonlocalCoupling`, with ``average.matrix`` as W) of the consistent tangent;
-        None for the secant tangent, a local model, a plain update (``average`` None) or an
-        average without a matrix (the voxel grid, whose Newton solver uses the local part).
+        (:class:`NonlocalCoupling`) of the consistent tangent; None for the secant tangent, a
+        local model or a plain update (``average`` None).
         """
         xp = self._check_increment(dstrain, state)
         if self.regularized:
@@ -320,10 +324,9 @@ class VonMisesDamage(Material):
         U = slope[:, None] * effective_stress
         if local_weight != 0.0:
             tangent -= local_weight * xp.einsum("ni,nj->nij", U, G)
-        if not self.is_nonlocal or average is None or getattr(average, "matrix", None) is None:
+        if not self.is_nonlocal or average is None:
             return stress, tangent, new_state, None
-        return stress, tangent, new_state, NonlocalCoupling(self.over_nonlocal * U, G,
-                                                            average.matrix)
+        return stress, tangent, new_state, NonlocalCoupling(self.over_nonlocal * U, G, average)
 
     def to_config(self) -> dict[str, Any]:
         config = self.effective.to_config() | {"model": self.name, "onset": self.onset}
