@@ -18,7 +18,7 @@ from kernels.lippmann_schwinger import (
     solve_elastic,
 )
 from kernels.nonlinear import Increment, NewtonCG, solve_nonlinear
-from kernels.projection import ConvergenceError, Projection, conjugate_gradient
+from kernels.projection import ConvergenceError, Projection, conjugate_gradient, gmres
 
 __all__ = [
     "ConvergenceError",
@@ -34,6 +34,7 @@ __all__ = [
     "array_module",
     "available_backends",
     "conjugate_gradient",
+    "gmres",
     "elastic_homogenization",
     "estimate_memory",
     "frequency_grid",
