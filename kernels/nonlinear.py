@@ -83,8 +83,8 @@ class Increment:
 
     macro_strain, macro_stress : ⟨ε⟩, ⟨σ⟩ as 3D Mandel numpy vectors (6,); in 2D ε33 = ε13 =
         ε23 = 0 and the out-of-plane stresses are the means of the law's stresses.
-    iterations, cg_iterations : Newton iterations of the increment, failed attempts and
-        sub-steps included, and Krylov (CG or GMRES) iterations of its converged sub-steps.
+    iterations, cg_iterations : Newton and Krylov (CG or GMRES) iterations of the increment,
+        failed attempts and sub-steps included.
     residual : final relative equilibrium residual; cuts : number of halvings of the increment.
     strain, stress : fields (ncomp, *grid); stress_points : the law's (npoints, 6) stresses;
     state : the law's converged state. These are the solver's live buffers: copy them to keep
@@ -204,6 +204,7 @@ class NewtonCG:
         stress_points, _ = self._evaluate(self._eps)
         self._sigma_n[...] = self._sigma
         self.stress_points = stress_points
+        self._krylov_total = 0  # Krylov iterations since construction, failed solves included
         self.info = {"backend": self.backend.name, "discretization": discretization,
                      "krylov": krylov, "law_time_s": 0.0, "cg_time_s": 0.0}
 
@@ -350,14 +351,19 @@ class NewtonCG:
 
     def _solve_correction(self, project: Callable[[Any], Any], atol: float) -> int:
         """P:K:δ = r into ``self._delta`` (zero on entry) with the chosen Krylov solver;
-        returns its iterations."""
-        if self.krylov == "cg":
-            its, _ = conjugate_gradient(self.apply_tangent, project, self._delta, self._r,
-                                        self._p, self._w, atol=atol, maxiter=self.cg_maxiter)
-        else:
-            its, _ = gmres(self.apply_tangent, project, self._delta, self._r, self._w, atol=atol,
-                           maxiter=self.cg_maxiter, restart=self.gmres_restart,
-                           basis=self._basis)
+        returns its iterations, which also go to ``self._krylov_total`` (failed solves too)."""
+        try:
+            if self.krylov == "cg":
+                its, _ = conjugate_gradient(self.apply_tangent, project, self._delta, self._r,
+                                            self._p, self._w, atol=atol, maxiter=self.cg_maxiter)
+            else:
+                its, _ = gmres(self.apply_tangent, project, self._delta, self._r, self._w,
+                               atol=atol, maxiter=self.cg_maxiter, restart=self.gmres_restart,
+                               basis=self._basis)
+        except ConvergenceError as exc:
+            self._krylov_total += exc.iterations
+            raise
+        self._krylov_total += its
         return its
 
     def _projector(self, free: np.ndarray) -> Callable[[Any], Any]:
@@ -392,12 +398,12 @@ class NewtonCG:
             target, fixed = targets[step], controls[step]
             start = np.where(fixed, self._mean(self._eps_n), self._mean(self._sigma_n))
             done, fraction, cuts = 0.0, 1.0, 0
-            iterations = cg_iterations = 0
+            iterations, krylov_start = 0, self._krylov_total
             while done < 1.0:
                 end = min(done + fraction, 1.0)
                 sub_target = target if end == 1.0 else start + end * (target - start)
                 try:
-                    its, cg_its, residual, stress_points, state = self._newton(sub_target, fixed)
+                    its, _, residual, stress_points, state = self._newton(sub_target, fixed)
                 except ConvergenceError as exc:
                     iterations += exc.iterations
                     self._restore()
@@ -411,7 +417,6 @@ class NewtonCG:
                     cuts += 1
                     continue
                 iterations += its
-                cg_iterations += cg_its
                 done = end
                 self._eps_n[...] = self._eps
                 self._sigma_n[...] = self._sigma
@@ -419,7 +424,8 @@ class NewtonCG:
             macro_strain = np.zeros(6)
             macro_strain[self._sel] = self._mean(self._eps_n)
             macro_stress = to_numpy(self.stress_points.mean(axis=0))
-            yield Increment(step, macro_strain, macro_stress, iterations, cg_iterations,
+            yield Increment(step, macro_strain, macro_stress, iterations,
+                            self._krylov_total - krylov_start,
                             float(residual), cuts, self._eps_n, self._sigma_n, self.stress_points,
                             self.state)
 
