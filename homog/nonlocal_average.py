@@ -92,7 +92,8 @@ class ClusterAverage:
 
 def cluster_weights(cluster_labels: np.ndarray, clusters: np.ndarray,
                     lengths: Sequence[float], length: float) -> np.ndarray:
-    """W (n, n) of the clusters ``clusters`` (ids in ``cluster_labels``), module docstring.
+    """W (n, n) of the clusters ``clusters`` (ids in ``cluster_labels``), module docstring:
+    column J is the cluster means of the :class:`GridAverage` of the indicator of cluster J.
 
     One pair of FFTs of the grid per cluster.
     """
@@ -103,19 +104,11 @@ def cluster_weights(cluster_labels: np.ndarray, clusters: np.ndarray,
     position[clusters] = np.arange(n)
     local = position[labels]  # cluster position within the material, −1 elsewhere
     mask = local >= 0
-    multiplier = gaussian_multiplier(labels.shape, lengths, length)
-
-    axes = tuple(range(labels.ndim))
-
-    def convolve(field: np.ndarray) -> np.ndarray:
-        return np.fft.irfftn(np.fft.rfftn(field, axes=axes) * multiplier, s=labels.shape,
-                             axes=axes)
-
-    normalization = convolve(mask.astype(float))[mask]
+    average = GridAverage(mask, lengths, length)
     owner = local[mask]
     sizes = np.bincount(owner, minlength=n)
     W = np.empty((n, n))
     for j in range(n):
-        share = convolve((local == j).astype(float))[mask] / normalization
-        W[:, j] = np.bincount(owner, weights=share, minlength=n) / sizes
+        W[:, j] = np.bincount(owner, weights=average((owner == j).astype(float)),
+                              minlength=n) / sizes
     return W

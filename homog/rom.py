@@ -59,6 +59,7 @@ class ReducedOrderModel:
         self.materials = dict(materials)
         self.lengths = tuple(float(v) for v in lengths)
         self.info = dict(info or {})
+        self._nonlocal_weights: dict[tuple, np.ndarray] = {}  # (length, clusters) -> W
         self.ndim = self.cluster_labels.ndim
         self.m = 6 if self.ndim == 3 else 3
         expected = (self.K, self.K, self.m, self.m)
@@ -124,11 +125,11 @@ class ReducedOrderModel:
         once per (length, clusters) and kept.
         """
         key = (float(length), tuple(int(i) for i in clusters))
-        cache = self.__dict__.setdefault("_nonlocal_weights", {})
-        if key not in cache:
-            cache[key] = cluster_weights(self.cluster_labels, np.asarray(clusters),
-                                         self.lengths, length)
-        return cache[key]
+        if key not in self._nonlocal_weights:
+            self._nonlocal_weights[key] = cluster_weights(self.cluster_labels,
+                                                          np.asarray(clusters), self.lengths,
+                                                          length)
+        return self._nonlocal_weights[key]
 
     def umat(self, **options: Any) -> Any:
         """This model as a UMAT-like constitutive model (:class:`homog.umat.Umat`)."""

@@ -672,15 +672,14 @@ def _material_update(mat: Any, dstrain: Any, state: dict,
                 coupling)
     except ReturnMappingError:
         if P == 1:
-            nan = (xp.full((1, n, 6), xp.nan), xp.full((1, n, 6), xp.nan))
             return (xp.full((1, n, 6), xp.nan), xp.full((1, n, 6, 6), xp.nan), state,
-                    xp.zeros(1, dtype=bool), None if average is None else nan)
+                    xp.zeros(1, dtype=bool), None)
     h = P // 2
     parts = [_material_update(mat, dstrain[sl], {k: v[rows] for k, v in state.items()},
                               average)
              for sl, rows in ((slice(0, h), slice(0, h * n)), (slice(h, P), slice(h * n, P * n)))]
     coupling = None
-    if parts[0][4] is not None or parts[1][4] is not None:  # a half may have no coupling
+    if parts[0][4] is not None or parts[1][4] is not None:  # a failed point has none: zeros
         halves = [part[4] if part[4] is not None else
                   (xp.zeros((part[0].shape[0], n, 6)),) * 2 for part in parts]
         coupling = tuple(xp.concatenate([halves[0][i], halves[1][i]]) for i in range(2))
