@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from kernels import threads as thread_policy
+
 SCALINGS = ("standardize", "none")
 
 
@@ -84,10 +86,12 @@ def cluster_strain_concentration(
             local = np.zeros(idx.size, dtype=np.int64)
         elif idx.size > max(fit_points, 4 * k):
             sample = np.random.default_rng(seed).choice(idx.size, fit_points, replace=False)
-            model = KMeans(n_clusters=k, random_state=seed, n_init=1).fit(X[np.sort(sample)])
-            local = model.predict(X)
+            with thread_policy.limit(thread_policy.threads_for(X.size)):
+                model = KMeans(n_clusters=k, random_state=seed, n_init=1).fit(X[np.sort(sample)])
+                local = model.predict(X)
         else:
-            local = KMeans(n_clusters=k, random_state=seed, n_init=1).fit_predict(X)
+            with thread_policy.limit(thread_policy.threads_for(X.size)):
+                local = KMeans(n_clusters=k, random_state=seed, n_init=1).fit_predict(X)
         local = _canonical_order(local, features[0, idx], k)
         cluster_labels[idx] = len(phases) + local
         phases.extend([phase] * k)

@@ -23,11 +23,13 @@ voxel per cluster the SCA system is the discrete Lippmann–Schwinger equation i
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from kernels import frequency_grid, get_backend, green_coefficients
+from kernels import threads as thread_policy
 from kernels.arraymodule import to_numpy
 from kernels.fft import spectrum_shape
 from kernels.memory import check_memory
@@ -81,14 +83,25 @@ def interaction_parts(
     """Material-independent parts (D1, D2), each (K, K, m, m) Mandel, of the interaction tensors.
 
     ``cluster_labels``: int grid of cluster ids 0..K−1 (every id present). Returns numpy arrays;
-    D(λ0, μ0) = a D1 − c D2 (:func:`interaction_tensors`).
+    D(λ0, μ0) = a D1 − c D2 (:func:`interaction_tensors`). The FFTs and the GEMMs run on the
+    threads the library's policy gives K·N numbers (:mod:`kernels.threads`); on the CPU the
+    GEMMs are split over Python threads by frequency chunks, each on one BLAS thread.
     """
     backend = get_backend(backend)
+    K, N = int(n_clusters), int(np.prod(cluster_labels.shape))
+    threads = backend.threads_for(K * N)
+    with thread_policy.limit(threads):
+        return _interaction_parts(cluster_labels, K, lengths, discretization, backend,
+                                  threads if backend.xp is np else 1)
+
+
+def _interaction_parts(cluster_labels: Any, K: int, lengths: Any, discretization: str,
+                       backend: Any, workers: int) -> tuple[np.ndarray, np.ndarray]:
     xp = backend.xp
     shape = tuple(cluster_labels.shape)
-    d, K, N = len(shape), int(n_clusters), int(np.prod(shape))
+    d, N = len(shape), int(np.prod(shape))
     nh = int(np.prod(spectrum_shape((1,) + shape)[1:]))
-    check_memory(K * nh * 16 + 4 * N + d * nh * 8 + _CHUNK_BYTES * 2, xp,
+    check_memory(K * nh * 16 + 4 * N + d * nh * 8 + _CHUNK_BYTES * (workers + 1), xp,
                  f"interaction tensors of {K} clusters on a {'x'.join(map(str, shape))} grid")
     host = np.asarray(to_numpy(cluster_labels)).reshape(-1)
     counts = np.bincount(host, minlength=K)
@@ -114,15 +127,26 @@ def interaction_parts(
         weight.reshape(-1, last, 2)[:, -1] = 1.0
     weight = weight.reshape(-1)
     quads = quartic_monomials(d)
-    S = xp.zeros((len(quads), K, K))
     step = max(2, (_CHUNK_BYTES // (8 * K)) // 2 * 2)
-    for start in range(0, 2 * nh, step):
-        c = slice(start, min(start + step, 2 * nh))
-        Xc = real[:, c]
-        nc = xp.repeat(n[:, c.start // 2:c.stop // 2], 2, axis=1)  # one n per re/im column
-        wc = weight[c]
-        for m, (a, b, e, f) in enumerate(quads):
-            S[m] += Xc @ (Xc * (wc * nc[a] * nc[b] * nc[e] * nc[f])).T
+    starts = list(range(0, 2 * nh, step))
+
+    def products(chunk_starts: list[int]) -> Any:
+        """Σ over the given frequency chunks of the weighted K×K products, per monomial."""
+        S = xp.zeros((len(quads), K, K))
+        for start in chunk_starts:
+            c = slice(start, min(start + step, 2 * nh))
+            Xc = real[:, c]
+            nc = xp.repeat(n[:, c.start // 2:c.stop // 2], 2, axis=1)  # one n per re/im column
+            wc = weight[c]
+            for m, (a, b, e, f) in enumerate(quads):
+                S[m] += Xc @ (Xc * (wc * nc[a] * nc[b] * nc[e] * nc[f])).T
+        return S
+
+    if workers == 1:
+        S = products(starts)
+    else:  # Python threads over the chunks, one BLAS thread each (kernels.threads.blas_threads)
+        with ThreadPoolExecutor(workers) as pool:
+            S = sum(pool.map(products, [starts[i::workers] for i in range(workers)]))
     S = to_numpy(S) / (counts[None, :, None] * float(N))
     B1, B2 = monomial_basis(d)
     D1 = np.einsum("mIJ,mab->IJab", S, B1)

@@ -41,18 +41,17 @@ iteration count and convergence flag; a point that fails does not disturb the ot
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.linalg
 import scipy.linalg.lapack
-from threadpoolctl import ThreadpoolController
 
 from homog.materials.von_mises import ReturnMappingError
 from homog.nonlocal_average import ClusterAverage
 from kernels import green_coefficients
+from kernels import threads as thread_policy
 from kernels.arraymodule import array_module
 from kernels.tensors import PLANE_INDICES
 
@@ -61,12 +60,6 @@ SCS_SCHEMES = ("projection", "regression")
 _THREADED_SIZE = 2000
 #: A chord step (old factorization) is kept while the residual shrinks at least this much.
 CHORD_CONTRACTION = 0.25
-
-
-@functools.cache
-def _controller() -> ThreadpoolController:
-    """The process's thread-pool controller (its library scan costs milliseconds: do it once)."""
-    return ThreadpoolController()
 
 
 @dataclass
@@ -226,14 +219,15 @@ class OnlineSolver:
         return self._device[xp.__name__]
 
     def blas_threads(self) -> Any:
-        """BLAS thread limit for the online stage: one thread below ``_THREADED_SIZE`` unknowns.
+        """Thread limit of the online stage (:mod:`kernels.threads`): under "auto", one thread
+        below ``_THREADED_SIZE`` unknowns.
 
         Measured here (2 cores, busy): OpenBLAS' threaded LU solve of a 54×54 system took
         7.7 ms against 0.08 ms on one thread, and the factorization of a 945×945 one 230 ms
         against 47 ms; small dense systems gain nothing from threads.
         """
         n = self.K * self.m
-        return _controller().limit(limits=1 if n < _THREADED_SIZE else None, user_api="blas")
+        return thread_policy.limit(thread_policy.threads_for(n, threshold=_THREADED_SIZE))
 
     def macro(self, state: OnlineState, strain_controlled: Any) -> Any:
         """(P, m): per component, the macroscopic strain (strain-controlled) or stress."""

@@ -22,17 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from kernels import threads as thread_policy
 from kernels.arraymodule import gpu_available
 
 BACKENDS = ("auto", "scipy", "pyfftw", "cupy")
-
-
-def default_threads() -> int:
-    """Threads for CPU FFTs: the cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def spectrum_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -40,14 +33,30 @@ def spectrum_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(shape[:-1]) + (shape[-1] // 2 + 1,)
 
 
-class ScipyBackend:
+class _CPUThreads:
+    """``threads``: a fixed count, or None for the library's policy (:mod:`kernels.threads`)."""
+
+    threads: int | None
+
+    def _set_threads(self, threads: int | None) -> None:
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                    or threads < 1):
+            raise ValueError(f"threads = {threads!r}: give a positive integer or None (policy)")
+        self.threads = threads
+
+    def threads_for(self, entries: int) -> int:
+        """Threads of a transform (and of the solver around it) over ``entries`` numbers."""
+        return self.threads or thread_policy.threads_for(entries)
+
+
+class ScipyBackend(_CPUThreads):
     """scipy.fft with ``workers`` threads (pocketfft); the portable reference backend."""
 
     name = "scipy"
     xp = np
 
     def __init__(self, threads: int | None = None) -> None:
-        self.threads = threads or default_threads()
+        self._set_threads(threads)
 
     def empty_real(self, shape: tuple[int, ...]) -> np.ndarray:
         return np.empty(shape, dtype=np.float64)
@@ -61,18 +70,20 @@ class ScipyBackend:
     def rfftn(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         import scipy.fft
 
-        out[...] = scipy.fft.rfftn(x, axes=_grid_axes(x.ndim), workers=self.threads)
+        out[...] = scipy.fft.rfftn(x, axes=_grid_axes(x.ndim),
+                                     workers=self.threads_for(x.size))
         return out
 
     def irfftn(self, X: np.ndarray, out: np.ndarray) -> np.ndarray:
         import scipy.fft
 
         axes = _grid_axes(out.ndim)
-        out[...] = scipy.fft.irfftn(X, s=out.shape[1:], axes=axes, workers=self.threads)
+        out[...] = scipy.fft.irfftn(X, s=out.shape[1:], axes=axes,
+                                      workers=self.threads_for(out.size))
         return out
 
 
-class PyFFTWBackend:
+class PyFFTWBackend(_CPUThreads):
     """pyFFTW: FFTW plans built once per buffer pair, multi-threaded, with wisdom reuse.
 
     ``planner_effort`` is an FFTW flag; the default FFTW_ESTIMATE plans instantly and, measured
@@ -93,7 +104,7 @@ class PyFFTWBackend:
         import pyfftw
 
         self._pyfftw = pyfftw
-        self.threads = threads or default_threads()
+        self._set_threads(threads)
         self.planner_effort = planner_effort
         self.wisdom_path = Path(wisdom_path) if wisdom_path else _default_wisdom_path()
         if planner_effort != "FFTW_ESTIMATE":
@@ -108,9 +119,10 @@ class PyFFTWBackend:
     def plan(self, real: np.ndarray, spec: np.ndarray) -> _BoundPlan:
         axes = _grid_axes(real.ndim)
         flags = (self.planner_effort, "FFTW_DESTROY_INPUT")
-        fwd = self._pyfftw.FFTW(real, spec, axes=axes, threads=self.threads, flags=flags)
+        threads = self.threads_for(real.size)
+        fwd = self._pyfftw.FFTW(real, spec, axes=axes, threads=threads, flags=flags)
         inv = self._pyfftw.FFTW(
-            spec, real, axes=axes, direction="FFTW_BACKWARD", threads=self.threads, flags=flags
+            spec, real, axes=axes, direction="FFTW_BACKWARD", threads=threads, flags=flags
         )
         if self.planner_effort != "FFTW_ESTIMATE":
             self._export_wisdom()
@@ -119,14 +131,15 @@ class PyFFTWBackend:
     def rfftn(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         import pyfftw.interfaces.numpy_fft as nfft
 
-        out[...] = nfft.rfftn(x, axes=_grid_axes(x.ndim), threads=self.threads)
+        out[...] = nfft.rfftn(x, axes=_grid_axes(x.ndim), threads=self.threads_for(x.size))
         return out
 
     def irfftn(self, X: np.ndarray, out: np.ndarray) -> np.ndarray:
         import pyfftw.interfaces.numpy_fft as nfft
 
         axes = _grid_axes(out.ndim)
-        out[...] = nfft.irfftn(X, s=out.shape[1:], axes=axes, threads=self.threads)
+        out[...] = nfft.irfftn(X, s=out.shape[1:], axes=axes,
+                                 threads=self.threads_for(out.size))
         return out
 
     def _import_wisdom(self) -> None:
@@ -160,6 +173,10 @@ class CupyBackend:
 
         self.xp = cupy
         self.threads = 1
+
+    def threads_for(self, entries: int) -> int:
+        """Host threads around the GPU work: one."""
+        return 1
 
     def empty_real(self, shape: tuple[int, ...]) -> Any:
         return self.xp.empty(shape, dtype=self.xp.float64)

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from kernels import threads as thread_policy
 from kernels.arraymodule import to_numpy
 from kernels.fft import get_backend, spectrum_shape
 from kernels.frequency import frequency_grid
@@ -160,6 +161,7 @@ class LippmannSchwinger:
         if solver == "cg":
             self._r = self.backend.empty_real(real_shape)
             self._p = self.backend.empty_real(real_shape)
+        self.threads = self.backend.threads_for(self.ncomp * self.grid.size)
         self._plan = self.backend.plan(self._w, self._spec)
         self.projection = Projection(self.grid, self._plan, xp)
         self._zero = (slice(None),) + (0,) * self.ndim
@@ -189,7 +191,14 @@ class LippmannSchwinger:
 
     # ---------------------------------------------------------------- solve
     def solve(self, macro_strain: Any = None, macro_stress: Any = None) -> ElasticSolution:
-        """Solve for one macroscopic load (see :func:`solve_elastic`)."""
+        """Solve for one macroscopic load (see :func:`solve_elastic`).
+
+        Runs on :attr:`threads` threads in every pool (:mod:`kernels.threads`).
+        """
+        with thread_policy.limit(self.threads):
+            return self._solve(macro_strain, macro_stress)
+
+    def _solve(self, macro_strain: Any, macro_stress: Any) -> ElasticSolution:
         free, E0, S = self._macro(macro_strain, macro_stress)
         xp = self.xp
         x = self._x

@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from kernels import pointwise
+from kernels import threads as thread_policy
 from kernels.arraymodule import to_numpy
 from kernels.fft import get_backend, spectrum_shape
 from kernels.frequency import frequency_grid
@@ -126,6 +127,9 @@ class NewtonCG:
         non-symmetric or indefinite tangents such as consistent damage tangents while softening.
     gmres_restart : Krylov vectors per GMRES cycle; the basis holds gmres_restart + 1 fields.
 
+    The solves run on :attr:`threads` threads in every pool, chosen from the grid size by the
+    library's thread policy (:mod:`kernels.threads`) unless the backend fixes a count.
+
     The law is evaluated once here with a zero increment (initial stress and tangent); the
     solver starts from ε = 0. ``run`` continues from the last converged state, so several
     load paths can be applied one after the other.
@@ -193,6 +197,7 @@ class NewtonCG:
             self._basis = xp.empty((self.gmres_restart + 1,) + real_shape)
         self._K = xp.empty((n, n, self.N))  # K_ij(x), component-first
         self._spec = self.backend.empty_spectrum(real_shape)
+        self.threads = self.backend.threads_for(n * self.N)
         self._plan = self.backend.plan(self._w, self._spec)
         self.projection = Projection(self.grid, self._plan, xp)
         self._sel = np.asarray(PLANE_INDICES) if self.ndim == 2 else np.arange(6)
@@ -201,7 +206,8 @@ class NewtonCG:
         self._eps_n[...] = 0.0
         self._eps[...] = 0.0
         self.state = state
-        stress_points, _ = self._evaluate(self._eps)
+        with thread_policy.limit(self.threads):
+            stress_points, _ = self._evaluate(self._eps)
         self._sigma_n[...] = self._sigma
         self.stress_points = stress_points
         self._krylov_total = 0  # Krylov iterations since construction, failed solves included
@@ -399,28 +405,29 @@ class NewtonCG:
             start = np.where(fixed, self._mean(self._eps_n), self._mean(self._sigma_n))
             done, fraction, cuts = 0.0, 1.0, 0
             iterations, krylov_start = 0, self._krylov_total
-            while done < 1.0:
-                end = min(done + fraction, 1.0)
-                sub_target = target if end == 1.0 else start + end * (target - start)
-                try:
-                    its, _, residual, stress_points, state = self._newton(sub_target, fixed)
-                except ConvergenceError as exc:
-                    iterations += exc.iterations
-                    self._restore()
-                    if fraction <= 2.0 ** -self.max_cuts:
-                        raise ConvergenceError(
-                            f"load increment {step + 1} of {nsteps} did not converge after "
-                            f"{cuts} cuts (sub-step {fraction:.3g} of the increment): {exc}; "
-                            "use more increments, a looser tol, or larger max_iterations / "
-                            "max_cuts", exc.iterations, exc.residual) from exc
-                    fraction *= 0.5
-                    cuts += 1
-                    continue
-                iterations += its
-                done = end
-                self._eps_n[...] = self._eps
-                self._sigma_n[...] = self._sigma
-                self.state, self.stress_points = state, stress_points
+            with thread_policy.limit(self.threads):  # not around the yield
+                while done < 1.0:
+                    end = min(done + fraction, 1.0)
+                    sub_target = target if end == 1.0 else start + end * (target - start)
+                    try:
+                        its, _, residual, stress_points, state = self._newton(sub_target, fixed)
+                    except ConvergenceError as exc:
+                        iterations += exc.iterations
+                        self._restore()
+                        if fraction <= 2.0 ** -self.max_cuts:
+                            raise ConvergenceError(
+                                f"load increment {step + 1} of {nsteps} did not converge after "
+                                f"{cuts} cuts (sub-step {fraction:.3g} of the increment): {exc}; "
+                                "use more increments, a looser tol, or larger max_iterations / "
+                                "max_cuts", exc.iterations, exc.residual) from exc
+                        fraction *= 0.5
+                        cuts += 1
+                        continue
+                    iterations += its
+                    done = end
+                    self._eps_n[...] = self._eps
+                    self._sigma_n[...] = self._sigma
+                    self.state, self.stress_points = state, stress_points
             macro_strain = np.zeros(6)
             macro_strain[self._sel] = self._mean(self._eps_n)
             macro_stress = to_numpy(self.stress_points.mean(axis=0))

@@ -37,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if getattr(args, "threads", None) is not None:
+            from kernels.threads import set_threads
+
+            set_threads(args.threads)
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, MemoryError) as exc:
         print(f"homog {args.command}: error: {exc}", file=sys.stderr)

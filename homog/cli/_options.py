@@ -39,6 +39,13 @@ def loading_from_args(args: argparse.Namespace) -> LoadPath:
     return loading.cyclic(args.strain, cycles=args.cycles, steps=args.steps, axis=args.axis)
 
 
+def add_threads_option(p: argparse.ArgumentParser) -> None:
+    """``--threads N|auto``: the most threads of every CPU pool (:mod:`kernels.threads`)."""
+    p.add_argument("--threads", default=None, metavar="N|auto",
+                   help="most threads of the FFT, numba, BLAS and OpenMP pools; 'auto' "
+                   "(default, or $HOMOG_NUM_THREADS): every core, for grids where threads pay")
+
+
 def add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", help="CSV file of the macroscopic curve")
     p.add_argument("--plot", help="PNG file of the stress-strain curve")

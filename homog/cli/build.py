@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from homog.cli._options import reference_materials_path
+from homog.cli._options import add_threads_option, reference_materials_path
 from homog.rom import build_rom
 from kernels.fft import BACKENDS
 
@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="clusters per phase, e.g. 0=12,1=6")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backend", choices=BACKENDS, default="auto")
+    add_threads_option(p)
     p.add_argument("-o", "--output", required=True, help="ROM file (.npz)")
     p.set_defaults(func=run)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from homog.cli._options import progress_bar, reference_materials_path
+from homog.cli._options import add_threads_option, progress_bar, reference_materials_path
 from homog.cli.build import parse_clusters
 from homog.dns import dns
 from homog.loading import uniaxial_stress
@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-dns", action="store_true", help="skip the full-field reference")
     p.add_argument("--backend", choices=BACKENDS, default="auto")
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 

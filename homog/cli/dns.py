@@ -11,6 +11,7 @@ import time
 from homog.cli._options import (
     add_loading_options,
     add_output_options,
+    add_threads_option,
     loading_from_args,
     progress_bar,
     reference_materials_path,
@@ -29,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_loading_options(p)
     add_output_options(p)
     p.add_argument("--backend", choices=BACKENDS, default="auto")
+    add_threads_option(p)
     p.add_argument("--tol", type=float, default=1e-6)
     p.set_defaults(func=run)
 

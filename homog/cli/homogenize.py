@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from homog.cli._options import add_threads_option
 from kernels import elastic_homogenization
 from kernels.fft import BACKENDS
 from kernels.tensors import engineering_constants, isotropic_stiffness
@@ -39,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--solver", choices=("cg", "basic"), default="cg")
     p.add_argument("--tol", type=float, default=1e-6)
     p.add_argument("--backend", choices=BACKENDS, default="auto")
+    add_threads_option(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 

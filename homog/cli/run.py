@@ -11,6 +11,7 @@ import time
 from homog.cli._options import (
     add_loading_options,
     add_output_options,
+    add_threads_option,
     loading_from_args,
     progress_bar,
     write_outputs,
@@ -24,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("rom", help="ROM file written by 'homog build'")
     add_loading_options(p)
     add_output_options(p)
+    add_threads_option(p)
     p.add_argument("--scs", choices=("regression", "projection"), default="regression",
                    help="self-consistent scheme of the reference medium")
     p.set_defaults(func=run)

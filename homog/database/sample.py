@@ -50,34 +50,24 @@ def simulate(spec: Mapping[str, Any]) -> dict[str, Any]:
     when ``store.microstructure``) and timings. ``spec["threads"]`` (default 1) caps the
     FFT, BLAS and numba threads of the sample.
     """
-    import numba
-    from threadpoolctl import threadpool_limits
-
     from homog.failure import failure_metrics, run_to_failure
     from homog.materials import from_config
     from homog.rom import build_rom
-    from kernels.fft import get_backend
+    from kernels.threads import use_threads
 
-    threads = int(spec.get("threads", 1))
-    previous = numba.get_num_threads()
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    try:
-        with threadpool_limits(threads):
-            t0 = time.perf_counter()
-            generator, arguments = generator_arguments(spec["microstructure"])
-            ms = generator(**arguments, seed=spec["seed"]).voxelize(
-                tuple(spec["microstructure"]["shape"]))
-            t1 = time.perf_counter()
-            materials = from_config({"phases": spec["materials"]})
-            clusters = {int(k): int(v) for k, v in spec["rom"]["clusters"].items()}
-            rom = build_rom(ms, materials, clusters, seed=spec["seed"],
-                            backend=get_backend("auto", threads=threads))
-            t2 = time.perf_counter()
-            response = run_to_failure(rom, loading_path(spec["loading"]),
-                                      drop=spec["failure"]["drop"], scs=spec["rom"]["scs"])
-            t3 = time.perf_counter()
-    finally:
-        numba.set_num_threads(previous)
+    with use_threads(int(spec.get("threads", 1))):
+        t0 = time.perf_counter()
+        generator, arguments = generator_arguments(spec["microstructure"])
+        ms = generator(**arguments, seed=spec["seed"]).voxelize(
+            tuple(spec["microstructure"]["shape"]))
+        t1 = time.perf_counter()
+        materials = from_config({"phases": spec["materials"]})
+        clusters = {int(k): int(v) for k, v in spec["rom"]["clusters"].items()}
+        rom = build_rom(ms, materials, clusters, seed=spec["seed"])
+        t2 = time.perf_counter()
+        response = run_to_failure(rom, loading_path(spec["loading"]),
+                                  drop=spec["failure"]["drop"], scs=spec["rom"]["scs"])
+        t3 = time.perf_counter()
     metrics = failure_metrics(response, drop=spec["failure"]["drop"]).to_dict()
     notes = {k: v for k, v in metrics.items() if k == "measure" or isinstance(v, str)}
     outputs = {k: float(v) for k, v in metrics.items() if k not in notes and k != "drop"}
