@@ -7,6 +7,10 @@ Cases (reference materials of homog/data/reference_materials.toml, uniaxial stre
     python benchmarks/sca.py --case 2d --size 600 --crate-python /tmp/crate-venv/bin/python
     python benchmarks/sca.py --case 3d --size 64 --dns          # compute the DNS reference too
 
+Times are wall times in the default thread configuration (nothing set); the first row of a
+run also pays one-off costs (scikit-learn import, numba cache loading). ``--memory`` traces
+the offline peak memory, which slows the offline stage.
+
 The DNS reference is read from benchmarks/data/dns_<case>_<size>_<steps>.csv when present
 (written by --dns), else the error column is empty. CRATE runs through
 ../shared/peers/crate_case.py on the same labels and cluster counts.
@@ -71,6 +75,8 @@ def main() -> None:
     p.add_argument("--clusters", type=int, nargs="+", help="indices into the case's list")
     p.add_argument("--dns", action="store_true", help="compute (and store) the DNS reference")
     p.add_argument("--crate-python", help="python of a venv with cratepy installed")
+    p.add_argument("--memory", action="store_true",
+                   help="trace the offline peak memory (tracemalloc; slows the offline stage)")
     a = p.parse_args()
     ms = microstructure(a.case, a.size)
     mats = reference_materials_path()
@@ -96,12 +102,14 @@ def main() -> None:
     print("-" * len(head))
     selected = [CLUSTERS[a.case][i] for i in (a.clusters or range(len(CLUSTERS[a.case])))]
     for k in selected:
-        tracemalloc.start()
+        if a.memory:
+            tracemalloc.start()
         t0 = time.perf_counter()
         rom = build_rom(ms, mats, {0: k[0], 1: k[1]})
-        offline_peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
         t1 = time.perf_counter()
+        peak = (f"{tracemalloc.get_traced_memory()[1] / ms.labels.size:10.0f}" if a.memory
+                else f"{'-':>10}")
+        tracemalloc.stop()
         r = rom.run(path)
         online = time.perf_counter() - t1
         total = time.perf_counter() - t0
@@ -116,7 +124,7 @@ def main() -> None:
         su = f"{crate['wall_s'] / total:8.0f}" if "wall_s" in crate else f"{'':>8}"
         print(f"{sum(k):>4} {tm['strain_concentration_s']:7.2f} {tm['clustering_s']:8.2f} "
               f"{tm['interaction_s']:6.2f} {online:8.2f} {total:7.2f} "
-              f"{1e3 * online / a.steps:7.1f} {offline_peak / ms.labels.size:10.0f} "
+              f"{1e3 * online / a.steps:7.1f} {peak} "
               f"{r.stress[-1, 0]:10.5g} {err} {cs} {cf} {su}", flush=True)
         if "error" in crate:
             print(f"#   CRATE failed: {crate['error']}")
