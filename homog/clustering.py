@@ -50,8 +50,6 @@ def cluster_strain_concentration(
     Returns ``(cluster_labels, cluster_phases)``: an int32 grid of cluster ids 0..K−1 and the
     phase label of every cluster, shape (K,).
     """
-    from sklearn.cluster import KMeans
-
     if scaling not in SCALINGS:
         raise ValueError(f"unknown scaling {scaling!r}; choose one of {', '.join(SCALINGS)}")
     present = [int(p) for p in np.unique(labels)]
@@ -74,28 +72,41 @@ def cluster_strain_concentration(
                 f"phase {phase}: {k!r} clusters requested; need an integer between 1 and its "
                 f"{idx.size} voxels"
             )
-        # this phase's features in single precision, filled column by column (no float64 copy)
-        X = np.empty((idx.size, features.shape[0]), dtype=np.float32)
-        for column, component in enumerate(features):
-            X[:, column] = component[idx]
-        if scaling == "standardize":
-            std = X.std(axis=0)
-            X -= X.mean(axis=0)  # in place: X is this phase's own copy of the features
-            X /= np.where(std > 1e-12 * max(std.max(), 1e-300), std, 1.0)
-        if k == 1:
-            local = np.zeros(idx.size, dtype=np.int64)
-        elif idx.size > max(fit_points, 4 * k):
-            sample = np.random.default_rng(seed).choice(idx.size, fit_points, replace=False)
-            with thread_policy.limit(thread_policy.threads_for(X.size)):
-                model = KMeans(n_clusters=k, random_state=seed, n_init=1).fit(X[np.sort(sample)])
-                local = model.predict(X)
-        else:
-            with thread_policy.limit(thread_policy.threads_for(X.size)):
-                local = KMeans(n_clusters=k, random_state=seed, n_init=1).fit_predict(X)
+        X = phase_features(features, idx, scaling)
+        local = kmeans_labels(X, k, seed, fit_points)
         local = _canonical_order(local, features[0, idx], k)
         cluster_labels[idx] = len(phases) + local
         phases.extend([phase] * k)
     return cluster_labels.reshape(labels.shape), np.asarray(phases, dtype=np.int64)
+
+
+def phase_features(features: np.ndarray, idx: np.ndarray, scaling: str) -> np.ndarray:
+    """Clustering features of the voxels ``idx``: (n, ncomp²) float32 from ``features``
+    (ncomp², N), standardized per component within these voxels when ``scaling`` asks."""
+    X = np.empty((idx.size, features.shape[0]), dtype=np.float32)
+    for column, component in enumerate(features):  # column by column: no float64 copy
+        X[:, column] = component[idx]
+    if scaling == "standardize":
+        std = X.std(axis=0)
+        X -= X.mean(axis=0)  # in place: X is this phase's own copy of the features
+        X /= np.where(std > 1e-12 * max(std.max(), 1e-300), std, 1.0)
+    return X
+
+
+def kmeans_labels(X: np.ndarray, k: int, seed: int, fit_points: int = 20_000) -> np.ndarray:
+    """k-means labels (n,) of the rows of ``X``: fitted on ``fit_points`` seeded samples when
+    there are more rows (then every row assigned to its nearest centre), on all otherwise."""
+    from sklearn.cluster import KMeans
+
+    n = X.shape[0]
+    if k == 1:
+        return np.zeros(n, dtype=np.int64)
+    with thread_policy.limit(thread_policy.threads_for(X.size)):
+        if n > max(fit_points, 4 * k):
+            sample = np.random.default_rng(seed).choice(n, fit_points, replace=False)
+            model = KMeans(n_clusters=k, random_state=seed, n_init=1).fit(X[np.sort(sample)])
+            return model.predict(X)
+        return KMeans(n_clusters=k, random_state=seed, n_init=1).fit_predict(X)
 
 
 def _canonical_order(local: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:

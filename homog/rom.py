@@ -16,6 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from homog.adaptive import (
+    AdaptiveStepper,
+    Adaptivity,
+    ClusterHierarchy,
+    adaptive_phases,
+    build_hierarchy,
+)
 from homog.clustering import (
     cluster_strain_concentration,
     cluster_volume_fractions,
@@ -44,12 +51,15 @@ class ReducedOrderModel:
     C_eff : (m, m) elastic effective stiffness from the FFT solver (m = 6 in 3D, 3 in 2D).
     materials : phase label -> :class:`homog.materials.Material`.
     lengths : RVE lengths; ``info``: build settings and stage timings.
+    hierarchy : the fine clusters and their tree when built with adaptive clusters
+        (:class:`homog.adaptive.ClusterHierarchy`; this model is its initial cut), else None.
     """
 
     def __init__(self, cluster_labels: np.ndarray, cluster_phases: np.ndarray,
                  D1: np.ndarray, D2: np.ndarray, C_eff: np.ndarray,
                  materials: Mapping[int, Material], lengths: tuple[float, ...],
-                 info: dict | None = None) -> None:
+                 info: dict | None = None, hierarchy: ClusterHierarchy | None = None) -> None:
+        self.hierarchy = hierarchy
         self.cluster_labels = np.asarray(cluster_labels, dtype=np.int32)
         self.cluster_phases = np.asarray(cluster_phases, dtype=np.int64)
         self.K = self.cluster_phases.size
@@ -140,7 +150,7 @@ class ReducedOrderModel:
     def run(self, loading: LoadPath, *, tol: float = 1e-8, scs: str = "regression",
             scs_tol: float = 1e-4, max_cuts: int = 6, progress: Any = None,
             stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
-            failure: str = "raise") -> Response:
+            failure: str = "raise", adaptivity: Adaptivity | str | None = "auto") -> Response:
         """Run a load path; returns a :class:`~homog.response.Response`.
 
         Each increment is solved by Newton with a self-consistent reference medium
@@ -153,6 +163,12 @@ class ReducedOrderModel:
         does not converge after the cuts does — ``"raise"`` a :class:`kernels.ConvergenceError`,
         or ``"truncate"``: return the response up to the last converged increment with
         ``info["stopped"] = "diverged"`` and the message in ``info["error"]``.
+
+        ``adaptivity``: online refinement of the clusters (:mod:`homog.adaptive`): "auto" (the
+        default: :class:`~homog.adaptive.Adaptivity` defaults when the model was built with
+        adaptive clusters, else none), an :class:`~homog.adaptive.Adaptivity`, or None (static
+        clusters). ``info["clusters_history"]`` lists (increment, clusters) after each refinement
+        and ``info["clusters"]`` the final count per phase.
         """
         if not isinstance(loading, LoadPath):
             raise ValueError(f"loading must be a homog.loading.LoadPath, got "
@@ -160,7 +176,14 @@ class ReducedOrderModel:
         if failure not in ("raise", "truncate"):
             raise ValueError(f"failure must be 'raise' or 'truncate', got {failure!r}")
         steps = loading.for_dimension(self.ndim)
-        solver = self.online_solver(tol=tol, scs=scs, scs_tol=scs_tol)
+        if adaptivity == "auto":
+            adaptivity = Adaptivity() if self.hierarchy is not None else None
+        if adaptivity is not None and not isinstance(adaptivity, Adaptivity):
+            raise ValueError(f"adaptivity must be 'auto', None or a homog.adaptive.Adaptivity, "
+                             f"got {adaptivity!r}")
+        options = {"tol": tol, "scs": scs, "scs_tol": scs_tol}
+        stepper = None if adaptivity is None else AdaptiveStepper(self, adaptivity, options)
+        solver = self.online_solver(**options) if stepper is None else stepper.solver
         comps = solver.comps
         state = solver.initial_state(*self.reference_medium)
         n = len(steps)
@@ -173,8 +196,14 @@ class ReducedOrderModel:
         guess, last, stopped = None, n, None
         for k, (target, controlled) in enumerate(steps):
             with solver.blas_threads():
-                res = solver.advance(state, target - solver.macro(state, controlled)[0],
-                                     controlled, guess, max_cuts)
+                if stepper is None:
+                    res = solver.advance(state, target - solver.macro(state, controlled)[0],
+                                         controlled, guess, max_cuts)
+                else:
+                    res, state = stepper.advance(
+                        state, target - solver.macro(state, controlled)[0], controlled, guess,
+                        max_cuts, k + 1)
+                    solver = stepper.solver
             if not res.converged[0]:
                 message = (f"increment {k + 1} did not converge after {max_cuts} cuts "
                            f"(residual {res.residual[0]:.3e} > tol {tol:.1e} after "
@@ -189,19 +218,21 @@ class ReducedOrderModel:
             scs_failed += not res.scs_converged[0]
             guess = (res.state.strain - state.strain) if res.substeps[0] == 1 else None
             state = res.state
-            strain[k + 1, comps] = self.volume_fractions @ state.strain[0]
-            stress[k + 1] = self.volume_fractions @ state.stress[0]
+            strain[k + 1, comps] = solver.c @ state.strain[0]
+            stress[k + 1] = solver.c @ state.stress[0]
             tangent[k + 1][np.ix_(comps, comps)] = res.tangent[0][comps]
             if progress is not None:
                 progress(k + 1, n)
             if stop is not None and stop(strain[:k + 2], stress[:k + 2]):
                 last, stopped = k + 1, {"stopped": "stop"}
                 break
-        info = {"solver": "sca", "clusters": self.n_clusters, "scs": scs,
+        model = self if stepper is None else stepper.model
+        info = {"solver": "sca", "clusters": model.n_clusters, "scs": scs,
                 "online_s": time.perf_counter() - t0,
                 "scs_iterations": int(scs_its[:last].sum()),
                 "scs_not_converged": int(scs_failed),
                 "reference_medium": [float(state.lam0[0]), float(state.mu0[0])],
+                "clusters_history": [] if stepper is None else stepper.history,
                 **(stopped or {})}
         return Response(strain[:last + 1], stress[:last + 1], iterations[:last],
                         tangent=tangent[:last + 1], info=info)
@@ -211,6 +242,33 @@ class ReducedOrderModel:
         from homog.rom_io import save_rom
 
         save_rom(self, path)
+
+
+def _counts_for_phases(counts: dict[int, int], labels: np.ndarray) -> dict[int, int]:
+    """Check the cluster counts against the phases of ``labels`` before any FFT solve: one
+    count per phase present, none for an absent phase, at most a phase's voxel count."""
+    present, voxels = np.unique(labels, return_counts=True)
+    available = dict(zip(present.tolist(), voxels.tolist()))
+    absent = sorted(set(counts) - set(available))
+    if absent:
+        raise ValueError(
+            f"n_clusters gives counts for phase label(s) {absent}, which the microstructure "
+            f"does not contain; its labels are {sorted(available)}: give counts for those only"
+        )
+    missing = [p for p in available if p not in counts]
+    if missing:
+        raise ValueError(
+            f"phase label(s) {missing} of the microstructure have no cluster count; n_clusters "
+            f"gives {sorted(counts)}: give every label of {sorted(available)} a count, e.g. "
+            f"{{{', '.join(f'{p}: 8' for p in available)}}}"
+        )
+    for phase, k in counts.items():
+        if k > available[phase]:
+            raise ValueError(
+                f"n_clusters[{phase}] = {k} exceeds the {available[phase]} voxels of phase "
+                f"{phase}: ask for at most {available[phase]} clusters (or refine the grid)"
+            )
+    return counts
 
 
 def build_rom(
@@ -226,6 +284,7 @@ def build_rom(
     cluster_labels: np.ndarray | None = None,
     lengths: Any = None,
     progress: Any = None,
+    adaptive: Mapping[int, int] | str | None = "auto",
 ) -> ReducedOrderModel:
     """Offline stage of SCA: a :class:`ReducedOrderModel` of ``microstructure``.
 
@@ -241,10 +300,17 @@ def build_rom(
     cluster_labels : a ready cluster map (int grid of ids 0..K−1, each cluster inside one
         phase) that replaces the clustering, e.g. one voxel per cluster.
     progress : optional callable(stage_name) called as each stage starts.
+    adaptive : fine clusters per phase for adaptive SCA (:mod:`homog.adaptive`): the initial
+        model keeps the k-means clusters of ``n_clusters`` and carries a hierarchy of
+        ``adaptive[phase]`` fine clusters over each listed phase, which ``run`` refines where
+        the strain localizes. "auto" (default): the phases whose material can soften (damage),
+        with 8 × their initial count (at most their voxels); None: static clusters.
     """
     labels, lengths = labels_and_lengths(microstructure, lengths)
     materials = materials_for_labels(materials, labels)
-    counts = validate_cluster_counts(n_clusters) if cluster_labels is None else None
+    counts = None
+    if cluster_labels is None:
+        counts = _counts_for_phases(validate_cluster_counts(n_clusters), labels)
     timings = {}
     stiffness = {p: m.stiffness for p, m in materials.items()}
     _stage(progress, "strain concentration (elastic FFT solves)")
@@ -255,7 +321,17 @@ def build_rom(
     timings["strain_concentration_s"] = time.perf_counter() - t
     _stage(progress, "clustering (k-means per phase)")
     t = time.perf_counter()
-    if cluster_labels is None:
+    fine = _fine_counts(adaptive, counts, materials, labels) if cluster_labels is None else {}
+    hierarchy = None
+    if fine:
+        A = to_numpy(elastic.strain_concentration)
+        elastic.strain_concentration = None
+        hierarchy = build_hierarchy(A, labels, counts, fine, seed=seed, scaling=scaling,
+                                    lengths=lengths, discretization=discretization,
+                                    backend=backend)
+        del A
+        cl, phases, D1, D2 = hierarchy.cut(hierarchy.initial)
+    elif cluster_labels is None:
         A = to_numpy(elastic.strain_concentration)
         elastic.strain_concentration = None  # A is only needed for the clustering: free it
         cl, phases = cluster_strain_concentration(A, labels, counts, seed=seed, scaling=scaling)
@@ -265,14 +341,37 @@ def build_rom(
     timings["clustering_s"] = time.perf_counter() - t
     _stage(progress, "interaction tensors")
     t = time.perf_counter()
-    D1, D2 = interaction_parts(cl, phases.size, lengths=lengths, discretization=discretization,
-                               backend=backend)
+    if hierarchy is None:
+        D1, D2 = interaction_parts(cl, phases.size, lengths=lengths,
+                                   discretization=discretization, backend=backend)
     timings["interaction_s"] = time.perf_counter() - t
     info = {"seed": seed, "scaling": scaling, "discretization": discretization,
             "elastic_iterations": elastic.iterations, "timings": timings,
             "backend": elastic.info["backend"]}
     lengths = tuple(lengths) if lengths is not None else (1.0,) * labels.ndim
-    return ReducedOrderModel(cl, phases, D1, D2, elastic.C_eff, materials, lengths, info)
+    if hierarchy is not None:
+        info["fine_clusters"] = fine
+    return ReducedOrderModel(cl, phases, D1, D2, elastic.C_eff, materials, lengths, info,
+                             hierarchy)
+
+
+def _fine_counts(adaptive: Any, counts: dict[int, int], materials: Mapping[int, Material],
+                 labels: np.ndarray) -> dict[int, int]:
+    """Fine clusters per adaptive phase (only phases that get more than their initial count)."""
+    if adaptive is None:
+        return {}
+    if isinstance(adaptive, str):
+        if adaptive != "auto":
+            raise ValueError(f"adaptive must be 'auto', None or phase -> fine clusters, got "
+                             f"{adaptive!r}")
+        voxels = dict(zip(*(v.tolist() for v in np.unique(labels, return_counts=True))))
+        adaptive = {p: min(8 * counts[p], voxels[p]) for p in adaptive_phases(materials)
+                    if p in counts}
+    fine = validate_cluster_counts(adaptive)
+    unknown = sorted(set(fine) - set(counts))
+    if unknown:
+        raise ValueError(f"adaptive names phases {unknown} that have no cluster count")
+    return {p: k for p, k in fine.items() if k > counts[p]}
 
 
 def _custom_clusters(cluster_labels: Any, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,341 @@
+"""Adaptive clustering of SCA: clusters split where the strain localizes, during the run.
+
+Adaptive SCA (Ferreira, Andrade Pires & Bessa, CMAME 393, 2022): the clusters of the offline
+stage follow the *elastic* strain concentration, so voxels that end in a softening band and
+voxels beside it can share a cluster and a single state; refining the clusters where the
+inelastic strain concentrates lets the model follow the localization.
+
+**Offline** (:func:`build_hierarchy`): in every adaptive phase, each cluster of the static
+k-means clustering (the initial model: the same clusters as without adaptivity) is bisected
+recursively by 2-means on the same features (the standardized strain concentration), the node
+of largest within-cluster scatter first, until the phase holds ``n_fine`` leaves. The leaves are
+the fine clusters; their interaction parts D1, D2 are computed once (Parseval GEMMs,
+:func:`homog.interaction.interaction_parts`). Since D is linear in the cluster indicators,
+the interaction tensor of any cut of the tree is an aggregation of the fine one,
+
+    D_IJ = (1 / c_I) Σ_{i ∈ I} Σ_{j ∈ J} c_i D_ij,
+
+exactly the tensor computed from the cut's own cluster map (tested): a split costs a few
+matrix products, no FFT.
+
+**Online** (:class:`AdaptiveStepper`, used by :meth:`homog.rom.ReducedOrderModel.run`): after an
+increment converges, the adaptivity feature of every cluster of an adaptive phase is the
+increment of its damage driving variable (the non-local ε̄p of a non-local damage material,
+else ε̄p). Where the phase's spread of the feature, max − min, exceeds ``threshold`` times the
+norm of the macroscopic strain increment (plastic flow concentrating), the clusters whose
+feature lies in the top ``1 − trigger`` of that range split into their two children; the
+children inherit their parent's strain, stress and material state, and the increment is solved
+again from its start, up to ``max_rounds`` times, while clusters keep splitting and the count
+stays within ``max_clusters``. The non-local weights W follow the refinement (computed on the
+new cluster map); a crack-band material's element length is that of the child.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from homog.clustering import _canonical_order, kmeans_labels, phase_features
+from homog.interaction import interaction_parts
+
+
+@dataclass(frozen=True)
+class Adaptivity:
+    """Settings of the online refinement (module docstring).
+
+    trigger : in [0, 1): clusters whose feature lies above min + trigger·(max − min) of their
+        phase split.
+    threshold : > 0: a phase refines only when its feature spread max − min exceeds
+        ``threshold`` × ‖ΔE‖ (the macroscopic strain increment).
+    max_clusters : cap on the total number of clusters (None: every fine cluster).
+    max_rounds : split-and-solve-again rounds per increment.
+    """
+
+    trigger: float = 0.5
+    threshold: float = 1.0
+    max_clusters: int | None = None
+    max_rounds: int = 3
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.trigger < 1.0:
+            raise ValueError(f"trigger = {self.trigger!r} must lie in [0, 1)")
+        if not (np.isfinite(self.threshold) and self.threshold > 0):
+            raise ValueError(f"threshold = {self.threshold!r} must be a positive number")
+        if self.max_clusters is not None and (isinstance(self.max_clusters, bool) or
+                                              int(self.max_clusters) != self.max_clusters or
+                                              self.max_clusters < 1):
+            raise ValueError(f"max_clusters = {self.max_clusters!r} must be a positive integer "
+                             "or None")
+        if isinstance(self.max_rounds, bool) or int(self.max_rounds) != self.max_rounds or \
+                self.max_rounds < 1:
+            raise ValueError(f"max_rounds = {self.max_rounds!r} must be a positive integer")
+
+
+class ClusterHierarchy:
+    """A binary tree over the fine clusters of an RVE, with their interaction parts.
+
+    Attributes
+    ----------
+    fine_labels : int32 grid of fine cluster ids 0..Kf−1.
+    fine_phases : (Kf,) phase label of every fine cluster.
+    D1, D2 : (Kf, Kf, m, m) interaction parts of the fine clusters.
+    children : (n_nodes, 2) child node ids, −1 for a leaf; nodes 0..Kf−1 are the fine clusters.
+    initial : node ids of the initial cut (the static clusters), in cluster order.
+    adaptive_phases : phase labels whose clusters may split.
+    """
+
+    def __init__(self, fine_labels: np.ndarray, fine_phases: np.ndarray, D1: np.ndarray,
+                 D2: np.ndarray, children: np.ndarray, initial: np.ndarray,
+                 adaptive_phases: tuple[int, ...]) -> None:
+        self.fine_labels = np.asarray(fine_labels, dtype=np.int32)
+        self.fine_phases = np.asarray(fine_phases, dtype=np.int64)
+        self.D1, self.D2 = np.asarray(D1), np.asarray(D2)
+        self.children = np.asarray(children, dtype=np.int64)
+        self.initial = np.asarray(initial, dtype=np.int64)
+        self.adaptive_phases = tuple(int(p) for p in adaptive_phases)
+        Kf = self.fine_phases.size
+        n = self.children.shape[0]
+        if self.children.shape != (n, 2) or n < Kf or np.any(self.children[:Kf] != -1):
+            raise ValueError(f"children must be (n_nodes >= {Kf}, 2) with the {Kf} fine "
+                             "clusters as leaves (-1)")
+        if self.D1.shape[:2] != (Kf, Kf) or self.D2.shape != self.D1.shape:
+            raise ValueError(f"fine interaction parts must be ({Kf}, {Kf}, m, m)")
+        self.fine_fractions = (np.bincount(self.fine_labels.reshape(-1), minlength=Kf)
+                               / self.fine_labels.size)
+        # fine members of every node, children first (node ids are created after their children)
+        self.members: list[np.ndarray] = [np.array([i]) for i in range(Kf)]
+        for node in range(Kf, n):
+            a, b = self.children[node]
+            if not (0 <= a < node and 0 <= b < node):
+                raise ValueError(f"node {node}: children {a}, {b} must be earlier nodes")
+            self.members.append(np.concatenate([self.members[a], self.members[b]]))
+        self.node_phase = np.array([self.fine_phases[m[0]] for m in self.members])
+
+    @property
+    def n_fine(self) -> int:
+        return int(self.fine_phases.size)
+
+    def can_split(self, node: int) -> bool:
+        """True for a node with children in an adaptive phase."""
+        return bool(self.children[node, 0] >= 0 and
+                    int(self.node_phase[node]) in self.adaptive_phases)
+
+    def cut(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(cluster_labels, cluster_phases, D1, D2) of the clustering whose clusters are
+        ``nodes`` (in that order; they must partition the fine clusters)."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        Kf = self.n_fine
+        owner = np.full(Kf, -1)
+        for position, node in enumerate(nodes):
+            owner[self.members[node]] = position
+        if np.any(owner < 0) or sum(self.members[n].size for n in nodes) != Kf:
+            raise ValueError("the nodes of a cut must partition the fine clusters")
+        M = np.zeros((Kf, nodes.size))
+        M[np.arange(Kf), owner] = 1.0
+        c = self.fine_fractions
+        cI = c @ M
+
+        def aggregate(D: np.ndarray) -> np.ndarray:
+            left = np.einsum("iI,i,ijab->Ijab", M, c, D, optimize=True)
+            return np.einsum("Ijab,jJ->IJab", left, M, optimize=True) / cI[:, None, None, None]
+
+        labels = owner[self.fine_labels].astype(np.int32)
+        return labels, self.node_phase[nodes], aggregate(self.D1), aggregate(self.D2)
+
+
+def adaptive_phases(materials: Mapping[int, Any]) -> tuple[int, ...]:
+    """The phases whose material can soften (damage): where "auto" adaptivity refines."""
+    return tuple(sorted(int(p) for p, m in materials.items()
+                        if getattr(m, "max_damage", None) is not None))
+
+
+def build_hierarchy(concentration: np.ndarray, labels: np.ndarray, n_clusters: Mapping[int, int],
+                    n_fine: Mapping[int, int], *, seed: int = 0, scaling: str = "standardize",
+                    lengths: Any = None, discretization: str = "willot",
+                    backend: Any = "auto") -> ClusterHierarchy:
+    """Offline stage of adaptive SCA (module docstring).
+
+    ``concentration``: A(x), (ncomp, ncomp, *grid); ``n_clusters``: initial clusters per phase
+    (the static clustering, same seed); ``n_fine``: fine clusters of each adaptive phase
+    (≥ its initial count, ≤ its voxels). Phases not in ``n_fine`` keep their static clusters.
+    """
+    ncomp = concentration.shape[0]
+    features = concentration.reshape(ncomp * ncomp, -1)
+    flat = labels.reshape(-1)
+    leaves: list[tuple[int, np.ndarray]] = []  # (phase, voxel indices) of the fine clusters
+    internal: list[tuple[int, int]] = []       # children refs of internal nodes (see _emit)
+    initial_refs: list[int] = []
+    for phase in sorted(int(p) for p in np.unique(flat)):
+        idx = np.flatnonzero(flat == phase)
+        k = int(n_clusters[phase])
+        X = phase_features(features, idx, scaling)
+        local = _canonical_order(kmeans_labels(X, k, seed), features[0, idx], k)
+        fine = int(n_fine.get(phase, k))
+        if not k <= fine <= idx.size:
+            raise ValueError(f"phase {phase}: {fine} fine clusters requested; need between its "
+                             f"{k} initial clusters and its {idx.size} voxels")
+        for subtree in _bisection_trees(X, local, k, fine, features[0, idx], seed):
+            initial_refs.append(_emit(subtree, phase, idx, leaves, internal))
+    Kf = len(leaves)
+    fine_labels = np.empty(flat.size, dtype=np.int32)
+    for i, (_, voxels) in enumerate(leaves):
+        fine_labels[voxels] = i
+
+    def node_id(ref: int) -> int:
+        return ref if ref >= 0 else Kf + (-ref - 1)
+
+    children = np.full((Kf + len(internal), 2), -1, dtype=np.int64)
+    for j, (a, b) in enumerate(internal):
+        children[Kf + j] = node_id(a), node_id(b)
+    fine_labels = fine_labels.reshape(labels.shape)
+    D1, D2 = interaction_parts(fine_labels, Kf, lengths=lengths, discretization=discretization,
+                               backend=backend)
+    return ClusterHierarchy(fine_labels, np.array([p for p, _ in leaves]), D1, D2, children,
+                            np.array([node_id(r) for r in initial_refs]),
+                            tuple(p for p in n_fine if n_fine[p] > n_clusters[p]))
+
+
+def _bisection_trees(X: np.ndarray, local: np.ndarray, k: int, fine: int, key: np.ndarray,
+                     seed: int) -> list[Any]:
+    """Per initial cluster, its bisection tree: a leaf is an array of rows of ``X``, an internal
+    node the pair of its subtrees (the half of lower mean ``key`` first). The node of largest
+    scatter is bisected by 2-means first, until there are ``fine`` leaves (or none divides)."""
+    trees: dict[int, Any] = {}
+    heap: list[tuple[float, int, np.ndarray]] = []
+    for cluster in range(k):
+        rows = np.flatnonzero(local == cluster)
+        heapq.heappush(heap, (-_scatter(X[rows]), cluster, rows))
+    children: dict[int, tuple[int, int]] = {}
+    counter, count = k, k
+    while count < fine and heap:
+        scatter, node, rows = heapq.heappop(heap)
+        split = kmeans_labels(X[rows], 2, seed) if rows.size >= 2 and scatter < 0 else None
+        if split is None or split.min() == split.max():
+            trees[node] = rows
+            continue
+        halves = sorted((rows[split == 0], rows[split == 1]), key=lambda r: float(key[r].mean()))
+        children[node] = (counter, counter + 1)
+        for half in halves:
+            heapq.heappush(heap, (-_scatter(X[half]), counter, half))
+            counter += 1
+        count += 1
+    trees.update({node: rows for _, node, rows in heap})
+
+    def subtree(node: int) -> Any:
+        if node in trees:
+            return trees[node]
+        return tuple(subtree(child) for child in children[node])
+
+    return [subtree(cluster) for cluster in range(k)]
+
+
+def _emit(tree: Any, phase: int, idx: np.ndarray, leaves: list, internal: list) -> int:
+    """Append ``tree``'s leaves (phase, voxels) and internal nodes (children refs), children
+    first; returns its reference: a leaf index (≥ 0) or −(internal index + 1)."""
+    if isinstance(tree, np.ndarray):
+        leaves.append((phase, idx[tree]))
+        return len(leaves) - 1
+    refs = [_emit(child, phase, idx, leaves, internal) for child in tree]
+    internal.append(tuple(refs))
+    return -len(internal)
+
+
+def _scatter(X: np.ndarray) -> float:
+    """Within-cluster sum of squared distances to the mean (k-means inertia of one cluster)."""
+    return float(((X - X.mean(axis=0)) ** 2).sum())
+
+
+class AdaptiveStepper:
+    """Advances a reduced-order model along a load path with online refinement (P = 1).
+
+    Holds the current cut of the hierarchy (``nodes``), its model (``model``, a
+    :class:`~homog.rom.ReducedOrderModel` of the cut) and its online ``solver``; ``history``
+    lists (increment, clusters) after every refinement.
+    """
+
+    def __init__(self, rom: Any, settings: Adaptivity, solver_options: Mapping[str, Any]):
+        if rom.hierarchy is None:
+            raise ValueError("adaptivity needs a model built with adaptive clusters "
+                             "(build_rom(..., adaptive=...))")
+        self.rom, self.settings = rom, settings
+        self.hierarchy = rom.hierarchy
+        self.options = dict(solver_options)
+        self.nodes = self.hierarchy.initial.copy()
+        self.model = rom
+        self.solver = rom.online_solver(**self.options)
+        self.cap = settings.max_clusters or self.hierarchy.children.shape[0]
+        self.history: list[tuple[int, int]] = []
+
+    def advance(self, state: Any, target: Any, controlled: Any, guess: Any, max_cuts: int,
+                increment: int) -> tuple[Any, Any]:
+        """Solve one increment from ``state``, refining and solving again where the clusters
+        split; returns (result, start state on the final clusters)."""
+        res = self.solver.advance(state, target, controlled, guess, max_cuts)
+        for _ in range(self.settings.max_rounds):
+            if not bool(res.converged[0]):
+                break
+            chosen = self._select(state, res.state)
+            if not chosen:
+                break
+            state = self._split(state, chosen)
+            self.history.append((increment, int(self.nodes.size)))
+            with self.solver.blas_threads():
+                res = self.solver.advance(state, target, controlled, None, max_cuts)
+        return res, state
+
+    def _select(self, start: Any, end: Any) -> list[int]:
+        """Positions of the clusters to split after the increment start → end."""
+        room = self.cap - self.nodes.size
+        if room <= 0:
+            return []
+        dE = np.linalg.norm(self.solver.c @ (end.strain[0] - start.strain[0]))
+        chosen: list[tuple[float, int]] = []
+        for (_, idx), before, after in zip(self.solver.groups, start.material_states,
+                                             end.material_states):
+            phase = int(self.model.cluster_phases[idx[0]])
+            if phase not in self.hierarchy.adaptive_phases:
+                continue
+            name = "nonlocal_eqps" if "nonlocal_eqps" in after else "eqps"
+            feature = (after[name] - before[name])[:, 0]
+            low, high = float(feature.min()), float(feature.max())
+            if high - low <= self.settings.threshold * dE:
+                continue
+            bar = low + self.settings.trigger * (high - low)
+            chosen += [(float(f), int(i)) for f, i in zip(feature, idx)
+                       if f >= bar and self.hierarchy.can_split(int(self.nodes[i]))]
+        chosen.sort(reverse=True)
+        return [i for _, i in chosen[:room]]
+
+    def _split(self, state: Any, chosen: list[int]) -> Any:
+        """Replace the chosen clusters by their children; the start state on the new clusters."""
+        from homog.sca import OnlineState
+
+        old_groups = self.solver.groups
+        nodes, parent = [], []
+        for position, node in enumerate(self.nodes):
+            kids = self.hierarchy.children[node] if position in chosen else [node]
+            nodes.extend(int(k) for k in kids)
+            parent.extend([position] * len(kids))
+        self.nodes, parent = np.asarray(nodes), np.asarray(parent)
+        labels, phases, D1, D2 = self.hierarchy.cut(self.nodes)
+        rom = self.rom
+        self.model = type(rom)(labels, phases, D1, D2, rom.C_eff, rom.materials, rom.lengths,
+                               rom.info)
+        self.solver = self.model.online_solver(**self.options)
+        lengths = self.model.cluster_lengths
+        states = []
+        for (_, old_idx), (_, new_idx), old in zip(old_groups, self.solver.groups,
+                                                   state.material_states):
+            row = np.empty(rom.K + len(nodes), dtype=np.int64)  # cluster -> row in old group
+            row[old_idx] = np.arange(old_idx.size)
+            rows = row[parent[new_idx]]
+            new = {k: v[rows].copy() for k, v in old.items()}
+            if "element_length" in new:
+                new["element_length"] = lengths[new_idx].reshape(-1, 1).copy()
+            states.append(new)
+        return OnlineState(state.strain[:, parent].copy(), state.stress[:, parent].copy(),
+                           states, state.lam0.copy(), state.mu0.copy())

@@ -1,0 +1,155 @@
+"""Adaptive clustering: the fine-level hierarchy, exact aggregation of D, splits that inherit
+the state, and a hardening run left alone."""
+
+import numpy as np
+import pytest
+
+import rve_gen
+from homog.adaptive import Adaptivity, ClusterHierarchy
+from homog.failure import failure_metrics, run_to_failure
+from homog.interaction import interaction_parts
+from homog.loading import uniaxial_stress
+from homog.materials import LinearElastic, LinearHardening, VonMises, VonMisesDamage
+from homog.rom import build_rom
+
+MATRIX = VonMises(100.0, 0.3, LinearHardening(0.5, 0.5))
+FIBRE = LinearElastic(500.0, 0.19)
+
+
+def damage(length=0.08):
+    return VonMisesDamage(100.0, 0.3, LinearHardening(0.5, 0.5), onset=0.01,
+                          softening_strain=0.02, nonlocal_length=length)
+
+
+@pytest.fixture(scope="module")
+def micro():
+    return rve_gen.circles(volume_fraction=0.3, radius=0.12, seed=3).voxelize((32, 32))
+
+
+@pytest.fixture(scope="module")
+def adaptive_rom(micro):
+    return build_rom(micro, {0: damage(), 1: FIBRE}, {0: 6, 1: 2}, adaptive={0: 40})
+
+
+def test_hierarchy_partitions_the_phase_into_the_fine_clusters(micro, adaptive_rom):
+    h = adaptive_rom.hierarchy
+    assert h.n_fine == 42 and h.adaptive_phases == (0,)
+    assert np.array_equal(np.unique(h.fine_labels), np.arange(42))
+    # every fine cluster lies in one phase, and the initial cut is the model's clustering
+    assert np.array_equal(h.fine_phases[h.fine_labels], micro.labels)
+    assert np.array_equal(h.node_phase[h.initial], adaptive_rom.cluster_phases)
+    for position, node in enumerate(h.initial):
+        voxels = np.isin(h.fine_labels, h.members[node])
+        assert np.array_equal(voxels, adaptive_rom.cluster_labels == position)
+    # each internal node has two children, whose members it is the union of
+    for node in range(h.n_fine, h.children.shape[0]):
+        a, b = h.children[node]
+        assert sorted(h.members[node]) == sorted(np.r_[h.members[a], h.members[b]])
+
+
+def test_initial_clusters_are_the_static_ones(micro, adaptive_rom):
+    static = build_rom(micro, {0: damage(), 1: FIBRE}, {0: 6, 1: 2}, adaptive=None)
+    assert static.hierarchy is None
+    assert np.array_equal(static.cluster_labels, adaptive_rom.cluster_labels)
+    np.testing.assert_allclose(adaptive_rom.D1, static.D1, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(adaptive_rom.D2, static.D2, rtol=1e-9, atol=1e-12)
+
+
+def test_aggregated_interaction_tensors_equal_the_direct_ones(adaptive_rom):
+    """D is linear in the indicators: D of a cut from the fine D = D of the cut's own map."""
+    h = adaptive_rom.hierarchy
+    nodes = list(h.initial)
+    for _ in range(3):  # split the first splittable cluster, three times
+        i = next(i for i, n in enumerate(nodes) if h.can_split(n))
+        nodes[i:i + 1] = list(h.children[nodes[i]])
+    labels, phases, D1, D2 = h.cut(np.array(nodes))
+    E1, E2 = interaction_parts(labels, len(nodes))
+    np.testing.assert_allclose(D1, E1, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(D2, E2, rtol=1e-9, atol=1e-12)
+    assert np.array_equal(phases, h.node_phase[nodes])
+
+
+def test_a_cut_must_partition_the_fine_clusters(adaptive_rom):
+    h = adaptive_rom.hierarchy
+    with pytest.raises(ValueError, match="partition"):
+        h.cut(h.initial[:-1])
+    node = next(n for n in h.initial if h.can_split(n))
+    with pytest.raises(ValueError, match="partition"):
+        h.cut(np.r_[h.initial, h.children[node][0]])
+
+
+def test_a_softening_run_refines_and_fails(adaptive_rom):
+    path = uniaxial_stress(0.03, 60)
+    adaptive = run_to_failure(adaptive_rom, path)
+    history = adaptive.info["clusters_history"]
+    assert history, "no cluster split while the damage localized"
+    counts = [k for _, k in history]
+    assert counts == sorted(counts) and counts[-1] <= adaptive_rom.hierarchy.n_fine
+    assert sum(adaptive.info["clusters"].values()) == counts[-1]
+    assert failure_metrics(adaptive).failed
+    capped = run_to_failure(adaptive_rom, path, adaptivity=Adaptivity(max_clusters=10))
+    assert max(k for _, k in capped.info["clusters_history"]) <= 10
+
+
+def test_no_split_means_the_static_model(adaptive_rom):
+    """Adaptivity that never triggers leaves the static curve unchanged, bit for bit."""
+    path = uniaxial_stress(0.02, 20)
+    never = adaptive_rom.run(path, adaptivity=Adaptivity(threshold=1e30))
+    static = adaptive_rom.run(path, adaptivity=None)
+    assert never.info["clusters_history"] == []
+    np.testing.assert_array_equal(never.stress, static.stress)
+
+
+def test_children_inherit_the_state_of_their_parent(adaptive_rom):
+    """Split every cluster before any load: the children carry the parents' (zero) state and
+    an elastic increment then gives the same macroscopic stiffness to the clustering error."""
+    h = adaptive_rom.hierarchy
+    path = uniaxial_stress(0.002, 2)
+    solver_options = {"tol": 1e-8, "scs": "regression", "scs_tol": 1e-4}
+    from homog.adaptive import AdaptiveStepper
+
+    stepper = AdaptiveStepper(adaptive_rom, Adaptivity(), solver_options)
+    state = stepper.solver.initial_state(*adaptive_rom.reference_medium)
+    chosen = [i for i, n in enumerate(stepper.nodes) if h.can_split(n)]
+    split = stepper._split(state, chosen)
+    assert stepper.nodes.size == adaptive_rom.K + len(chosen)
+    assert split.strain.shape == (1, stepper.nodes.size, 3)
+    for st in split.material_states:
+        for value in st.values():
+            assert not np.any(value)
+    refined = stepper.model.run(path, adaptivity=None)
+    coarse = adaptive_rom.run(path, adaptivity=None)
+    assert abs(refined.stress[1, 0] / coarse.stress[1, 0] - 1) < 0.02
+
+
+def test_hardening_phases_get_no_hierarchy(micro):
+    rom = build_rom(micro, {0: MATRIX, 1: FIBRE}, {0: 6, 1: 2})
+    assert rom.hierarchy is None
+    assert rom.run(uniaxial_stress(0.01, 5)).info["clusters_history"] == []
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"trigger": 1.0}, "trigger"), ({"threshold": 0.0}, "threshold"),
+    ({"max_clusters": 0}, "max_clusters"), ({"max_rounds": 0}, "max_rounds")])
+def test_bad_adaptivity_settings_are_refused(bad, match):
+    with pytest.raises(ValueError, match=match):
+        Adaptivity(**bad)
+
+
+def test_bad_adaptive_requests_are_refused(micro, adaptive_rom):
+    with pytest.raises(ValueError, match="fine clusters requested"):
+        build_rom(micro, {0: damage(), 1: FIBRE}, {0: 6, 1: 2}, adaptive={0: 10**6})
+    with pytest.raises(ValueError, match="adaptive must be"):
+        build_rom(micro, {0: damage(), 1: FIBRE}, {0: 6, 1: 2}, adaptive="everywhere")
+    with pytest.raises(ValueError, match="adaptivity must be"):
+        adaptive_rom.run(uniaxial_stress(0.01, 2), adaptivity="yes")
+    static = build_rom(micro, {0: MATRIX, 1: FIBRE}, {0: 6, 1: 2})
+    with pytest.raises(ValueError, match="adaptive clusters"):
+        static.run(uniaxial_stress(0.01, 2), adaptivity=Adaptivity())
+
+
+def test_hierarchy_checks_its_tree():
+    with pytest.raises(ValueError, match="leaves"):
+        ClusterHierarchy(np.zeros((4, 4), dtype=np.int32), np.array([0]),
+                         np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 3, 3)),
+                         np.array([[0, 0]]), np.array([0]), (0,))
