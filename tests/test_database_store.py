@@ -90,6 +90,7 @@ def test_an_unfinished_group_is_never_taken_as_complete(tmp_path, config):
     half.attrs.put({"status": "writing", "attempts": 1})
     assert store.scan()["doe-000001"] == {"status": "incomplete"}
     assert summary_table(store).loc["doe-000001", "status"] == "incomplete"
+    store.close()   # the lock: one writer at a time
     calls.clear()
     report = run_database(config, tmp_path / "db.zarr", labeller=synthetic)
     assert report.removed == ["doe-000001"] and calls == ["doe-000001"]

@@ -73,6 +73,8 @@ def _add_execution(q: argparse.ArgumentParser) -> None:
                    "this process without Dask)")
     q.add_argument("--scheduler", help="address of a running Dask scheduler to use instead of "
                    "a local cluster (e.g. tcp://host:8786)")
+    q.add_argument("--scheduler-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="give up reaching --scheduler after this long (default 30)")
     q.add_argument("--threads-per-sample", type=int, default=1,
                    help="FFT/BLAS/numba threads of each sample (default 1)")
     q.add_argument("--max-attempts", type=int, default=1,
@@ -81,20 +83,23 @@ def _add_execution(q: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run (or resume, or grow) a design; exit status 1 when samples of it stay failed."""
     from homog.database import load_config, run_database
 
-    config = load_config(args.config)  # every check before a worker starts
-    try:
-        with _client(args) as client:
-            report = run_database(config, args.store, client=client,
-                                  max_attempts=args.max_attempts,
-                                  retry_failed=args.retry_failed,
-                                  threads=args.threads_per_sample,
-                                  progress=progress_bar("samples"))
-    except KeyboardInterrupt:
-        return _interrupted(args.store)
+    _check_execution(args)
+    config = load_config(args.config)  # every check before the store and the workers
+    with _open_store(args.store, config) as store:
+        try:
+            with _client(args) as client:
+                report = run_database(config, store, client=client,
+                                      max_attempts=args.max_attempts,
+                                      retry_failed=args.retry_failed,
+                                      threads=args.threads_per_sample,
+                                      progress=progress_bar("samples"))
+        except KeyboardInterrupt:
+            return _interrupted(args.store)
     _print_report(report, args.store)
-    return 0
+    return _failures(report, config.samples, args.store)
 
 
 def summary(args: argparse.Namespace) -> int:
@@ -141,19 +146,21 @@ def explore(args: argparse.Namespace) -> int:
     from homog.database.explore import explore as run_rounds
     from homog.database.explore import plot_learning_curve
 
+    _check_execution(args)
     config = load_config(args.config)
     baseline = None if args.baseline == "none" else args.baseline
-    try:
-        with _client(args) as client:
-            curve = run_rounds(config, args.store, rounds=args.rounds, batch=args.batch,
-                               target=args.target, client=client, pool=args.pool,
-                               test=args.test, baseline=baseline, kernel=args.kernel,
-                               max_attempts=args.max_attempts,
-                               threads=args.threads_per_sample,
-                               progress=progress_bar("samples"),
-                               log=lambda line: print(line, flush=True))
-    except KeyboardInterrupt:
-        return _interrupted(args.store)
+    with _open_store(args.store, config) as store:
+        try:
+            with _client(args) as client:
+                curve = run_rounds(config, store, rounds=args.rounds, batch=args.batch,
+                                   target=args.target, client=client, pool=args.pool,
+                                   test=args.test, baseline=baseline, kernel=args.kernel,
+                                   max_attempts=args.max_attempts,
+                                   threads=args.threads_per_sample,
+                                   progress=progress_bar("samples"),
+                                   log=lambda line: print(line, flush=True))
+        except KeyboardInterrupt:
+            return _interrupted(args.store)
     columns = [c for c in curve.columns if c.split("_")[0] in ("labelled", "rmse", "r2")]
     print(f"test error of the GP of {args.target} against labelled samples:")
     print(curve[columns].to_string(float_format=lambda x: f"{x:.4g}"))
@@ -188,13 +195,49 @@ def progress_bar(label: str) -> Any:
     return show
 
 
+def _check_execution(args: argparse.Namespace) -> None:
+    """The execution options, checked before the configuration, the store and the workers."""
+    if args.workers < 0:
+        raise ValueError(f"--workers {args.workers}: give 0 (run in this process, no Dask) or "
+                         "a number of local worker processes")
+    if args.threads_per_sample < 1:
+        raise ValueError(f"--threads-per-sample {args.threads_per_sample}: give 1 or more "
+                         "(the FFT, BLAS and numba threads of each sample)")
+    if args.max_attempts < 1:
+        raise ValueError(f"--max-attempts {args.max_attempts}: give 1 or more (how often a "
+                         "failing sample is tried in all; 1: never again)")
+    if not args.scheduler_timeout > 0:
+        raise ValueError(f"--scheduler-timeout {args.scheduler_timeout}: give a positive "
+                         "number of seconds")
+
+
+def _open_store(path: str, config: Any) -> Any:
+    """The store opened for writing (locked), its repair notes printed, one line each."""
+    from homog.database import SampleStore
+
+    store = SampleStore.create(path, config)
+    for note in store.notes:
+        print(note, file=sys.stderr, flush=True)
+    return store
+
+
+def _failures(report: Any, samples: int, store: str) -> int:
+    """Exit status of a run: 0 if no sample of the design is left failed, else 1 and a line."""
+    if not report.unfinished:
+        return 0
+    first = f"; first this run: {report.first_error.splitlines()[0][:200]}" if (
+        report.first_error) else ""
+    print(f"homog database run: {report.unfinished} of {samples} samples failed{first}; see "
+          f"`homog database summary {store}`, then rerun with --retry-failed (or a higher "
+          "--max-attempts)", file=sys.stderr)
+    return 1
+
+
 def _client(args: argparse.Namespace) -> Any:
     from homog.database import dask_client
 
     if args.scheduler:
-        return dask_client(scheduler=args.scheduler)
-    if args.workers < 0:
-        raise ValueError(f"--workers {args.workers}: give 0 (no Dask) or more")
+        return dask_client(scheduler=args.scheduler, timeout=args.scheduler_timeout)
     return dask_client(args.workers) if args.workers else nullcontext(None)
 
 
@@ -209,6 +252,5 @@ def _print_report(report: Any, store: str) -> None:
     print(f"{store}: {report.complete} complete, {report.failed} failed this run "
           f"({report.ran} in {report.elapsed_s:.1f} s, {rate:.0f} samples/h); skipped "
           f"{report.skipped_complete} complete and {report.skipped_failed} failed samples"
-          + (f"; removed {len(report.removed)} unfinished" if report.removed else ""))
-    if report.failed:
-        print(f"see the errors with: homog database summary {store}")
+          + (f"; removed {len(report.removed)} unfinished or damaged (run again)"
+             if report.removed else ""))

@@ -1,8 +1,10 @@
 """The database configuration (TOML): what varies, what is fixed, how many samples.
 
 ``load_config(path_or_dict) -> DatabaseConfig`` reads and validates the whole configuration
-before any work starts: every error names the key, what is allowed and what to change. The
-format is documented with a complete example in ``docs/database.md``; in short::
+before any work starts: every error names the key, what is allowed and what to change;
+this includes packing and voxelizing the RVE of the design centre once, so that generator
+arguments, the grid and the cluster counts are known to work. The format is documented with
+a complete example in ``docs/database.md``; in short::
 
     samples = 64                      # design points (a power of 2 suits Sobol)
     seed = 0                          # seeds the design, the RVE packings and the k-means
@@ -91,6 +93,11 @@ _ROM_KEYS = ("clusters", "scs")
 _FAILURE_KEYS = ("drop",)
 _STORE_KEYS = ("microstructure",)
 _DESIGN_KEYS = ("method", "table", "rows")
+#: Most samples of one base design: the driver holds every sample's specification in memory.
+MAX_SAMPLES = 100_000
+#: Most voxels of one RVE (512³): every sample solves six elastic FFT problems on its grid and
+#: keeps a (6, 6, voxels) strain concentration, about 300 bytes per voxel.
+MAX_VOXELS = 512**3
 
 
 @dataclass(frozen=True)
@@ -172,7 +179,8 @@ def load_config(config: str | os.PathLike | Mapping[str, Any]) -> DatabaseConfig
     """Read and validate a database configuration (TOML file or parsed dict).
 
     A ``table`` design's CSV is read relative to the TOML file's folder (or the working
-    folder for a dict). Raises ValueError naming the first problem found.
+    folder for a dict). Raises ValueError naming the first problem found. Besides the keys,
+    the RVE of the design centre is packed and voxelized (:func:`check_rve`).
     """
     folder = Path.cwd()
     if isinstance(config, str | os.PathLike):
@@ -189,11 +197,14 @@ def load_config(config: str | os.PathLike | Mapping[str, Any]) -> DatabaseConfig
         raw = copy.deepcopy(dict(config))
     else:
         raise ValueError(f"config must be a TOML path or a dict, got {type(config).__name__}")
-    return _validate(raw, folder)
+    config = _validate(raw, folder)
+    check_rve(config)
+    return config
 
 
 def config_from_data(data: Mapping[str, Any]) -> DatabaseConfig:
-    """The configuration a store recorded (its normalized ``data``), validated again."""
+    """The configuration a store recorded (its normalized ``data``), validated again (its RVE
+    was checked when the store was created)."""
     return _validate(copy.deepcopy(dict(data)), Path.cwd())
 
 
@@ -248,6 +259,11 @@ def _validate(raw: dict[str, Any], folder: Path) -> DatabaseConfig:
     design = _design(raw.get("design", {}), variables, raw.get("samples"), folder)
     samples = len(design["rows"]) if design["method"] == "table" else raw.get("samples")
     _positive_int(samples, "samples")
+    if samples > MAX_SAMPLES:
+        raise ValueError(f"samples = {samples} is more than one store runs (at most "
+                         f"{MAX_SAMPLES}: the driver keeps every sample's specification in "
+                         "memory); split the study over several stores (other seeds), or grow "
+                         "a Sobol design step by step")
     micro, ndim, nphases = _microstructure(raw.get("microstructure"))
     phases = _phase_keys(micro.get("phase_names"), nphases)
     materials = _keyed_by_phase(raw.get("materials"), phases, "materials",
@@ -405,6 +421,12 @@ def _microstructure(table: Any) -> tuple[dict[str, Any], int, int]:
                        for n in shape)):
         raise ValueError(f"microstructure.shape = {shape!r} must be {ndim} integers >= 4 (the "
                          f"voxel grid of the {ndim}D RVEs generator {name!r} makes)")
+    voxels = int(np.prod(shape))
+    if voxels > MAX_VOXELS:
+        raise ValueError(f"microstructure.shape = {shape} has {voxels} voxels, more than a "
+                         f"database sample takes (at most {MAX_VOXELS} = 512³: each sample "
+                         "solves six FFT problems and keeps about 300 bytes per voxel, "
+                         f"{voxels * 300 / 2**30:.0f} GiB here); coarsen the grid")
     if name == "voronoi":
         nphases = len(table.get("phase_fractions") or [1.0])
     else:
@@ -474,9 +496,78 @@ def _check_target(v: Variable, config: DatabaseConfig) -> None:
                          f"{['loading.' + k for k in _LOADING_KEYS]}")
 
 
+def check_rve(config: DatabaseConfig) -> None:
+    """Check the RVEs of the design before any sample runs.
+
+    Every design point: the expected voxels of each phase (from ``volume_fraction`` or
+    ``phase_fractions``) against its cluster count. The first design point: its RVE packed
+    and voxelized exactly as sample ``doe-000000`` will (same seed), and each phase's voxels
+    counted. Catches what would fail in every sample: generator arguments the generator
+    refuses, a grid too coarse for the inclusions, more clusters than a phase has voxels
+    (k-means needs one voxel per cluster at least).
+    """
+    from homog.database.design import design_points
+
+    names = {config.phases[key]: key for key in config.data["rom"]["clusters"]}
+    clusters = {config.phases[key]: count
+                for key, count in config.data["rom"]["clusters"].items()}
+    shape = config.data["microstructure"]["shape"]
+    voxels = int(np.prod(shape))
+    points = design_points(config)
+    varied = any(v.path.split(".")[1] in ("volume_fraction", "phase_fractions")
+                 for v in config.variables if v.path.startswith("microstructure."))
+    for k, point in enumerate(points if varied else points[:1]):
+        micro = config._resolved(config.inputs_at(point))["microstructure"]
+        for label, fraction in _expected_fractions(micro).items():
+            if label in clusters and clusters[label] > fraction * voxels:
+                raise ValueError(
+                    f"rom.clusters.{names[label]} = {clusters[label]} but phase "
+                    f"{names[label]!r} holds about {fraction * voxels:.0f} of the {voxels} "
+                    f"voxels of sample {sample_id('doe', k)} ({_values(config, point)}); "
+                    "k-means needs a voxel per cluster at least: lower the count, refine "
+                    "microstructure.shape or narrow the range")
+    spec = config.sample_spec(points[0], "doe", 0)
+    where = f"sample {spec['id']} ({_values(config, points[0])})"
+    function, arguments = generator_arguments(spec["microstructure"])
+    try:
+        labels = function(**arguments, seed=spec["seed"]).voxelize(tuple(shape)).labels
+    except (ValueError, TypeError, ArithmeticError) as err:
+        raise ValueError(f"microstructure: generator {spec['microstructure']['generator']!r} "
+                         f"cannot make the RVE of {where}: {err}; fix the [microstructure] "
+                         "arguments or the variable ranges") from None
+    counts = np.bincount(np.asarray(labels).ravel(), minlength=max(clusters) + 1)
+    for label, count in clusters.items():
+        if counts[label] < count:
+            raise ValueError(
+                f"rom.clusters.{names[label]} = {count} but phase {names[label]!r} (label "
+                f"{label}) has {counts[label]} voxels in the RVE of {where} on the {shape} "
+                "grid; k-means needs a voxel per cluster at least: lower the count or refine "
+                "microstructure.shape (inclusions smaller than a voxel vanish)")
+
+
+def _expected_fractions(micro: Mapping[str, Any]) -> dict[int, float]:
+    """Phase label -> expected volume fraction of a resolved ``[microstructure]`` table, from
+    its ``volume_fraction`` (inclusions) or ``phase_fractions`` (Voronoi); {} if neither."""
+    try:
+        if "phase_fractions" in micro:
+            fractions = np.atleast_1d(np.asarray(micro["phase_fractions"], dtype=float))
+            return {k: float(f) / float(fractions.sum()) for k, f in enumerate(fractions)}
+        if "volume_fraction" in micro:
+            fractions = np.atleast_1d(np.asarray(micro["volume_fraction"], dtype=float))
+            return {0: 1.0 - float(fractions.sum()),
+                    **{k + 1: float(f) for k, f in enumerate(fractions)}}
+    except (ValueError, TypeError):  # not numbers: the generator itself says so below
+        pass
+    return {}
+
+
+def _values(config: DatabaseConfig, point: np.ndarray) -> str:
+    return ", ".join(f"{k} = {v!r}" for k, v in config.inputs_at(point).items())
+
+
 def _check_sample(config: DatabaseConfig, point: np.ndarray) -> None:
     """Build what a sample at ``point`` would use, without packing or solving anything."""
-    values = ", ".join(f"{k} = {v!r}" for k, v in config.inputs_at(point).items())
+    values = _values(config, point)
     try:
         tree = config._resolved(config.inputs_at(point))
         for label, table in tree["materials"].items():

@@ -85,46 +85,52 @@ def explore(config: DatabaseConfig, store: str | os.PathLike | SampleStore, *, r
             raise ValueError(f"{name} = {value!r} must be an integer >= {least}")
     if baseline not in BASELINES + (None,):
         raise ValueError(f"baseline = {baseline!r}; allowed: {list(BASELINES)} or None")
+    owned = not isinstance(store, SampleStore)  # opened (and locked) here: closed here
     store = SampleStore.of(store, config)
-    settings = {"batch": batch, "pool": pool, "test": test, "baseline": baseline,
-                "kernel": kernel, "target": target}
-    recorded = store.root.attrs.get("explore")
-    if recorded is not None and recorded != settings:
-        raise ValueError(f"store {store.path} was explored with {recorded}; resume with the "
-                         f"same settings (got {settings}) or use a new store")
-    store.root.attrs.update({"explore": settings})
-    say = log or (lambda line: None)
+    try:
+        settings = {"batch": batch, "pool": pool, "test": test, "baseline": baseline,
+                    "kernel": kernel, "target": target}
+        recorded = store.root.attrs.get("explore")
+        if recorded is not None and recorded != settings:
+            raise ValueError(f"store {store.path} was explored with {recorded}; resume with the "
+                             f"same settings (got {settings}) or use a new store")
+        store.set_attrs(explore=settings)
+        say = log or (lambda line: None)
 
-    def label(specs: list[dict[str, Any]], what: str) -> None:
-        report = RunReport()
-        todo = pending(store, specs, max_attempts=max_attempts, report=report)
-        if todo:
-            say(f"{what}: labelling {len(todo)} sample(s)")
-            run_specs(store, todo, labeller=labeller, client=client, threads=threads,
-                      progress=progress, report=report)
+        def label(specs: list[dict[str, Any]], what: str) -> None:
+            report = RunReport()
+            todo = pending(store, specs, max_attempts=max_attempts, report=report)
+            if todo:
+                say(f"{what}: labelling {len(todo)} sample(s)")
+                run_specs(store, todo, labeller=labeller, client=client, threads=threads,
+                          progress=progress, report=report)
 
-    store.remove_incomplete()
-    d, n0 = len(config.variables), config.samples
-    label(base_specs(config), "base design")
-    label(_specs(config, "test", uniform_points(d, test, _seed(config, "test"))), "test set")
-    for r in range(rounds):
-        start = r * batch
-        if baseline is not None:
-            label(_specs(config, baseline, _baseline_points(config, baseline, n0 + start, batch),
-                         first=n0 + start), f"round {r + 1}/{rounds} {baseline} baseline")
-        done = set(store.ids())
-        if all(sample_id("explore", start + k) in done for k in range(batch)):
-            continue  # this round is labelled (complete or failed for good)
-        points, y = _labelled(store, config, target, explore_before=r)
-        surrogate = GaussianProcessSurrogate(kernel, restarts=restarts,
-                                             seed=config.seed).fit(points, y)
-        candidates = sobol_points(d, pool, _seed(config, "pool", r))
-        picks = candidates[select_batch(surrogate, candidates, batch)]
-        specs = _specs(config, "explore", picks, first=start)
-        for spec in specs:
-            spec["round"] = r
-        label(specs, f"round {r + 1}/{rounds} explore")
-    return learning_curve(store, target, rounds=rounds, kernel=kernel, restarts=restarts)
+        store.remove_incomplete()
+        d, n0 = len(config.variables), config.samples
+        label(base_specs(config), "base design")
+        label(_specs(config, "test", uniform_points(d, test, _seed(config, "test"))), "test set")
+        for r in range(rounds):
+            start = r * batch
+            if baseline is not None:
+                points = _baseline_points(config, baseline, n0 + start, batch)
+                label(_specs(config, baseline, points, first=n0 + start),
+                      f"round {r + 1}/{rounds} {baseline} baseline")
+            done = set(store.ids())
+            if all(sample_id("explore", start + k) in done for k in range(batch)):
+                continue  # this round is labelled (complete or failed for good)
+            points, y = _labelled(store, config, target, explore_before=r)
+            surrogate = GaussianProcessSurrogate(kernel, restarts=restarts,
+                                                 seed=config.seed).fit(points, y)
+            candidates = sobol_points(d, pool, _seed(config, "pool", r))
+            picks = candidates[select_batch(surrogate, candidates, batch)]
+            specs = _specs(config, "explore", picks, first=start)
+            for spec in specs:
+                spec["round"] = r
+            label(specs, f"round {r + 1}/{rounds} explore")
+        return learning_curve(store, target, rounds=rounds, kernel=kernel, restarts=restarts)
+    finally:
+        if owned:
+            store.close()
 
 
 def learning_curve(store: str | os.PathLike | SampleStore, target: str = "toughness", *,

@@ -160,15 +160,23 @@ def cross_validate(points: np.ndarray, y: np.ndarray, *, folds: int = 5, seed: i
     points, y = _checked(points, y)
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
         raise ValueError(f"folds = {folds!r} must be an integer >= 2")
-    if y.size < folds:
-        raise ValueError(f"{y.size} samples cannot be split in {folds} folds; label more "
-                         "samples or use fewer folds")
+    smallest = y.size - -(-y.size // folds)  # each fit leaves out one fold, the largest
+    if y.size < folds or smallest < 2:
+        raise ValueError(f"{folds}-fold cross-validation of {y.size} samples fits each Gaussian "
+                         f"process on {max(smallest, 0)} of them; it needs at least 2 samples per "
+                         f"fit, so at least {_least_samples(folds)} samples for {folds} folds: "
+                         "label more samples or use fewer folds")
     mean, std = np.empty_like(y), np.empty_like(y)
     for train, test in KFold(folds, shuffle=True, random_state=seed).split(points):
         gp = GaussianProcessSurrogate(kernel, nu=nu, restarts=restarts, seed=seed)
         mean[test], std[test] = gp.fit(points[train], y[train]).predict(points[test])
     e = errors(y, mean, std)
     return CrossValidation(mean, std, e["rmse"], e["nrmse"], e["r2"], e["coverage"], folds)
+
+
+def _least_samples(folds: int) -> int:
+    """Fewest samples whose ``folds``-fold split leaves at least 2 in every training set."""
+    return next(n for n in range(folds, folds + 4) if n - -(-n // folds) >= 2)
 
 
 @dataclass

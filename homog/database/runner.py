@@ -8,7 +8,8 @@ address (dask-jobqueue on SLURM/PBS, see docs/database.md).
 
 Resume semantics (:func:`pending`): a complete sample is skipped; a failed one is run again
 only while its attempts are below ``max_attempts`` (or once more with ``retry_failed``);
-unfinished groups left by an interrupted run are deleted first.
+unfinished or damaged groups left by an interrupted run are deleted first. One driver writes a
+store at a time (:mod:`homog.database.lock`): a second one is refused before any work.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ class RunReport:
     ``complete``/``failed``: samples committed by this call with that status;
     ``skipped_complete``/``skipped_failed``: samples left alone (already complete, or failed
     ``max_attempts`` times); ``removed``: unfinished groups deleted before starting;
-    ``elapsed_s``: wall time; ``sample_s``: summed labeller time inside the workers.
+    ``elapsed_s``: wall time; ``sample_s``: summed labeller time inside the workers;
+    ``first_error``: "id: message" of the first failure of this call; ``notes``: what opening
+    the store repaired (:attr:`SampleStore.notes`).
     """
 
     complete: int = 0
@@ -46,11 +49,18 @@ class RunReport:
     removed: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     sample_s: float = 0.0
+    first_error: str = ""
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ran(self) -> int:
         """Samples this call labelled."""
         return self.complete + self.failed
+
+    @property
+    def unfinished(self) -> int:
+        """Samples of the design left failed: failed by this call or skipped as failed."""
+        return self.failed + self.skipped_failed
 
 
 def base_specs(config: DatabaseConfig) -> list[dict[str, Any]]:
@@ -65,8 +75,7 @@ def pending(store: SampleStore, specs: Iterable[dict[str, Any]], *, max_attempts
 
     Counts the skipped ones into ``report`` when given.
     """
-    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-        raise ValueError(f"max_attempts = {max_attempts!r} must be an integer >= 1")
+    check_attempts(max_attempts)
     report = report if report is not None else RunReport()
     status = store.scan()
     todo = []
@@ -92,6 +101,7 @@ def run_specs(store: SampleStore, todo: list[tuple[dict[str, Any], int]], *,
     On KeyboardInterrupt the outstanding tasks are cancelled; committed samples stay, the one
     being written (if any) is incomplete and removed on the next run.
     """
+    check_threads(threads)
     report = report if report is not None else RunReport()
     start = time.perf_counter()
     total = len(todo)
@@ -106,6 +116,7 @@ def run_specs(store: SampleStore, todo: list[tuple[dict[str, Any], int]], *,
             report.complete += 1
         else:
             report.failed += 1
+            report.first_error = report.first_error or f"{record['id']}: {record['error']}"
         if progress is not None:
             progress(report.complete, report.failed, total)
 
@@ -143,37 +154,70 @@ def _run_on_dask(client: Any, labeller: Labeller, specs: dict[str, dict[str, Any
         raise
 
 
+def check_attempts(max_attempts: Any) -> None:
+    """Reject a ``max_attempts`` that is not an integer >= 1."""
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+        raise ValueError(f"max_attempts = {max_attempts!r} must be an integer >= 1 (how often "
+                         "a failing sample is tried in all)")
+
+
+def check_threads(threads: Any) -> None:
+    """Reject a thread count per sample that is not an integer >= 1."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads per sample = {threads!r} must be an integer >= 1 (the FFT, "
+                         "BLAS and numba threads of each sample)")
+
+
 def run_database(config: DatabaseConfig, store: str | os.PathLike | SampleStore, *,
                  labeller: Labeller = simulate, client: Any = None, max_attempts: int = 1,
                  retry_failed: bool = False, threads: int = 1,
                  progress: Progress | None = None) -> RunReport:
-    """Build (or resume) the base design of ``config`` in ``store``.
+    """Build (or resume, or grow) the base design of ``config`` in ``store``.
 
-    ``store``: a path (created for ``config`` if missing, else checked to match it) or an
-    open :class:`SampleStore`. See :func:`run_specs` for ``labeller``, ``client``, ``threads``
-    and ``progress``, :func:`pending` for ``max_attempts`` and ``retry_failed``.
+    ``store``: a path (created for ``config`` if missing, else checked to match it, locked
+    for the run and released at the end) or an open writable :class:`SampleStore`. See
+    :func:`run_specs` for ``labeller``, ``client``, ``threads`` and ``progress``,
+    :func:`pending` for ``max_attempts`` and ``retry_failed``. Raises
+    :class:`~homog.database.lock.StoreLockedError` if another driver writes the store.
     """
+    check_threads(threads)
+    check_attempts(max_attempts)
+    owned = not isinstance(store, SampleStore)
     store = SampleStore.of(store, config)
-    report = RunReport(removed=store.remove_incomplete())
-    todo = pending(store, base_specs(config), max_attempts=max_attempts,
-                   retry_failed=retry_failed, report=report)
-    return run_specs(store, todo, labeller=labeller, client=client, threads=threads,
-                     progress=progress, report=report)
+    try:
+        report = RunReport(notes=list(store.notes), removed=store.remove_incomplete())
+        todo = pending(store, base_specs(config), max_attempts=max_attempts,
+                       retry_failed=retry_failed, report=report)
+        return run_specs(store, todo, labeller=labeller, client=client, threads=threads,
+                         progress=progress, report=report)
+    finally:
+        if owned:
+            store.close()
 
 
 @contextmanager
 def dask_client(workers: int = 2, *, scheduler: str | None = None,
-                threads_per_worker: int = 1) -> Iterator[Any]:
+                threads_per_worker: int = 1, timeout: float = 30.0) -> Iterator[Any]:
     """A :class:`distributed.Client`, closed (with its cluster) on exit.
 
     ``scheduler``: address of a running Dask scheduler (e.g. ``tcp://host:8786``, or a
-    dask-jobqueue cluster's ``scheduler_address``); without it a new LocalCluster of
-    ``workers`` processes with ``threads_per_worker`` threads each.
+    dask-jobqueue cluster's ``scheduler_address``), reached within ``timeout`` seconds
+    (ValueError naming the address otherwise); without it a new LocalCluster of ``workers``
+    processes with ``threads_per_worker`` threads each.
     """
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
-        client = Client(scheduler)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise ValueError(f"timeout = {timeout!r} must be a positive number of seconds")
+        try:
+            client = Client(scheduler, timeout=timeout)
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(f"cannot reach the Dask scheduler at {scheduler!r} within "
+                             f"{timeout:g} s ({reason}); check the address (e.g. "
+                             "tcp://host:8786) and that `dask scheduler` runs there, or leave "
+                             "out --scheduler to use local workers") from None
         try:
             yield client
         finally:
