@@ -153,9 +153,31 @@ def run_to_failure(
                 f"the solver diverged before the stress peaked (last converged increment "
                 f"{response.nsteps}, stress measure still rising at {values[-1]:.6g}): "
                 f"{response.info.get('error', '')}; a numerical breakdown, or a brittle RVE "
-                "snapping back at its peak: use smaller increments, a looser tolerance, or a "
-                "larger fracture energy", response)
+                "snapping back at its peak: use smaller increments, a looser tolerance, or "
+                f"{_softening_hint(getattr(model, 'materials', materials))}", response)
     return response
+
+
+def _softening_hint(materials: Any) -> str:
+    """The regularization parameter of the damage laws in ``materials`` to raise for a more
+    ductile softening ("a larger fracture energy" or "a larger softening strain")."""
+    from collections.abc import Mapping
+
+    from homog.materials import from_config
+
+    try:
+        if not isinstance(materials, Mapping) or "phases" in materials:
+            materials = from_config(materials)
+    except (ValueError, OSError, TypeError):
+        return "a more ductile softening law"
+    hints = []
+    for material in materials.values():
+        if getattr(material, "fracture_energy", None) is not None:
+            hints.append("a larger fracture energy")
+        elif getattr(material, "softening_strain", None) is not None:
+            hints.append("a larger softening strain")
+    hints = sorted(set(hints))
+    return " or ".join(hints) if hints else "a more ductile softening law"
 
 
 def failure_metrics(

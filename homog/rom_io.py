@@ -59,14 +59,68 @@ def load_rom(path: Any) -> Any:
             meta = json.loads(str(data["metadata"]))
     except (zipfile.BadZipFile, OSError, EOFError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path} is not a readable homog ROM file ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} is not a homog ROM file: its metadata is a JSON "
+                         f"{type(meta).__name__}, not an object; rebuild it with 'homog build'")
     if meta.get("schema") != SCHEMA:
         raise ValueError(f"{path} is not a homog ROM file (schema {meta.get('schema')!r})")
     if meta.get("version") != VERSION:
         raise ValueError(f"{path} has ROM schema version {meta.get('version')}; this homog "
                          f"reads version {VERSION}")
-    materials = {int(p): material_from_config(cfg, f"{path.name}: materials.{p}")
-                 for p, cfg in meta["materials"].items()}
+    check_arrays(arrays, path)
+    configs = meta.get("materials")
+    if not isinstance(configs, dict):
+        raise ValueError(f"{path}: metadata 'materials' must map phase labels to material "
+                         f"tables, got {type(configs).__name__}; rebuild it with 'homog build'")
+    try:
+        materials = {int(p): material_from_config(cfg, f"{path.name}: materials.{p}")
+                     for p, cfg in configs.items()}
+    except TypeError as exc:
+        raise ValueError(f"{path}: unreadable materials in the metadata ({exc})") from None
+    missing = sorted({int(p) for p in arrays["cluster_phases"]} - set(materials))
+    if missing:
+        raise ValueError(f"{path}: clusters of phase(s) {missing} have no material in the "
+                         "metadata; the file is inconsistent: rebuild it with 'homog build'")
+    info = meta.get("info", {})
+    if not isinstance(info, dict):
+        raise ValueError(f"{path}: metadata 'info' must be a JSON object")
     return ReducedOrderModel(arrays["cluster_labels"], arrays["cluster_phases"], arrays["D1"],
                              arrays["D2"], arrays["C_eff"], materials,
-                             tuple(arrays["lengths"]), meta.get("info", {}))
+                             tuple(float(x) for x in arrays["lengths"]), info)
 
+
+def check_arrays(arrays: dict[str, np.ndarray], path: Any) -> None:
+    """Refuse arrays of a ROM file that do not fit together (shapes, dtypes, ranges), before a
+    run fails on them: cluster labels ``(*grid)`` with ids 0..K−1, ``cluster_phases`` (K,),
+    ``D1``/``D2`` (K, K, m, m), ``C_eff`` (m, m), ``lengths`` (ndim,), all finite."""
+    def bad(what: str) -> ValueError:
+        return ValueError(f"{path} is an inconsistent homog ROM file: {what}; rebuild it with "
+                          "'homog build' (or ReducedOrderModel.save)")
+
+    labels, phases = arrays["cluster_labels"], arrays["cluster_phases"]
+    for name, array in arrays.items():
+        if not np.issubdtype(array.dtype, np.number):
+            raise bad(f"array {name!r} has dtype {array.dtype}, not numbers")
+        if not np.all(np.isfinite(array)):
+            raise bad(f"array {name!r} holds NaN or infinite values")
+    for name in ("cluster_labels", "cluster_phases"):
+        if not np.issubdtype(arrays[name].dtype, np.integer):
+            raise bad(f"{name} has dtype {arrays[name].dtype}, not integers")
+    if labels.ndim not in (2, 3) or labels.size == 0:
+        raise bad(f"cluster_labels has shape {labels.shape}, not a 2D or 3D grid")
+    m = 3 if labels.ndim == 2 else 6
+    K = phases.shape[0] if phases.ndim == 1 else -1
+    if K < 1:
+        raise bad(f"cluster_phases has shape {phases.shape}, expected (K,) with K >= 1")
+    if labels.min() < 0 or labels.max() >= K:
+        raise bad(f"cluster labels range over {labels.min()}..{labels.max()} but there are "
+                  f"{K} clusters (ids 0..{K - 1})")
+    if phases.min() < 0:
+        raise bad(f"cluster_phases holds the negative label {phases.min()}")
+    for name, shape in (("D1", (K, K, m, m)), ("D2", (K, K, m, m)), ("C_eff", (m, m)),
+                        ("lengths", (labels.ndim,))):
+        if arrays[name].shape != shape:
+            raise bad(f"{name} has shape {arrays[name].shape}, expected {shape} for {K} "
+                      f"clusters on a {labels.ndim}D grid")
+    if np.any(arrays["lengths"] <= 0):
+        raise bad(f"lengths {arrays['lengths'].tolist()} must be positive")

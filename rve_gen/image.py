@@ -1,70 +1,24 @@
-"""Import of segmented images (PNG/JPEG/BMP, TIFF stacks, .npy/.npz, arrays) as microstructures.
+"""Import of images (PNG/JPEG/BMP/GIF, TIFF stacks, .npy/.npz, arrays) as microstructures.
 
-Grey levels or colours become phase labels, either explicitly (``phases``: value -> label),
-by thresholds (``threshold``: grey level -> label by ``numpy.digitize``), or by their sorted
-unique values (label k for the k-th smallest value or colour). An image with many distinct
-values (anti-aliased edges, noise, an unsegmented scan) is refused with a hint to threshold it.
-Axis 0 of the image array is x1 (image rows, TIFF pages).
+Without segmentation, the labels follow the one rule every command uses
+(:mod:`rve_gen.io._pixels`): integer arrays keep their labels, grey-level images their grey
+levels, colour images number their distinct colours in sorted order; an image with more than
+16 distinct values is refused with a hint to threshold it. To segment, map pixel values
+explicitly (``phases``: value -> label) or by thresholds (``threshold``: grey level -> label by
+``numpy.digitize``). Axis 0 of the image array is x1 (image rows, TIFF pages).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
+from rve_gen.io._pixels import MAX_PHASES, Pixels, check_shape, labels_of, without_alpha
 from rve_gen.microstructure import Microstructure
 
-#: More distinct values than this without ``phases`` or ``threshold`` is ambiguous.
-MAX_PHASES = 16
-
-RASTER = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-SUPPORTED = RASTER + (".tif", ".tiff", ".npy", ".npz")
-
-
-def read_array(path: str | os.PathLike) -> tuple[np.ndarray, bool, tuple | None]:
-    """The pixel array of an image file, whether its last axis holds colour channels, and the
-    lengths stored by rve_gen (if any)."""
-    path = Path(path)
-    ext = path.suffix.lower()
-    if ext not in SUPPORTED:
-        raise ValueError(
-            f"unknown image type {ext or '(no extension)'!r} for {str(path)!r}: use one of "
-            f"{', '.join(SUPPORTED)}."
-        )
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {str(path)!r}")
-    if ext in (".npy", ".npz") or (ext in (".png", ".tif", ".tiff") and _ours(path)):
-        from rve_gen.io import read
-
-        ms = read(path)
-        return ms.labels, False, ms.lengths
-    if ext in (".tif", ".tiff"):
-        import tifffile
-
-        with tifffile.TiffFile(path) as tif:
-            return tif.asarray(), tif.pages[0].samplesperpixel > 1, None
-    import imageio.v3 as iio
-
-    array = iio.imread(path)
-    return array, array.ndim == 3 and array.shape[-1] in (3, 4), None
-
-
-def _ours(path: Path) -> bool:
-    """Whether a PNG/TIFF carries rve_gen metadata."""
-    from rve_gen.io import _metadata
-
-    if path.suffix.lower() == ".png":
-        from PIL import Image
-
-        with Image.open(path) as image:
-            return _metadata.KEY in getattr(image, "text", {})
-    import tifffile
-
-    with tifffile.TiffFile(path) as tif:
-        return f'"format": "{_metadata.KEY}"' in (tif.pages[0].description or "")
+__all__ = ["MAX_PHASES", "from_image"]
 
 
 def _grey(array: np.ndarray, colour: bool) -> np.ndarray:
@@ -87,58 +41,64 @@ def from_image(
     Parameters
     ----------
     source : path (``.png``, ``.jpg``, ``.bmp``, ``.gif``, ``.tif``/``.tiff`` incl. 3D stacks,
-        ``.npy``, ``.npz``) or an array ``(n1, n2)`` / ``(n1, n2, n3)`` (arrays are never read
+        ``.npy``, ``.npz``; without ``phases``/``threshold`` also any format of
+        :mod:`rve_gen.io`) or an array ``(n1, n2)`` / ``(n1, n2, n3)`` (arrays are never read
         as colour).
     phases : ``{value: label}`` (a value is a grey level or an RGB(A) tuple), or a sequence of
         values, the k-th getting label k. Every pixel value must be listed.
     threshold : grey level(s) ``t_0 < t_1 < ...``: label = number of thresholds ``<=`` the
         grey value (colour images are converted to luminance first).
     lengths : RVE side lengths (default: those stored by rve_gen, else 1 per axis).
-    phase_names : names of the labels 0, 1, ...
+    phase_names : names of the labels 0, 1, ... (default: those stored by rve_gen; defaults
+        after a segmentation, whose labels are new).
+
+    Without ``phases`` and ``threshold`` this is :func:`rve_gen.load` (same labels).
     """
-    stored = None
-    if isinstance(source, (str, os.PathLike)):
-        array, colour, stored = read_array(source)
-    else:
-        array, colour = np.asarray(source), False
-    if colour and array.shape[-1] == 4 and np.all(array[..., 3] == array[..., 3].flat[0]):
-        array, colour = array[..., :3], True
-    if colour and np.all(array[..., :3] == array[..., :1]):
-        array, colour = array[..., 0], False
-    if array.ndim - colour not in (2, 3) or array.size == 0:
-        raise ValueError(f"image of shape {array.shape} is not a 2D image or 3D stack.")
-    if not np.issubdtype(array.dtype, np.number) or not np.all(np.isfinite(array)):
-        raise ValueError("the image contains NaN, infinity or non-numeric values: clean it first.")
     if phases is not None and threshold is not None:
         raise ValueError("give either phases or threshold, not both.")
-    if threshold is not None:
-        cuts = np.atleast_1d(np.asarray(threshold, dtype=float))
-        if not np.all(np.isfinite(cuts)) or np.any(np.diff(cuts) <= 0):
-            raise ValueError(f"threshold={threshold!r} must be finite and strictly increasing.")
-        labels = np.digitize(_grey(array, colour), cuts)
+    if isinstance(source, (str, os.PathLike)):
+        from rve_gen import io
+
+        if phases is None and threshold is None:
+            ms = io.read(source)
+            return Microstructure(ms.labels, lengths if lengths is not None else ms.lengths,
+                                  phase_names if phase_names is not None else ms.phases)
+        pixels, name = io.pixels(source), os.fspath(source)
     else:
-        labels = _map_values(array, colour, phases)
-    return Microstructure(labels, lengths if lengths is not None else stored, phase_names)
+        pixels, name = Pixels(np.asarray(source)), "the array"
+    if phases is None and threshold is None:
+        labels = labels_of(pixels, name)
+    else:
+        pixels = without_alpha(pixels)
+        check_shape(pixels, name)
+        if threshold is not None:
+            cuts = np.atleast_1d(np.asarray(threshold, dtype=float))
+            if cuts.size == 0 or not np.all(np.isfinite(cuts)) or np.any(np.diff(cuts) <= 0):
+                raise ValueError(
+                    f"threshold={threshold!r} must be one or more finite, strictly increasing "
+                    "grey levels, e.g. 128."
+                )
+            labels = np.digitize(_grey(pixels.array, pixels.colour), cuts)
+        else:
+            labels = _map_values(pixels.array, pixels.colour, phases)
+    return Microstructure(labels, lengths if lengths is not None else pixels.lengths, phase_names)
 
 
-def _map_values(array: np.ndarray, colour: bool, phases) -> np.ndarray:
-    """Labels from explicit or sorted unique pixel values (grey levels or colours)."""
+def _map_values(array: np.ndarray, colour: bool, phases: Mapping | Sequence) -> np.ndarray:
+    """Labels from an explicit map of pixel values (grey levels or colours) to labels."""
     flat = array.reshape(-1, array.shape[-1]) if colour else array.reshape(-1, 1)
     values, inverse = np.unique(flat, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     shape = array.shape[:-1] if colour else array.shape
-    if phases is None:
-        if len(values) > MAX_PHASES:
-            kind = "colours" if colour else "grey levels"
-            raise ValueError(
-                f"the image has {len(values)} distinct {kind} (more than {MAX_PHASES}): it "
-                "looks anti-aliased, noisy or unsegmented. Pass threshold=... (e.g. "
-                "threshold=128 for a two-phase 8-bit image) or phases={value: label}."
-            )
-        return inverse.reshape(shape)
     mapping = dict(phases) if isinstance(phases, Mapping) else {v: k for k, v in enumerate(phases)}
     keys = [tuple(np.atleast_1d(np.asarray(k, dtype=float))) for k in mapping]
     lookup = dict(zip(keys, mapping.values()))
+    bad = [v for v in lookup.values() if isinstance(v, bool) or not isinstance(v, int | np.integer)
+           or v < 0]
+    if bad:
+        raise ValueError(
+            f"phases maps pixel values to {bad[0]!r}: labels are integers 0, 1, 2, ..."
+        )
     table = np.empty(len(values), dtype=np.int64)
     for row, value in enumerate(values):
         key = tuple(value.astype(float))
@@ -147,10 +107,13 @@ def _map_values(array: np.ndarray, colour: bool, phases) -> np.ndarray:
                 key = key[:3]
             else:
                 shown = tuple(int(v) if float(v).is_integer() else float(v) for v in key)
+                present = ", ".join(
+                    str(tuple(int(x) for x in v) if colour else int(v[0])) for v in values[:8]
+                ) + (", ..." if len(values) > 8 else "")
                 raise ValueError(
                     f"pixel value {shown[0] if len(shown) == 1 else shown} is not in phases; "
-                    f"the image holds {len(values)} distinct values: list every one of them "
-                    "(or use threshold=...)."
+                    f"the image holds {len(values)} distinct values ({present}): list every "
+                    "one of them (or use threshold=...)."
                 )
         table[row] = lookup[key]
     return table[inverse].reshape(shape)

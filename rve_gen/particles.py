@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from rve_gen.microstructure import Microstructure, phase_names_for
-from rve_gen.voxelize import fraction_image, grid_shape, label_image
+from rve_gen.voxelize import check_grid_memory, fraction_image, grid_shape, label_image
 
 
 class ParticlePacking(ABC):
@@ -78,6 +78,7 @@ class ParticlePacking(ABC):
         """Label image on a ``shape`` grid: a voxel takes the phase of the particle that
         contains its centre (periodically), 0 elsewhere."""
         shape = grid_shape(shape, self.ndim)
+        check_grid_memory(shape, 4, "voxelizing")  # the int32 label image
         labels = label_image(
             shape, self.lengths, self.centers, self.extents, self.inside, self.phases
         )
@@ -87,6 +88,7 @@ class ParticlePacking(ABC):
         """Partial-volume fraction of each phase in each voxel, shape ``(nphases, *shape)``,
         from ``supersample**dim`` sample points per voxel."""
         shape = grid_shape(shape, self.ndim)
+        check_grid_memory(shape, 8 * (self.nphases + 1), "phase fractions")
         return fraction_image(
             shape,
             self.lengths,

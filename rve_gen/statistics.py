@@ -98,19 +98,21 @@ def radial_average(field: np.ndarray, lengths: Sequence[float], bins: int | None
 
 
 def describe(ms: Microstructure) -> dict:
-    """Summary of a microstructure: shape, lengths, and per phase the name, volume fraction
-    and particle count."""
+    """Summary of a microstructure: shape, lengths, and per label present in the image the
+    name, volume fraction and particle count (labels without voxels are not listed: a 0/255
+    image has two phases, not 256)."""
     fractions = ms.volume_fractions
+    present = np.flatnonzero(fractions)
     return {
         "shape": ms.shape,
         "lengths": ms.lengths,
         "phases": [
             {
-                "label": k,
-                "name": name,
+                "label": int(k),
+                "name": ms.phases[k],
                 "volume_fraction": float(fractions[k]),
-                "particles": particle_count(ms, k) if k > 0 else None,
+                "particles": particle_count(ms, int(k)) if k > 0 else None,
             }
-            for k, name in enumerate(ms.phases)
+            for k in present
         ],
     }

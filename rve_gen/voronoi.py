@@ -19,7 +19,7 @@ from scipy.spatial import cKDTree
 
 from rve_gen import _checks
 from rve_gen.microstructure import Microstructure, default_phase_names, phase_names_for
-from rve_gen.voxelize import grid_shape
+from rve_gen.voxelize import check_grid_memory, grid_shape
 
 #: Voxels per axis of the grid on which grain volumes are measured for phase assignment.
 REFERENCE_RESOLUTION = {2: 256, 3: 48}
@@ -55,6 +55,8 @@ class Tessellation:
     def grain_map(self, shape: Sequence[int] | int) -> np.ndarray:
         """Grain index of every voxel centre, shape ``shape``."""
         shape = grid_shape(shape, self.ndim)
+        # grain index (int64), voxel-centre coordinates and their meshgrid temporaries
+        check_grid_memory(shape, 8 + 16 * self.ndim, "the Voronoi grain map")
         lift = np.sqrt(self.weights.max() - self.weights)
         seeds = np.column_stack([np.mod(self.points, self.lengths), lift])
         box = list(self.lengths) + [4.0 * (float(lift.max()) + sum(self.lengths))]
@@ -78,6 +80,9 @@ class Tessellation:
 
     def voxelize(self, shape: Sequence[int] | int) -> Microstructure:
         """Phase label image of the tessellation."""
+        shape = grid_shape(shape, self.ndim)
+        # grain map and its temporaries, the phase image and the int32 labels
+        check_grid_memory(shape, 20 + 16 * self.ndim, "voxelizing")
         return Microstructure(self.phases[self.grain_map(shape)], self.lengths, self.phase_names)
 
 

@@ -13,6 +13,7 @@ voxel is sampled at ``s**dim`` points instead, which gives partial-volume fracti
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -37,6 +38,42 @@ def grid_shape(shape: Sequence[int] | int, ndim: int) -> tuple[int, ...]:
             "integers (or one for every axis), e.g. shape=256."
         )
     return tuple(int(n) for n in arr)
+
+
+def available_memory() -> int:
+    """Bytes of RAM free for new allocations (``MemAvailable``; unbounded when unknown).
+
+    rve_gen does not import kernels (DESIGN.md, section 1), hence this reading of its own.
+    """
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62
+
+
+def check_grid_memory(shape: tuple[int, ...], bytes_per_voxel: float, what: str) -> None:
+    """Refuse a grid whose arrays would not fit in the free RAM, before allocating them.
+
+    ``bytes_per_voxel``: the peak memory of the operation per voxel (its output and
+    temporaries); raises ``MemoryError`` with the estimate and what to do.
+    """
+    voxels = int(np.prod(np.asarray(shape, dtype=object)))
+    needed, free = voxels * bytes_per_voxel, available_memory()
+    if needed > free:
+        gib = float(1 << 30)
+        raise MemoryError(
+            f"{what}: a {'x'.join(map(str, shape))} grid ({voxels:,} voxels) needs about "
+            f"{needed / gib:.1f} GiB but only {free / gib:.1f} GiB of RAM is free: use a "
+            "coarser grid (a few voxels across the smallest particle suffice for most "
+            "homogenization), or a machine with more memory."
+        )
 
 
 def _chunks(counts: np.ndarray):

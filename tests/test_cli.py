@@ -35,7 +35,7 @@ def test_homogenize_bad_input(tmp_path, capsys):
     labels = disc_labels(8, 0.3)
     np.save(tmp_path / "micro.npy", labels)
     assert main(["homogenize", str(tmp_path / "micro.npy"), "--phase", "0=100,0.3"]) == 1
-    assert "have no stiffness" in capsys.readouterr().err
+    assert "have no material" in capsys.readouterr().err
     assert main(["homogenize", str(tmp_path / "micro.npy"), "--phase", "0=100"]) == 1
     assert "LABEL=E,NU" in capsys.readouterr().err
     assert main(["homogenize", str(tmp_path / "micro.npy"), "--phase", "0=100,0.5",

@@ -121,7 +121,9 @@ def test_failed_save_leaves_old_file(tmp_path):
 def test_from_image_png_grey_levels_and_colours(tmp_path):
     labels = np.random.default_rng(2).integers(0, 3, (20, 30))
     iio.imwrite(tmp_path / "g.png", (labels * 100).astype(np.uint8))
-    assert np.array_equal(rve_gen.from_image(tmp_path / "g.png").labels, labels)
+    grey = rve_gen.from_image(tmp_path / "g.png")  # grey levels are the labels, as everywhere
+    assert np.array_equal(grey.labels, labels * 100)
+    assert grey == rve_gen.load(tmp_path / "g.png")
     mapped = rve_gen.from_image(tmp_path / "g.png", phases={0: 2, 100: 0, 200: 1})
     assert np.array_equal(mapped.labels, (labels + 2) % 3)
     colours = np.array([[255, 255, 255], [200, 0, 0], [0, 0, 255]], dtype=np.uint8)
@@ -142,12 +144,17 @@ def test_from_image_tiff_stack_and_threshold(tmp_path):
 
 def test_from_image_arrays_and_errors(tmp_path):
     np.save(tmp_path / "a.npy", np.array([[0.0, 5.0], [5.0, 0.0]]))
-    assert rve_gen.from_image(tmp_path / "a.npy").labels.tolist() == [[0, 1], [1, 0]]
+    assert rve_gen.from_image(tmp_path / "a.npy").labels.tolist() == [[0, 5], [5, 0]]
+    np.save(tmp_path / "b.npy", np.array([[0.0, 0.5], [0.5, 0.0]]))
+    with pytest.raises(ValueError, match="non-integer"):
+        rve_gen.from_image(tmp_path / "b.npy")
+    segmented = rve_gen.from_image(tmp_path / "b.npy", threshold=0.25)
+    assert segmented.labels.tolist() == [[0, 1], [1, 0]]
     with pytest.raises(ValueError, match="NaN"):
         rve_gen.from_image(np.array([[0.0, np.nan], [1.0, 0.0]]))
     with pytest.raises(ValueError, match="not in phases"):
         rve_gen.from_image(np.array([[0, 1], [2, 0]]), phases=[0, 1])
-    with pytest.raises(ValueError, match="unknown image type"):
+    with pytest.raises(ValueError, match="unknown file type"):
         rve_gen.from_image(tmp_path / "a.xyz")
 
 

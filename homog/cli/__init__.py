@@ -36,18 +36,28 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from kernels import ConvergenceError
+
     try:
         if getattr(args, "threads", None) is not None:
             from kernels.threads import set_threads
 
             set_threads(args.threads)
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, MemoryError) as exc:
-        print(f"homog {args.command}: error: {exc}", file=sys.stderr)
+    except ConvergenceError as exc:
+        print(f"homog {args.command}: error: the solver did not converge ({exc}; "
+              f"{exc.iterations} iterations, residual {exc.residual:.3e}): use more increments "
+              "(--steps), a smaller --strain or a looser --tol", file=sys.stderr)
         return 1
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except (ValueError, OSError, MemoryError) as exc:  # user errors: bad input, unwritable path
+        print(f"homog {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"homog {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

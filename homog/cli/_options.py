@@ -3,27 +3,87 @@
 from __future__ import annotations
 
 import argparse
-from importlib import resources
+import os
 from pathlib import Path
 
 from homog import loading
 from homog.loading import LoadPath
+from homog.materials import reference_materials_path  # noqa: F401 (benchmarks import it here)
 
 LOADS = ("uniaxial", "uniaxial-strain", "shear", "cyclic")
 
 
-def reference_materials_path() -> Path:
-    """The shipped TOML of the reference materials (von Mises matrix, elastic inclusions)."""
-    return Path(str(resources.files("homog.data").joinpath("reference_materials.toml")))
+def add_microstructure_options(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """IMAGE and the options that turn it into phase labels (one rule for every command)."""
+    p.add_argument("image", nargs=None if required else "?",
+                   help="microstructure file: a label array (.npy/.npz; labels kept), an "
+                   "image (.png/.tif/.jpg/.bmp/.gif; grey levels are the labels, colours are "
+                   "numbered in sorted order) or a file written by 'homog rve'")
+    p.add_argument("--lengths", type=float, nargs="+",
+                   help="RVE side lengths per axis (default: stored in the file, else 1)")
+    p.add_argument("--threshold", type=float, nargs="+", metavar="GREY",
+                   help="segment the image: label = number of thresholds <= the grey level "
+                   "(colours by luminance), e.g. --threshold 128")
+    p.add_argument("--phases", action="append", metavar="VALUE=LABEL",
+                   help="segment the image: map a grey level (or R,G,B colour) to a label, "
+                   "e.g. --phases 255=1 --phases 0=0 (repeat for every value in the image)")
+
+
+def parse_value_labels(items: list[str]) -> dict:
+    """['255=1', '0,0,255=2'] -> {255.0: 1, (0.0, 0.0, 255.0): 2}, clear errors otherwise."""
+    out: dict = {}
+    for item in items:
+        try:
+            value, label = item.split("=")
+            numbers = tuple(float(v) for v in value.split(","))
+            out[numbers[0] if len(numbers) == 1 else numbers] = int(label)
+        except ValueError:
+            raise ValueError(
+                f"--phases {item!r}: expected VALUE=LABEL with a grey level or an R,G,B colour "
+                "and an integer label, e.g. --phases 255=1 or --phases 0,0,255=2"
+            ) from None
+    return out
+
+
+def microstructure_from_args(args: argparse.Namespace):
+    """The microstructure IMAGE and the segmentation options describe (rve_gen.from_image)."""
+    import rve_gen
+
+    phases = parse_value_labels(args.phases) if args.phases else None
+    return rve_gen.from_image(args.image, phases=phases, threshold=args.threshold,
+                              lengths=args.lengths)
+
+
+def check_output(path: str | os.PathLike | None, option: str = "-o/--output") -> None:
+    """Refuse an output path that cannot be written, before any computation.
+
+    A directory, a path under an existing file and a folder without write permission are
+    refused; missing parent folders are fine (the writers create them).
+    """
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{option} {str(path)!r} is a directory: give a file name inside it, "
+                         f"e.g. {str(path / 'out')!r} with the right extension")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{option} {str(path)!r} lies under {str(parent)!r}, which is a file, "
+                         "not a folder: choose another output path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {str(path)!r}: no permission to write in {str(parent)!r}; "
+                         "choose a folder you can write to")
 
 
 def add_loading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--load", choices=LOADS, default="uniaxial",
                    help="uniaxial: ε_axis prescribed, other stresses zero; uniaxial-strain: "
                    "all other strains zero; shear: ε12 with other stresses zero; cyclic: "
-                   "uniaxial tension-compression (default uniaxial)")
-    p.add_argument("--strain", type=float, default=0.05, help="strain amplitude (default 0.05)")
-    p.add_argument("--steps", type=int, default=200, help="increments (default 200)")
+                   "uniaxial tension-compression")
+    p.add_argument("--strain", type=float, default=0.05, help="strain amplitude")
+    p.add_argument("--steps", type=int, default=200, help="increments")
     p.add_argument("--axis", type=int, default=0, choices=(0, 1, 2), help="loading axis")
     p.add_argument("--cycles", type=int, default=1, help="cycles of --load cyclic")
 
@@ -49,6 +109,12 @@ def add_threads_option(p: argparse.ArgumentParser) -> None:
 def add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", help="CSV file of the macroscopic curve")
     p.add_argument("--plot", help="PNG file of the stress-strain curve")
+
+
+def check_output_options(args: argparse.Namespace) -> None:
+    """Refuse unwritable ``-o``/``--plot`` paths before the computation."""
+    check_output(args.output, "-o/--output")
+    check_output(args.plot, "--plot")
 
 
 def write_outputs(response, args: argparse.Namespace, label: str) -> None:

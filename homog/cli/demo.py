@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from homog.cli._options import add_threads_option, progress_bar, reference_materials_path
+from homog.cli._options import add_threads_option, progress_bar
 from homog.cli.build import parse_clusters
 from homog.dns import dns
 from homog.loading import uniaxial_stress
+from homog.materials import reference_materials_path
 from homog.rom import build_rom
 from kernels.fft import BACKENDS
 

@@ -10,35 +10,40 @@ import time
 
 from homog.cli._options import (
     add_loading_options,
+    add_microstructure_options,
     add_output_options,
     add_threads_option,
+    check_output_options,
     loading_from_args,
+    microstructure_from_args,
     progress_bar,
-    reference_materials_path,
     write_outputs,
 )
-from homog.cli.build import load_microstructure
 from homog.dns import dns
+from homog.materials import reference_materials_path
 from kernels.fft import BACKENDS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("dns", help="full-field nonlinear FFT simulation (the reference)",
                        description="Newton-CG FFT solution of the RVE on a load path.")
-    p.add_argument("image", help="label image (.npy/.npz/.tif/.png) or saved microstructure")
+    add_microstructure_options(p)
     p.add_argument("--materials", help="TOML materials (default: the reference materials)")
     add_loading_options(p)
     add_output_options(p)
-    p.add_argument("--backend", choices=BACKENDS, default="auto")
+    p.add_argument("--backend", choices=BACKENDS, default="auto", help="FFT/array backend")
     add_threads_option(p)
-    p.add_argument("--tol", type=float, default=1e-6)
+    p.add_argument("--tol", type=float, default=1e-6,
+                   help="relative equilibrium residual of the Newton iterations")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    ms = load_microstructure(args.image)
+    check_output_options(args)
+    path = loading_from_args(args)
+    ms = microstructure_from_args(args)
     t0 = time.perf_counter()
-    response = dns(ms, args.materials or reference_materials_path(), loading_from_args(args),
+    response = dns(ms, args.materials or reference_materials_path(), path,
                    backend=args.backend, tol=args.tol, progress=progress_bar("DNS"))
     print(f"full-field solve: {time.perf_counter() - t0:.2f} s on a "
           f"{'x'.join(map(str, ms.shape))} grid")

@@ -12,7 +12,11 @@ import time
 
 import numpy as np
 
-from homog.cli._options import add_threads_option
+from homog.cli._options import (
+    add_microstructure_options,
+    add_threads_option,
+    microstructure_from_args,
+)
 from kernels import elastic_homogenization
 from kernels.fft import BACKENDS
 from kernels.tensors import engineering_constants, isotropic_stiffness
@@ -30,16 +34,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "periodic voxel RVE with the FFT conjugate-gradient solver, and its engineering "
         "constants. 2D images are solved in plane strain (C_eff is the 11, 22, 12 block).",
     )
-    p.add_argument("image", nargs="?", help=".npy/.npz/.tif/.png label image")
+    add_microstructure_options(p, required=False)
     p.add_argument("--example", choices=EXAMPLES,
                    help="use a built-in RVE instead of IMAGE: 30%% fibres (2D, 256²) or 20%% "
                    "spheres (3D, 64³), matrix E=100 nu=0.3, inclusions E=500 nu=0.19")
     p.add_argument("--phase", action="append", default=[], metavar="LABEL=E,NU",
                    help="isotropic material of a label, e.g. 0=100,0.3 (repeat per phase)")
-    p.add_argument("--lengths", type=float, nargs="+", help="RVE lengths per axis (default 1)")
-    p.add_argument("--solver", choices=("cg", "basic"), default="cg")
-    p.add_argument("--tol", type=float, default=1e-6)
-    p.add_argument("--backend", choices=BACKENDS, default="auto")
+    p.add_argument("--solver", choices=("cg", "basic"), default="cg",
+                   help="conjugate gradient, or the basic fixed-point scheme (no voids)")
+    p.add_argument("--tol", type=float, default=1e-6,
+                   help="relative equilibrium residual of the FFT solves")
+    p.add_argument("--backend", choices=BACKENDS, default="auto", help="FFT/array backend")
     add_threads_option(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
@@ -58,27 +63,60 @@ def parse_phase(text: str) -> tuple[int, tuple[float, float]]:
 def _microstructure(args: argparse.Namespace):
     import rve_gen
 
+    if args.example and args.image:
+        raise ValueError(f"give an IMAGE file or --example {args.example}, not both")
     if args.example == "fibres":
         return rve_gen.circles(volume_fraction=0.3, radius=0.08, seed=0).voxelize((256, 256))
     if args.example == "spheres":
         return rve_gen.spheres(volume_fraction=0.2, radius=0.15, seed=0).voxelize((64, 64, 64))
     if not args.image:
         raise ValueError("give an IMAGE file or --example fibres|spheres")
-    return rve_gen.from_image(args.image, lengths=args.lengths)
+    return microstructure_from_args(args)
+
+
+def phases_for_labels(items: list[str], present: np.ndarray) -> dict[int, tuple[float, float]]:
+    """The ``--phase`` materials, checked against the labels present in the image: one per
+    label, none for an absent label."""
+    phases: dict[int, tuple[float, float]] = {}
+    for item in items:
+        label, values = parse_phase(item)
+        if label in phases:
+            raise ValueError(f"--phase {label}= is given twice: give one --phase per label")
+        phases[label] = values
+    labels = [int(k) for k in present]
+    absent = sorted(set(phases) - set(labels))
+    if absent:
+        raise ValueError(
+            f"--phase for label(s) {absent}, which the image does not contain; its labels are "
+            f"{labels} (integer arrays keep their labels, images their grey levels): give "
+            "--phase for those, or segment the image with --threshold / --phases VALUE=LABEL"
+        )
+    missing = [k for k in labels if k not in phases]
+    if missing:
+        raise ValueError(
+            f"label(s) {missing} of the image have no material: add --phase LABEL=E,NU for "
+            f"each of its labels {labels}, e.g. --phase {missing[0]}=100,0.3"
+        )
+    return phases
 
 
 def run(args: argparse.Namespace) -> int:
     ms = _microstructure(args)
-    phases = dict(parse_phase(p) for p in args.phase)
-    if args.example and not phases:
-        phases = dict(EXAMPLE_PHASES)
-    stiffness = {label: isotropic_stiffness(E, nu) for label, (E, nu) in phases.items()}
+    present = np.flatnonzero(ms.volume_fractions)
+    phases = (dict(EXAMPLE_PHASES) if args.example and not args.phase
+              else phases_for_labels(args.phase, present))
+    stiffness = {}
+    for label, (E, nu) in phases.items():
+        try:
+            stiffness[label] = isotropic_stiffness(E, nu)
+        except ValueError as exc:
+            raise ValueError(f"--phase {label}={E:g},{nu:g}: {exc}") from None
     t0 = time.perf_counter()
     result = elastic_homogenization(ms.labels, stiffness, lengths=ms.lengths, solver=args.solver,
                                     tol=args.tol, backend=args.backend)
     wall = time.perf_counter() - t0
     constants = _constants(result.C_eff)
-    fractions = {k: float(v) for k, v in enumerate(ms.volume_fractions) if v > 0}
+    fractions = {int(k): float(ms.volume_fractions[k]) for k in present}
     if args.json:
         print(json.dumps({"C_eff": result.C_eff.tolist(), "constants": constants,
                           "volume_fractions": fractions, "grid": list(ms.shape),

@@ -12,6 +12,7 @@ from homog.cli._options import (
     add_loading_options,
     add_output_options,
     add_threads_option,
+    check_output_options,
     loading_from_args,
     progress_bar,
     write_outputs,
@@ -32,9 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_options(args)
+    path = loading_from_args(args)
     rom = load_rom(args.rom)
     t0 = time.perf_counter()
-    response = rom.run(loading_from_args(args), scs=args.scs, progress=progress_bar("ROM"))
+    response = rom.run(path, scs=args.scs, progress=progress_bar("ROM"))
     print(f"online stage: {time.perf_counter() - t0:.2f} s for {rom.K} clusters")
     write_outputs(response, args, "ROM")
     return 0

@@ -111,6 +111,12 @@ def _geometry(args: argparse.Namespace):
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from homog.cli._options import check_output
+    from rve_gen.io import writer_for
+
+    check_output(args.output)
+    check_output(args.preview, "--preview")
+    writer_for(args.output)
     geometry = _geometry(args)
     ms = geometry.voxelize(tuple(args.shape) if len(args.shape) > 1 else args.shape[0])
     ms.save(args.output)

@@ -2,7 +2,8 @@
 
 Every model implements ``update(dstrain, state) -> (stress, tangent, new_state)`` in 3D Mandel
 notation (see :mod:`homog.materials.base`); build them in Python or from a TOML table with
-:func:`from_config`.
+:func:`from_config`. The materials of the examples: :func:`reference_materials` (their TOML
+file: :func:`reference_materials_path`).
 """
 
 from homog.materials.base import Material
@@ -11,6 +12,8 @@ from homog.materials.config import (
     from_config,
     hardening_from_config,
     material_from_config,
+    reference_materials,
+    reference_materials_path,
 )
 from homog.materials.damage import SOFTENING_LAWS, VonMisesDamage
 from homog.materials.elastic import LinearElastic
@@ -41,4 +44,6 @@ __all__ = [
     "from_config",
     "hardening_from_config",
     "material_from_config",
+    "reference_materials",
+    "reference_materials_path",
 ]

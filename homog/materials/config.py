@@ -68,6 +68,20 @@ MODELS: dict[str, type[Material]] = {
 }
 
 
+def reference_materials_path() -> Path:
+    """Path of the shipped TOML of the reference materials (a von Mises matrix, label 0, with
+    piecewise-linear hardening; elastic inclusions, label 1): copy it to start your own."""
+    from importlib import resources
+
+    return Path(str(resources.files("homog.data").joinpath("reference_materials.toml")))
+
+
+def reference_materials() -> dict[int, Material]:
+    """The reference materials of homog's examples, ``{0: VonMises, 1: LinearElastic}``
+    (:func:`reference_materials_path` is their TOML file)."""
+    return from_config(reference_materials_path())
+
+
 def from_config(config: dict[str, Any] | str | os.PathLike) -> dict[int, Material]:
     """Material of every phase label from a TOML file or an already parsed dict.
 
@@ -81,8 +95,14 @@ def from_config(config: dict[str, Any] | str | os.PathLike) -> dict[int, Materia
                 config = tomllib.load(file)
         except FileNotFoundError:
             raise ValueError(f"material configuration file {path} does not exist") from None
+        except IsADirectoryError:
+            raise ValueError(f"material configuration {path} is a directory: give the TOML "
+                             "file") from None
         except tomllib.TOMLDecodeError as err:
             raise ValueError(f"{path} is not valid TOML: {err}") from err
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not a text (UTF-8) TOML file: give the materials as "
+                             "[phases.LABEL] tables (see homog.materials.config)") from None
     if not isinstance(config, dict) or not isinstance(config.get("phases"), dict):
         raise ValueError(
             "material configuration needs a 'phases' table, e.g. [phases.0] model = "

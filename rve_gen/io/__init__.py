@@ -23,7 +23,8 @@ from types import ModuleType
 
 import numpy as np
 
-from rve_gen.io import mesh, npy, npz, png, tiff, xdmf
+from rve_gen.io import mesh, npy, npz, png, raster, tiff, xdmf
+from rve_gen.io._pixels import LabelError, Pixels, microstructure
 from rve_gen.microstructure import Microstructure
 
 FORMATS: dict[str, ModuleType] = {
@@ -35,7 +36,16 @@ FORMATS: dict[str, ModuleType] = {
     ".vtu": mesh,
     ".xdmf": xdmf,
     ".inp": mesh,
+    ".jpg": raster,
+    ".jpeg": raster,
+    ".bmp": raster,
+    ".gif": raster,
 }
+
+#: Names of the formats in error messages.
+_KIND = {".npy": "NumPy .npy", ".npz": "NumPy .npz", ".tif": "TIFF", ".tiff": "TIFF",
+         ".png": "PNG", ".vtu": "VTK .vtu", ".xdmf": "XDMF", ".inp": "Abaqus .inp",
+         ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".gif": "GIF"}
 
 
 def format_for(path: str | os.PathLike) -> ModuleType:
@@ -49,12 +59,67 @@ def format_for(path: str | os.PathLike) -> ModuleType:
     return FORMATS[ext]
 
 
-def read(path: str | os.PathLike) -> Microstructure:
-    """Read a microstructure; the format follows the extension."""
+def writer_for(path: str | os.PathLike) -> ModuleType:
+    """The format module that writes ``path`` (checked before any work: the read-only picture
+    formats are refused)."""
     module = format_for(path)
-    if not Path(path).is_file():
+    if module is raster:
+        raise ValueError(
+            f"{Path(path).suffix} is read-only here (lossy or limited to 256 colours): save a "
+            "microstructure as .npz, .npy, .tif, .png, .vtu, .xdmf or .inp."
+        )
+    return module
+
+
+def _existing(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{os.fspath(path)!r} is a directory: give the microstructure file.")
+    if not path.is_file():
         raise FileNotFoundError(f"no such file: {os.fspath(path)!r}")
-    return module.read(Path(path))
+    return path
+
+
+def _unreadable(path: Path, exc: BaseException) -> ValueError:
+    kind = _KIND[path.suffix.lower()]
+    return ValueError(
+        f"{os.fspath(path)!r} is not a readable {kind} file ({type(exc).__name__}: {exc}); "
+        "it may be empty, truncated or another format under this extension: re-export it."
+    )
+
+
+def pixels(path: str | os.PathLike) -> Pixels:
+    """The raw pixel values of an image or array file (``.npy``, ``.npz``, ``.png``,
+    ``.tif``/``.tiff``, ``.jpg``, ``.bmp``, ``.gif``), for segmentation by
+    :func:`rve_gen.from_image`."""
+    module = format_for(path)
+    if not hasattr(module, "pixels"):
+        raise ValueError(
+            f"{os.fspath(path)!r} is a mesh, not an image: phases and thresholds apply to "
+            "images and arrays; read it with rve_gen.load."
+        )
+    path = _existing(path)
+    try:
+        return module.pixels(path)
+    except (LabelError, MemoryError):
+        raise
+    except Exception as exc:  # any parser failure of a damaged file: name the file and format
+        raise _unreadable(path, exc) from None
+
+
+def read(path: str | os.PathLike) -> Microstructure:
+    """Read a microstructure; the format follows the extension, labels follow the one rule
+    of :mod:`rve_gen.io._pixels`."""
+    module = format_for(path)
+    if hasattr(module, "pixels"):
+        return microstructure(pixels(path), os.fspath(path))
+    path = _existing(path)
+    try:
+        return module.read(path)
+    except (LabelError, MemoryError):
+        raise
+    except Exception as exc:  # any parser failure of a damaged file: name the file and format
+        raise _unreadable(path, exc) from None
 
 
 def write(path: str | os.PathLike, microstructure: Microstructure,
@@ -65,7 +130,7 @@ def write(path: str | os.PathLike, microstructure: Microstructure,
     ``cell_data``: extra per-voxel fields (name -> array of the grid's shape) for the ``.vtu``
     format, e.g. cluster maps or plastic strain to inspect in ParaView.
     """
-    module = format_for(path)
+    module = writer_for(path)
     path = Path(path)
     extra = {}
     if cell_data:

@@ -16,15 +16,18 @@ def dumps(ms: Microstructure) -> str:
     return json.dumps({"format": KEY, "version": 1, "lengths": ms.lengths, "phases": ms.phases})
 
 
-def build(labels: np.ndarray, text: str | None) -> Microstructure:
-    """A Microstructure from labels and a metadata string (``None``: defaults)."""
+def parse(text: str | None) -> tuple[tuple | None, tuple | None]:
+    """Lengths and phase names of a metadata string (``None``, ``None`` when absent or not
+    written by rve_gen, e.g. another program's TIFF description)."""
     if not text:
-        return Microstructure(labels)
+        return None, None
     try:
         meta = json.loads(text)
-        return Microstructure(labels, meta["lengths"], meta["phases"])
-    except (json.JSONDecodeError, KeyError, TypeError):
-        return Microstructure(labels)
+        if meta.get("format") != KEY:
+            return None, None
+        return tuple(meta["lengths"]), tuple(meta["phases"])
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return None, None
 
 
 def storage_dtype(labels: np.ndarray):

@@ -64,7 +64,9 @@ def write(path: Path, ms: Microstructure, cell_data: dict | None = None) -> None
 
 def read(path: Path) -> Microstructure:
     """Rebuild the label image of a regular voxel mesh written by :func:`write`."""
-    mesh = meshio.read(path)
+    # the format's own reader: meshio.read prints and calls sys.exit on a damaged file
+    reader = meshio.abaqus.read if path.suffix.lower() == ".inp" else meshio.vtu.read
+    mesh = reader(str(path))
     blocks = [b for b in mesh.cells if b.type in ("quad", "hexahedron")]
     if len(blocks) != 1:
         raise ValueError(f"{path} is not a voxel mesh (one block of quads or hexahedra).")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rve_gen.io._pixels import Pixels, microstructure
 from rve_gen.microstructure import Microstructure, default_phase_names
 
 
@@ -23,6 +24,11 @@ def write(path: Path, ms: Microstructure) -> None:
         np.save(f, ms.labels, allow_pickle=False)
 
 
+def pixels(path: Path) -> Pixels:
+    """The array (``allow_pickle=False``)."""
+    return Pixels(np.load(path, allow_pickle=False))
+
+
 def read(path: Path) -> Microstructure:
-    """Load the labels (``allow_pickle=False``), default lengths and names."""
-    return Microstructure(np.load(path, allow_pickle=False))
+    """The labels as stored, default lengths and names."""
+    return microstructure(pixels(path), str(path))

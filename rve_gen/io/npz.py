@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rve_gen.io._pixels import LabelError, Pixels, microstructure
 from rve_gen.microstructure import Microstructure
 
 
@@ -21,16 +22,21 @@ def write(path: Path, ms: Microstructure) -> None:
         )
 
 
-def read(path: Path) -> Microstructure:
+def pixels(path: Path) -> Pixels:
     """Load with ``allow_pickle=False``; an archive holding a single array is read as labels."""
     with np.load(path, allow_pickle=False) as data:
         if "labels" not in data:
             if len(data.files) != 1:
-                raise ValueError(
+                raise LabelError(
                     f"{path} has arrays {data.files} but no 'labels': save with "
-                    "Microstructure.save or use rve_gen.from_image on the array."
+                    "Microstructure.save, or save the label array alone (np.savez(path, labels))."
                 )
-            return Microstructure(data[data.files[0]])
-        lengths = data["lengths"] if "lengths" in data else None
-        phases = json.loads(str(data["phases"])) if "phases" in data else None
-        return Microstructure(data["labels"], lengths, phases)
+            return Pixels(data[data.files[0]])
+        lengths = tuple(data["lengths"]) if "lengths" in data else None
+        phases = tuple(json.loads(str(data["phases"]))) if "phases" in data else None
+        return Pixels(data["labels"], lengths=lengths, phases=phases)
+
+
+def read(path: Path) -> Microstructure:
+    """Labels as stored, lengths and phase names."""
+    return microstructure(pixels(path), str(path))

@@ -1,4 +1,5 @@
-"""``.png``: a 2D label image (8 or 16 bit grey) with the metadata in a text chunk."""
+"""``.png``: a 2D label image (8 or 16 bit grey) with the metadata in a text chunk; any other
+PNG is read by the label rule of :mod:`rve_gen.io._pixels`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from rve_gen.io import _metadata
+from rve_gen.io._pixels import Pixels, microstructure
 from rve_gen.microstructure import Microstructure
 
 
@@ -24,14 +26,18 @@ def write(path: Path, ms: Microstructure) -> None:
     Image.fromarray(labels).save(path, format="PNG", pnginfo=info)
 
 
-def read(path: Path) -> Microstructure:
-    """Labels and the metadata written by :func:`write` (defaults when absent)."""
+def pixels(path: Path) -> Pixels:
+    """Pixel values (grey levels, palette indices or colours) and the rve_gen metadata."""
     with Image.open(path) as image:
-        labels = np.asarray(image)
+        image.load()
         text = image.text.get(_metadata.KEY)
-    if labels.ndim != 2:
-        raise ValueError(
-            f"{path} is a colour image: use rve_gen.from_image(path, phases=...) to map "
-            "colours to phases."
-        )
-    return _metadata.build(labels, text)
+        colour = image.mode not in ("1", "L", "P", "I", "I;16", "I;16B", "I;16L", "F")
+        array = np.asarray(image)
+    lengths, phases = _metadata.parse(text)
+    return Pixels(array, colour and array.ndim == 3, lengths is None, lengths, phases)
+
+
+def read(path: Path) -> Microstructure:
+    """Labels by the rule of :mod:`rve_gen.io._pixels` and the metadata written by
+    :func:`write` (defaults when absent)."""
+    return microstructure(pixels(path), str(path))

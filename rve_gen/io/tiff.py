@@ -8,6 +8,7 @@ from pathlib import Path
 import tifffile
 
 from rve_gen.io import _metadata
+from rve_gen.io._pixels import Pixels, microstructure
 from rve_gen.microstructure import Microstructure
 
 
@@ -24,9 +25,17 @@ def write(path: Path, ms: Microstructure) -> None:
     )
 
 
-def read(path: Path) -> Microstructure:
-    """Labels and, when present, the metadata written by :func:`write`."""
+def pixels(path: Path) -> Pixels:
+    """Pixel values of every page (a 3D stack for several pages) and the rve_gen metadata."""
     with tifffile.TiffFile(path) as tif:
-        labels = tif.asarray()
+        array = tif.asarray()
+        colour = tif.pages[0].samplesperpixel > 1
         text = tif.pages[0].description
-    return _metadata.build(labels, text if text.startswith("{") else None)
+    lengths, phases = _metadata.parse(text)
+    return Pixels(array, colour, lengths is None, lengths, phases)
+
+
+def read(path: Path) -> Microstructure:
+    """Labels by the rule of :mod:`rve_gen.io._pixels` and, when present, the metadata
+    written by :func:`write`."""
+    return microstructure(pixels(path), str(path))

@@ -1,0 +1,407 @@
+"""Bad input gets a clear, specific error (what was wrong, what to do), never a traceback, and
+never after the expensive part of the work; the same file means the same labels everywhere."""
+
+import json
+import re
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tifffile
+from oracles import disc_labels
+
+import rve_gen
+from homog.cli import main
+from homog.rom import build_rom
+from homog.rom_io import load_rom
+from kernels import ConvergenceError
+
+
+def cli_error(capsys, *argv: str) -> str:
+    """Run the CLI, expect exit code 1 and a one-line error without traceback; return it."""
+    capsys.readouterr()
+    assert main([str(a) for a in argv]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.startswith(f"homog {argv[0]}: error: ")
+    return err
+
+
+@pytest.fixture
+def micro(tmp_path):
+    """A two-phase 16² label array on disk."""
+    path = tmp_path / "micro.npy"
+    np.save(path, disc_labels(16, 0.3))
+    return path
+
+
+@pytest.fixture(scope="module")
+def rom_file(tmp_path_factory):
+    """A small valid ROM file and its arrays, to damage."""
+    path = tmp_path_factory.mktemp("rom") / "rom.npz"
+    build_rom(disc_labels(12, 0.3), rve_gen_reference(), {0: 2, 1: 1}).save(path)
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    return path, arrays
+
+
+def rve_gen_reference():
+    from homog.materials import reference_materials
+
+    return reference_materials()
+
+
+def damaged_rom(tmp_path, arrays, **changes):
+    path = tmp_path / "bad_rom.npz"
+    np.savez(path, **{**arrays, **changes})
+    return path
+
+
+def no_fft(monkeypatch):
+    """Make any elastic FFT solve fail the test: checks must come first."""
+    def fail(*args, **kwargs):
+        raise AssertionError("the FFT solves started before the input was checked")
+
+    monkeypatch.setattr("homog.rom.elastic_homogenization", fail)
+    monkeypatch.setattr("homog.cli.homogenize.elastic_homogenization", fail)
+
+
+# --------------------------------------------------------------------------- damaged files
+
+def _png(tmp_path, array, name="img.png"):
+    iio.imwrite(tmp_path / name, np.asarray(array, dtype=np.uint8))
+    return tmp_path / name
+
+
+FILES = {
+    "empty png": ("e.png", b"", "not a readable PNG"),
+    "text as png": ("t.png", b"hello, world\n", "not a readable PNG"),
+    "empty npy": ("e.npy", b"", "not a readable NumPy .npy"),
+    "garbage npz": ("g.npz", b"PK\x03\x04garbage", "not a readable NumPy .npz"),
+    "empty tif": ("e.tif", b"", "not a readable TIFF"),
+    "broken xdmf": ("b.xdmf", b"<Xdmf><Domain><Grid", "not a readable XDMF"),
+    "broken vtu": ("b.vtu", b"<VTKFile type='UnstructuredGrid'>", "not a readable VTK"),
+    "empty bmp": ("e.bmp", b"", "not a readable BMP"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FILES))
+def test_damaged_files_name_the_file_and_format(tmp_path, case):
+    name, content, message = FILES[case]
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        rve_gen.load(tmp_path / name)
+
+
+def test_truncated_png_and_tiff(tmp_path):
+    good = _png(tmp_path, disc_labels(32, 0.3) * 255)
+    (tmp_path / "cut.png").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ValueError, match="not a readable PNG.*truncated"):
+        rve_gen.from_image(tmp_path / "cut.png")
+    tifffile.imwrite(tmp_path / "s.tif", np.zeros((4, 32, 32), np.uint8), photometric="minisblack")
+    data = (tmp_path / "s.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(data[: len(data) // 3])
+    with pytest.raises(ValueError, match="not a readable TIFF"):
+        rve_gen.load(tmp_path / "cut.tif")
+
+
+def test_pickled_npy_is_refused_not_loaded(tmp_path):
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="not a readable NumPy .npy.*Object arrays cannot"):
+        rve_gen.load(tmp_path / "obj.npy")
+
+
+def test_npz_without_labels(tmp_path):
+    np.savez(tmp_path / "two.npz", a=np.zeros((2, 2), int), b=np.ones((2, 2), int))
+    with pytest.raises(ValueError, match="no 'labels'"):
+        rve_gen.load(tmp_path / "two.npz")
+
+
+def test_directory_and_missing_file(tmp_path):
+    (tmp_path / "d.npy").mkdir()
+    with pytest.raises(ValueError, match="is a directory"):
+        rve_gen.load(tmp_path / "d.npy")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        rve_gen.from_image(tmp_path / "missing.png")
+
+
+# --------------------------------------------------------------------------- label rule
+
+@pytest.mark.parametrize(
+    "array, message",
+    [
+        (np.array([[0.0, 0.5], [0.5, 0.0]]), "non-integer.*threshold"),
+        (np.array([[0, -1], [1, 0]]), "negative"),
+        (np.arange(4), "not a 2D image or a 3D stack"),
+        (np.zeros((2, 2, 2, 2), int), "not a 2D image or a 3D stack"),
+        (np.array([[0.0, np.inf], [1.0, 0.0]]), "NaN, infinity"),
+    ],
+    ids=["fractional", "negative", "1D", "4D", "infinite"],
+)
+def test_arrays_that_are_not_label_images(tmp_path, array, message):
+    np.save(tmp_path / "a.npy", array)
+    with pytest.raises(ValueError, match=message):
+        rve_gen.load(tmp_path / "a.npy")
+
+
+def test_unsegmented_images_are_refused_with_a_threshold_hint(tmp_path):
+    ramp = np.tile(np.arange(200, dtype=np.uint8), (20, 1))
+    with pytest.raises(ValueError, match="200 distinct grey levels.*--threshold"):
+        rve_gen.load(_png(tmp_path, ramp))
+    colours = np.random.default_rng(0).integers(0, 255, (20, 20, 3))
+    with pytest.raises(ValueError, match="distinct colours"):
+        rve_gen.from_image(_png(tmp_path, colours, "c.png"))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"phases": {0: 0}, "threshold": 1}, "either phases or threshold"),
+        ({"threshold": [128, 64]}, "strictly increasing"),
+        ({"threshold": []}, "strictly increasing"),
+        ({"phases": {0: 0}}, "pixel value 255 is not in phases.*0, 255"),
+        ({"phases": {0: 0, 255: -1}}, "labels are integers"),
+    ],
+    ids=["both", "decreasing", "empty", "missing value", "negative label"],
+)
+def test_bad_segmentations(tmp_path, kwargs, message):
+    path = _png(tmp_path, disc_labels(16, 0.3) * 255)
+    with pytest.raises(ValueError, match=message):
+        rve_gen.from_image(path, **kwargs)
+
+
+def test_meshes_cannot_be_segmented_and_pictures_not_written(tmp_path):
+    ms = rve_gen.Microstructure(disc_labels(8, 0.3))
+    ms.save(tmp_path / "m.vtu")
+    with pytest.raises(ValueError, match="is a mesh"):
+        rve_gen.from_image(tmp_path / "m.vtu", threshold=0.5)
+    with pytest.raises(ValueError, match="read-only"):
+        ms.save(tmp_path / "m.jpg")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: rve_gen.spheres(0.2, 0.1, seed=0).voxelize(100_000),
+        lambda: rve_gen.voronoi(4, seed=0).voxelize(100_000),
+        lambda: rve_gen.circles(0.2, 0.1, seed=0).phase_fractions(10_000_000),
+    ],
+    ids=["spheres", "voronoi", "fractions"],
+)
+def test_voxelize_estimates_memory_before_allocating(call):
+    with pytest.raises(MemoryError, match=r"needs about .* GiB .*coarser grid"):
+        call()
+
+
+# --------------------------------------------------------------------------- ROM inputs
+
+@pytest.mark.parametrize(
+    "counts, message",
+    [
+        ({0: 2, 1: 1, 2: 3}, r"label\(s\) \[2\], which the microstructure does not contain"),
+        ({0: 2}, r"label\(s\) \[1\] of the microstructure have no cluster count"),
+        ({0: 2, 1: 10_000}, "exceeds the .* voxels of phase 1"),
+    ],
+    ids=["absent phase", "missing phase", "too many"],
+)
+def test_build_rom_checks_counts_before_the_fft_solves(monkeypatch, counts, message):
+    no_fft(monkeypatch)
+    with pytest.raises(ValueError, match=message):
+        build_rom(disc_labels(12, 0.3), rve_gen_reference(), counts)
+
+
+def test_rom_loader_refuses_inconsistent_files(tmp_path, rom_file):
+    path, arrays = rom_file
+    assert load_rom(path).K == 3
+    meta = json.loads(str(arrays["metadata"]))
+    cases = {
+        "not an object": ({"metadata": np.asarray(json.dumps([1, 2]))}, "not an object"),
+        "labels out of range": ({"cluster_labels": arrays["cluster_labels"] + 5}, "range over"),
+        "negative label": ({"cluster_labels": arrays["cluster_labels"] - 1}, "range over"),
+        "NaN": ({"D1": arrays["D1"] * np.nan}, "'D1' holds NaN"),
+        "inf C_eff": ({"C_eff": arrays["C_eff"] * np.inf}, "'C_eff' holds NaN or infinite"),
+        "D2 shape": ({"D2": arrays["D2"][:2]}, r"D2 has shape \(2, 3, 3, 3\), expected"),
+        "float labels": ({"cluster_labels": arrays["cluster_labels"] * 1.0}, "not integers"),
+        "lengths": ({"lengths": -arrays["lengths"]}, "must be positive"),
+        "phase without material": (
+            {"metadata": np.asarray(json.dumps({**meta, "materials": {"0": meta["materials"]["0"]}}
+                                               ))},
+            r"phase\(s\) \[1\] have no material",
+        ),
+        "materials not a table": (
+            {"metadata": np.asarray(json.dumps({**meta, "materials": [1]}))}, "'materials' must map"
+        ),
+    }
+    for name, (changes, message) in cases.items():
+        with pytest.raises(ValueError, match=message) as info:
+            load_rom(damaged_rom(tmp_path, arrays, **changes))
+        assert "bad_rom.npz" in str(info.value), name
+
+
+def test_rom_loader_refuses_other_files(tmp_path, rom_file):
+    _, arrays = rom_file
+    (tmp_path / "text.npz").write_text("not a zip")
+    with pytest.raises(ValueError, match="not an .npz archive"):
+        load_rom(tmp_path / "text.npz")
+    partial = {k: v for k, v in arrays.items() if k != "D2"}
+    np.savez(tmp_path / "partial.npz", **partial)
+    with pytest.raises(ValueError, match=r"missing \['D2'\]"):
+        load_rom(tmp_path / "partial.npz")
+
+
+def test_material_files_that_are_not_toml(tmp_path):
+    from homog.materials import from_config
+
+    (tmp_path / "dir.toml").mkdir()
+    with pytest.raises(ValueError, match="is a directory"):
+        from_config(tmp_path / "dir.toml")
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(ValueError, match=r"not a text \(UTF-8\) TOML"):
+        from_config(tmp_path / "bin.toml")
+
+
+def test_divergence_hint_names_the_regularization_in_use():
+    from homog.failure import _softening_hint
+    from homog.materials import LinearHardening, VonMisesDamage
+
+    def damage(**kw):
+        return VonMisesDamage(100.0, 0.3, LinearHardening(0.5, 1.0), onset=0.01, **kw)
+
+    assert _softening_hint({0: damage(softening_strain=0.05)}) == "a larger softening strain"
+    assert _softening_hint({0: damage(fracture_energy=0.01)}) == "a larger fracture energy"
+    assert _softening_hint(rve_gen_reference()) == "a more ductile softening law"
+
+
+# --------------------------------------------------------------------------- CLI
+
+def test_cli_homogenize_phase_errors(capsys, micro, monkeypatch):
+    no_fft(monkeypatch)
+    err = cli_error(capsys, "homogenize", micro, "--phase", "0=100,0.3", "--phase", "1=500,0.19",
+                    "--phase", "2=50,0.3")
+    assert "label(s) [2], which the image does not contain; its labels are [0, 1]" in err
+    err = cli_error(capsys, "homogenize", micro, "--phase", "0=100,0.3", "--phase", "0=90,0.3",
+                    "--phase", "1=500,0.19")
+    assert "given twice" in err
+    err = cli_error(capsys, "homogenize", micro, "--phase", "0=-100,0.3", "--phase", "1=5,0.2")
+    assert "--phase 0=-100,0.3: Young's modulus" in err
+    assert "not both" in cli_error(capsys, "homogenize", micro, "--example", "fibres")
+    assert "give an IMAGE" in cli_error(capsys, "homogenize", "--phase", "0=1,0.3")
+    err = cli_error(capsys, "homogenize", micro, "--phases", "255:1", "--phase", "0=1,0.3")
+    assert "expected VALUE=LABEL" in err
+
+
+def test_cli_png_grey_levels_are_labels_everywhere(tmp_path, capsys, monkeypatch):
+    labels = disc_labels(16, 0.3)
+    path = _png(tmp_path, labels * 255, "micro.png")
+    err = cli_error(capsys, "homogenize", path, "--phase", "0=100,0.3", "--phase", "1=500,0.19")
+    assert "its labels are [0, 255]" in err and "--threshold" in err
+    assert main(["rve", "info", str(path), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert [p["label"] for p in summary["phases"]] == [0, 255]  # not 256 phases
+    assert main(["homogenize", str(path), "--phase", "0=100,0.3", "--phase", "255=500,0.19",
+                 "--json"]) == 0
+    by_grey = json.loads(capsys.readouterr().out)
+    assert by_grey["volume_fractions"] == {"0": 1 - labels.mean(), "255": labels.mean()}
+    assert main(["homogenize", str(path), "--threshold", "128", "--phase", "0=100,0.3",
+                 "--phase", "1=500,0.19", "--json"]) == 0
+    by_threshold = json.loads(capsys.readouterr().out)
+    np.testing.assert_allclose(by_threshold["C_eff"], by_grey["C_eff"], rtol=1e-12)
+
+
+def test_cli_labels_are_kept_by_every_command(tmp_path, capsys):
+    """Labels {1, 2}: homogenize (like build, dns and info) keeps them; the material of label 2
+    is the stiff one, so E1 is the stiff-inclusion value, not a renumbered one."""
+    shifted = disc_labels(16, 0.3) + 1
+    np.save(tmp_path / "s.npy", shifted)
+    np.save(tmp_path / "z.npy", shifted - 1)
+    results = []
+    for name, soft, stiff in (("s.npy", 1, 2), ("z.npy", 0, 1)):
+        assert main(["homogenize", str(tmp_path / name), "--phase", f"{soft}=100,0.3",
+                     "--phase", f"{stiff}=500,0.19", "--json"]) == 0
+        results.append(json.loads(capsys.readouterr().out))
+    np.testing.assert_allclose(results[0]["C_eff"], results[1]["C_eff"], rtol=1e-12)
+    assert main(["rve", "info", str(tmp_path / "s.npy"), "--json"]) == 0
+    assert [p["label"] for p in json.loads(capsys.readouterr().out)["phases"]] == [1, 2]
+
+
+def test_cli_3d_homogenize_works(tmp_path, capsys):
+    rve_gen.spheres(0.2, 0.2, seed=0).voxelize(12).save(tmp_path / "s.npz")
+    assert main(["homogenize", str(tmp_path / "s.npz"), "--phase", "0=100,0.3",
+                 "--phase", "1=500,0.19", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    C = np.asarray(out["C_eff"])
+    np.testing.assert_array_equal(C, C.T)
+    assert 100 < out["constants"]["E1"] < 500
+
+
+def test_cli_build_checks_before_the_fft(tmp_path, capsys, micro, monkeypatch):
+    no_fft(monkeypatch)
+    rom = tmp_path / "rom.npz"
+    err = cli_error(capsys, "build", micro, "--clusters", "0=4,1=2,3=2", "-o", rom)
+    assert "label(s) [3], which the microstructure does not contain" in err
+    assert "expected LABEL=COUNT" in cli_error(capsys, "build", micro, "--clusters", "0:4",
+                                               "-o", rom)
+    assert "expected LABEL=COUNT" in cli_error(capsys, "build", micro, "--clusters", "0=4,0=2",
+                                               "-o", rom)
+    (tmp_path / "out").mkdir()
+    err = cli_error(capsys, "build", micro, "--clusters", "0=4,1=2", "-o", tmp_path / "out")
+    assert "is a directory" in err
+    (tmp_path / "file").write_text("x")
+    err = cli_error(capsys, "build", micro, "--clusters", "0=4,1=2", "-o",
+                    tmp_path / "file" / "rom.npz")
+    assert "which is a file, not a folder" in err
+    (tmp_path / "m.toml").write_text("<materials><phase/></materials>")
+    err = cli_error(capsys, "build", micro, "--materials", tmp_path / "m.toml",
+                    "--clusters", "0=4,1=2", "-o", rom)
+    assert "is not valid TOML" in err
+    (tmp_path / "one.toml").write_text('[phases.0]\nmodel = "linear_elastic"\nE = 1.0\nnu = 0.3')
+    err = cli_error(capsys, "build", micro, "--materials", tmp_path / "one.toml",
+                    "--clusters", "0=4,1=2", "-o", rom)
+    assert "occur in the microstructure but have no material" in err
+
+
+def test_cli_damaged_inputs(tmp_path, capsys):
+    (tmp_path / "cut.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    err = cli_error(capsys, "homogenize", tmp_path / "cut.png", "--phase", "0=1,0.3")
+    assert "not a readable PNG" in err
+    (tmp_path / "b.xdmf").write_text("<Xdmf><Domain>")
+    assert "not a readable XDMF" in cli_error(capsys, "rve", "info", tmp_path / "b.xdmf")
+    (tmp_path / "d.npz").mkdir()
+    assert "is a directory" in cli_error(capsys, "rve", "info", tmp_path / "d.npz")
+    (tmp_path / "x.npz").write_text("text")
+    assert "not an .npz archive" in cli_error(capsys, "run", tmp_path / "x.npz")
+    ms = rve_gen.Microstructure(disc_labels(8, 0.3))
+    ms.save(tmp_path / "m.vtu")
+    err = cli_error(capsys, "dns", tmp_path / "m.vtu", "--threshold", "1", "--steps", "2")
+    assert "is a mesh" in err
+
+
+def test_cli_outputs_checked_before_the_work(tmp_path, capsys, micro, rom_file, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("computed before checking the output path")
+
+    monkeypatch.setattr("homog.cli.dns.dns", never)
+    monkeypatch.setattr("homog.rom.ReducedOrderModel.run", never)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "file").write_text("x")
+    assert "is a directory" in cli_error(capsys, "dns", micro, "-o", tmp_path / "out")
+    assert "--plot" in cli_error(capsys, "run", rom_file[0], "--plot", tmp_path / "file" / "p.png")
+    assert "is a directory" in cli_error(capsys, "run", rom_file[0], "-o", tmp_path / "out")
+    assert "is a directory" in cli_error(capsys, "rve", "circles", "--volume-fraction", "0.2",
+                                         "--radius", "0.1", "-o", tmp_path / "out")
+    assert "read-only" in cli_error(capsys, "rve", "circles", "--volume-fraction", "0.2",
+                                    "--radius", "0.1", "-o", tmp_path / "rve.jpg")
+
+
+@pytest.mark.parametrize("command", ["run", "dns"])
+def test_cli_convergence_errors_are_reported_not_raised(tmp_path, capsys, micro, rom_file,
+                                                        monkeypatch, command):
+    def diverge(*args, **kwargs):
+        raise ConvergenceError("increment 3 did not converge after 6 cuts", 41, 2.5e-3)
+
+    monkeypatch.setattr("homog.cli.dns.dns", diverge)
+    monkeypatch.setattr("homog.rom.ReducedOrderModel.run", diverge)
+    target = rom_file[0] if command == "run" else micro
+    err = cli_error(capsys, command, target, "--steps", "4")
+    assert re.search(r"did not converge .*increment 3.*41 iterations, residual 2\.500e-03", err)
+    assert "--steps" in err
