@@ -286,7 +286,9 @@ class SampleStore:
         next call.
         """
         notes = []
-        shutil.rmtree(self.path / _STAGING, ignore_errors=True)
+        staging = self.path / _STAGING
+        for entry in (os.scandir(staging) if staging.is_dir() else ()):
+            _remove(Path(entry.path))
         trash = self.path / _TRASH
         if trash.is_dir():
             for entry in sorted(os.scandir(trash), key=lambda e: e.name):
@@ -319,7 +321,7 @@ class SampleStore:
                              "SampleStore.open(path, writable=True)")
         name = spec["id"]
         staged = self.path / _STAGING / name
-        shutil.rmtree(staged, ignore_errors=True)
+        _remove(staged)
         staged.parent.mkdir(exist_ok=True)
         group = zarr.open_group(str(staged), mode="w")
         arrays = record.get("arrays", {})
@@ -349,14 +351,14 @@ class SampleStore:
         """Move the committed group ``name`` into the trash (the first half of a replace)."""
         trash = self.path / _TRASH
         trash.mkdir(exist_ok=True)
-        shutil.rmtree(trash / name, ignore_errors=True)
+        _remove(trash / name)
         os.rename(self.path / "samples" / name, trash / name)
 
     def _install(self, staged: Path, name: str) -> None:
         """Rename a staged group into ``samples/`` and empty the trash of its predecessor."""
         os.rename(staged, self.path / "samples" / name)
         fsync_dir(self.path / "samples")
-        shutil.rmtree(self.path / _TRASH / name, ignore_errors=True)
+        _remove(self.path / _TRASH / name)
 
     def sample(self, name: str) -> dict[str, Any]:
         """Attributes and arrays (numpy) of one sample group."""
@@ -367,6 +369,12 @@ class SampleStore:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.ids())
+
+
+def _remove(path: Path) -> None:
+    """Delete the folder ``path`` if it exists."""
+    if path.exists():
+        shutil.rmtree(path)
 
 
 def _open_root(path: Path, mode: str) -> Any:
