@@ -174,6 +174,8 @@ class OnlineSolver:
         # the correction differentiates the regression fit at its fixed point: it applies when
         # the reference medium is refitted to convergence, not when it is frozen (scs_tol = inf)
         self.scs_tangent = bool(scs_tangent) and scs == "regression" and np.isfinite(scs_tol)
+        # Newton on (λ0, μ0) needs the regression fit (differentiable) and a refitted medium
+        self.newton_medium = scs == "regression" and np.isfinite(scs_tol)
         # interaction parts laid out as Dᵀ blocks [J, b, (I a)] = D_IJ[a, b], so that the
         # Jacobian comes out of one batched product already in LAPACK's (column-major) order
         km = self.K * self.m
@@ -315,8 +317,9 @@ class OnlineSolver:
             xp.maximum(xp.max(xp.abs(xp.where(controlled, target, 0.0)), axis=1),
                        xp.max(xp.abs(state.strain.reshape(P, km)), axis=1, initial=0.0) * 1e-3),
             1e-12)
+        start = xp.zeros((P, K, m)) if guess is None else xp.array(guess, dtype=float)
         w = _Work(points=xp.arange(P), state=state, target=target, scale_e=scale_e,
-                  de=xp.zeros((P, K, m)) if guess is None else xp.array(guess, dtype=float),
+                  de=start.copy(), guess=start,
                   de0=xp.zeros((P, m)), lam0=state.lam0.copy(), mu0=state.mu0.copy(),
                   updates=xp.zeros(P, dtype=int), scs_good=xp.ones(P, dtype=bool),
                   previous=xp.full(P, xp.inf), stale=xp.ones(P, dtype=bool),
@@ -324,10 +327,22 @@ class OnlineSolver:
                   CXbar=xp.zeros((P, m, m)), C_hom=xp.full((P, 6, m), xp.nan),
                   lu_tangent=xp.zeros((P, K, m, m)),
                   lu_U=xp.zeros((P, K, 6)) if self.coupled else None,
-                  lu_G=xp.zeros((P, K, m)) if self.coupled else None)
+                  lu_G=xp.zeros((P, K, m)) if self.coupled else None,
+                  newton=xp.zeros(P, dtype=bool), F=xp.zeros((P, 2)),
+                  stepped=xp.zeros(P, dtype=bool), fixed=xp.zeros(P, dtype=bool),
+                  restart=xp.zeros(P, dtype=bool), leave=xp.zeros(P, dtype=bool),
+                  fresh=xp.ones(P, dtype=bool), deadline=xp.full(P, self.max_newton))
         w.coef_a, w.coef_c, w.C0 = self._reference(w.lam0, w.mu0, a)
-        refitted = False
-        for it in range(1, self.max_newton + 1):
+        it = 0
+        while w.n:
+            it += 1
+            over = it > w.deadline  # out of Newton iterations
+            if bool(over.any()):
+                iterations[w.points[over]] = it - 1
+                residual_out[w.points[over]] = w.previous[over]
+                w = w.keep(~over)
+                if w.n == 0:
+                    break
             bad = ~xp.all(xp.isfinite(w.de.reshape(w.n, km)), axis=1)
             if bool(bad.any()):
                 residual_out[w.points[bad]] = xp.nan
@@ -339,11 +354,22 @@ class OnlineSolver:
             tangent_m = tangent[:, :, comps][:, :, :, comps]
             dsig = (stress - w.state.stress)[:, :, comps]
             moved = xp.zeros(w.n, dtype=bool)
-            if refitted:
-                lam, mu = self._refit(w.C_hom[:, comps], c @ w.de, c @ dsig, w.lam0, w.mu0)
+            dE, dS = c @ w.de, c @ dsig
+            if self.newton_medium:
+                # Newton on the self-consistency where the regression fit is usable: the
+                # residual F = θ − fit(ΔE, ΔΣ) joins the Newton system (see _newton_step)
+                flam, fmu, fok = regression_fit(dE, dS, comps)
+                admissible = _admissible(flam, fmu)
+                # an inadmissible fit (softening) is for the refits, which hold the medium
+                w.leave = ~w.fixed & fok & ~admissible
+                w.newton = fok & admissible & ~w.fixed
+                w.F = xp.stack([w.lam0 - flam, w.mu0 - fmu], axis=1)
+                w.G_E, w.G_S = _regression_derivatives(dE, dS, flam, fmu, w.newton, comps)
+            if not bool(w.fresh.all()):  # refits need a C_hom: after a first factorization
+                lam, mu = self._refit(w.C_hom[:, comps], dE, dS, w.lam0, w.mu0)
                 change = (xp.maximum(xp.abs(lam - w.lam0), xp.abs(mu - w.mu0))
                           / xp.maximum(xp.abs(w.lam0) + xp.abs(w.mu0), 1e-300))
-                wants = change > self.scs_tol
+                wants = (change > self.scs_tol) & ~w.newton & ~w.fresh
                 moved = wants & (w.updates < self.scs_maxiter)
                 w.scs_good &= ~(wants & ~moved)
                 if bool(moved.any()):
@@ -364,7 +390,10 @@ class OnlineSolver:
                 xp.max(xp.abs(_where(controlled, macro / w.scale_e[:, None],
                                      macro / scale_s[:, None])), axis=1))
             failed = ~(xp.isfinite(residual) & ok)
-            converged = (residual <= self.tol) & ~moved & ~failed
+            medium_change = (xp.max(xp.abs(w.F), axis=1)
+                             / xp.maximum(xp.abs(w.lam0) + xp.abs(w.mu0), 1e-300))
+            converged = ((residual <= self.tol) & ~moved & ~failed
+                         & (~w.newton | (medium_change <= self.scs_tol)))
             # a point refactors at every iteration, or, with chord steps, when its residual
             # contracts poorly (the factorization is kept across refits of the reference
             # medium); at convergence only if its Jacobian moved since the last factorization,
@@ -382,7 +411,7 @@ class OnlineSolver:
             idx = xp.flatnonzero(refactor)
             rhs = -R.reshape(w.n, km, 1)
             sensitivity = None
-            if self.scs_tangent and bool(converged.any()):
+            if bool(w.newton.any()) or (self.scs_tangent and bool(converged.any())):
                 sensitivity = self._medium_sensitivity(w, v, D1v, D2v, D1f, D2f)
             if idx.size:
                 # A = 1 + D·blockdiag(C_J − C0): block J of Aᵀ is (C_J − C0)ᵀ·(column block
@@ -415,7 +444,7 @@ class OnlineSolver:
                                         xp.concatenate([rhs, stack, *extra], axis=2))
                     w.Y, X = sol[:, :, 0].reshape(w.n, K, m), sol[:, :, 1:1 + m]
                     if sensitivity is not None:
-                        Z = sol[:, :, 1 + m:]
+                        w.Z = sol[:, :, 1 + m:].reshape(w.n, K, m, 2)
                 X = X.reshape(idx.size, K, m, m)
                 w.X[idx], w.lu_tangent[idx], w.stale[idx] = X, tangent_m[idx], False
                 if coupling is not None:
@@ -425,15 +454,21 @@ class OnlineSolver:
                                     _take_coupling(coupling, idx), a["W"])
                 w.CXbar[idx] = CX[:, comps]
                 w.C_hom[idx] = _solve_right(CX, w.Xbar[idx])
-                refitted = True
+                w.fresh[idx] = False
             failed |= ~xp.all(xp.isfinite(w.C_hom.reshape(w.n, -1)), axis=1)
             converged &= ~failed
             if keep:
-                w.Y = _lu_solve_points(w.LU, w.piv, rhs).reshape(w.n, K, m)
+                extra = [] if sensitivity is None else [-sensitivity]
+                sol = _lu_solve_points(w.LU, w.piv, xp.concatenate([rhs, *extra], axis=2))
+                w.Y = sol[:, :, 0].reshape(w.n, K, m)
                 if sensitivity is not None:
-                    Z = _lu_solve_points(w.LU, w.piv, -sensitivity)
-            w.previous = residual
+                    w.Z = sol[:, :, 1:].reshape(w.n, K, m, 2)
             done = converged | failed
+            # a point whose residual grew after a step on θ, or whose fit became inadmissible,
+            # restarts its increment with the fixed-point refits (linear, robust; past a peak
+            # they hold the medium) and a fresh budget of Newton iterations
+            w.restart = ((w.stepped & (residual > w.previous)) | w.leave) & ~done
+            w.previous = residual
             if bool(done.any()):
                 p = w.points[converged]
                 if p.size:
@@ -446,8 +481,8 @@ class OnlineSolver:
                     converged_out[p] = True
                     scs_iterations[p], scs_out[p] = w.updates[i], w.scs_good[i]
                     f = i[w.scs_good[i]]  # points whose reference medium is at the fixed point
-                    if sensitivity is not None and f.size:
-                        Zf = Z[f].reshape(f.size, K, m, 2)
+                    if self.scs_tangent and sensitivity is not None and f.size:
+                        Zf = w.Z[f]
                         CZ = _mean_response(c, tangent[f][:, :, :, comps], Zf,
                                             _take_coupling(coupling, f), a["W"])
                         tangent_out[w.points[f]] = _self_consistent_tangent(
@@ -459,20 +494,78 @@ class OnlineSolver:
                 macro = macro[~done]
                 if w.n == 0:
                     break
-            # Newton step: δε_I = Y_I + X_I δε⁰ with δε⁰ from the macroscopic conditions
-            Ybar = c @ w.Y
-            lu_coupling = None if w.lu_U is None else (w.lu_U[:, :, comps], w.lu_G)
-            CYbar = _mean_response(c, w.lu_tangent, w.Y[..., None], lu_coupling, a["W"])[..., 0]
-            M = xp.where(controlled[:, None], w.Xbar, w.CXbar)
-            b = -macro - _where(controlled, Ybar, CYbar)
+            self._newton_step(w, macro, controlled, sensitivity is not None, a)
+            if bool(w.restart.any()):
+                self._restart(w, w.restart, it, a)
+        return IncrementResult(out, tangent_out, iterations, scs_iterations, scs_out,
+                               converged_out, residual_out)
+
+    def _newton_step(self, w: _Work, macro: Any, controlled: Any, has_Z: bool, a: dict) -> None:
+        """Newton step of the points of ``w``: δε_I = Y_I + X_I δε⁰ + Z_I δθ.
+
+        δε⁰ (m) comes from the linearized macroscopic conditions (Σ c_J δε_J or
+        Σ c_J C_J δε_J per component) and, where the reference medium θ = (λ0, μ0) is solved
+        by Newton (``w.newton``: the regression fit is usable), δθ from the linearized
+        self-consistency F + δθ − G_E δΔE − G_Σ δΔΣ = 0, F = θ − fit(ΔE, ΔΣ) (Liu et al.
+        2016, eq. 42; G_E, G_Σ from :func:`_regression_derivatives`): one (m + 2) × (m + 2)
+        system per point. Newton on the self-consistency converges with the cluster strains
+        (the fixed-point refit converges linearly and moves the Jacobian at every refit).
+        Elsewhere δθ = 0 (the medium is refitted between iterations by :meth:`_refit`).
+        """
+        xp = array_module(w.de)
+        c, comps, m = a["c"], a["comps"], self.m
+        Ybar = c @ w.Y
+        lu_coupling = None if w.lu_U is None else (w.lu_U[:, :, comps], w.lu_G)
+        CYbar = _mean_response(c, w.lu_tangent, w.Y[..., None], lu_coupling, a["W"])[..., 0]
+        M = xp.where(controlled[:, None], w.Xbar, w.CXbar)
+        b = -macro - _where(controlled, Ybar, CYbar)
+        w.stepped = xp.zeros(w.n, dtype=bool)
+        if not (has_Z and bool(w.newton.any())):
             d0 = _solve_points(M, b[:, :, None])[:, :, 0]
             w.de = w.de + w.Y + (w.X @ d0[:, None, :, None])[..., 0]
             w.de0 = w.de0 + d0
-        if w.n:
-            iterations[w.points] = self.max_newton
-            residual_out[w.points] = w.previous
-        return IncrementResult(out, tangent_out, iterations, scs_iterations, scs_out,
-                               converged_out, residual_out)
+            return
+        on = w.newton[:, None, None]
+        Zbar = xp.einsum("J,pJab->pab", c, w.Z)  # (P, m, 2)
+        CZbar = _mean_response(c, w.lu_tangent, w.Z, lu_coupling, a["W"])
+        J = xp.zeros((w.n, m + 2, m + 2))
+        J[:, :m, :m] = M
+        J[:, :m, m:] = xp.where(on, xp.where(controlled[:, None], Zbar, CZbar), 0.0)
+        J[:, m:, :m] = xp.where(on, -(w.G_E @ w.Xbar + w.G_S @ w.CXbar), 0.0)
+        J[:, m:, m:] = xp.eye(2) - xp.where(on, w.G_E @ Zbar + w.G_S @ CZbar, 0.0)
+        F = -w.F + (w.G_E @ Ybar[:, :, None] + w.G_S @ CYbar[:, :, None])[..., 0]
+        rhs = xp.concatenate([b, xp.where(w.newton[:, None], F, 0.0)], axis=1)
+        sol = _solve_points(J, rhs[:, :, None])[:, :, 0]
+        d0, dtheta = sol[:, :m], xp.where(w.newton[:, None], sol[:, m:], 0.0)
+        Zd = xp.where(on[..., None], w.Z @ dtheta[:, None, :, None], 0.0)[..., 0]
+        w.de = w.de + w.Y + (w.X @ d0[:, None, :, None])[..., 0] + Zd
+        w.de0 = w.de0 + d0
+        lam, mu = w.lam0 + dtheta[:, 0], w.mu0 + dtheta[:, 1]
+        # a step out of the admissible media takes the fixed-point refit instead (admissible)
+        out = ~_admissible(lam, mu)
+        lam = xp.where(out, w.lam0 - w.F[:, 0], lam)
+        mu = xp.where(out, w.mu0 - w.F[:, 1], mu)
+        moved = w.newton & ((lam != w.lam0) | (mu != w.mu0))
+        w.stepped = moved
+        if bool(moved.any()):
+            w.lam0, w.mu0 = lam, mu
+            w.coef_a, w.coef_c, w.C0 = self._reference(w.lam0, w.mu0, a)
+            w.updates += moved
+            w.stale |= moved
+
+    def _restart(self, w: _Work, points: Any, it: int, a: dict) -> None:
+        """Start the increment of ``points`` (bool mask of ``w``) again from its first iterate,
+        with the fixed-point refits of the reference medium and ``max_newton`` more iterations.
+        """
+        xp = array_module(w.de)
+        w.de[points], w.de0[points] = w.guess[points], 0.0
+        w.lam0 = xp.where(points, w.state.lam0, w.lam0)
+        w.mu0 = xp.where(points, w.state.mu0, w.mu0)
+        w.coef_a, w.coef_c, w.C0 = self._reference(w.lam0, w.mu0, a)
+        w.updates[points], w.scs_good[points], w.previous[points] = 0, True, xp.inf
+        w.stale[points], w.fresh[points], w.fixed[points] = True, True, True
+        w.newton[points] = False
+        w.deadline[points] = it + self.max_newton
 
     def _medium_sensitivity(self, w: _Work, v: Any, D1v: Any, D2v: Any, D1f: Any,
                             D2f: Any) -> Any:
@@ -567,6 +660,18 @@ class _Work:
     CXbar: Any
     C_hom: Any
     lu_tangent: Any
+    newton: Any
+    F: Any
+    stepped: Any
+    fixed: Any
+    restart: Any
+    leave: Any
+    fresh: Any
+    deadline: Any
+    guess: Any
+    G_E: Any = None
+    G_S: Any = None
+    Z: Any = None
     lu_U: Any = None
     lu_G: Any = None
     coef_a: Any = None
@@ -726,14 +831,32 @@ def _self_consistent_tangent(C_hom: Any, Z: Any, CZ: Any, c: Any, dE: Any, dS: A
     xp = array_module(C_hom)
     Zbar = xp.einsum("J,pJab->pab", c, Z)
     S = CZ - C_hom @ Zbar  # (P, 6, 2)
+    fit_lam, fit_mu, ok = regression_fit(dE, dS, comps)
+    # where the fit is not admissible (softening) the solver held the medium: C_hom is exact
+    ok &= _admissible(fit_lam, fit_mu)
+    G_E, G_S = _regression_derivatives(dE, dS, lam, mu, ok, comps)
+    Sm = S[:, comps]
+    eye = xp.eye(len(comps))
+    T = _solve_points(eye - Sm @ G_S, C_hom[:, comps] + Sm @ G_E)
+    full = C_hom + S @ (G_E + G_S @ T)
+    good = ok & xp.all(xp.isfinite(full.reshape(full.shape[0], -1)), axis=1)
+    return xp.where(good[:, None, None], full, C_hom)
+
+
+def _regression_derivatives(dE: Any, dS: Any, lam: Any, mu: Any, ok: Any,
+                            comps: Any) -> tuple[Any, Any]:
+    """G_E = ∂θ/∂ΔE and G_Σ = ∂θ/∂ΔΣ (P, 2, m) of the regression fit θ = (λ, μ) at (ΔE, ΔΣ).
+
+    θ = N⁻¹AᵀΔΣ minimizes |ΔΣ − Aθ|² (Liu et al. 2016, eq. 42) with A = [tr(ΔE) 1, 2ΔE]
+    (m, 2), N = AᵀA: G_Σ = N⁻¹Aᵀ and, A being linear in ΔE, G_E = N⁻¹(∂Aᵀ/∂ΔE r − Aᵀ C0(θ)),
+    r = ΔΣ − Aθ, C0(θ) = λ 1⊗1 + 2μ I. ``lam``, ``mu`` (P,): θ; zeros where ``ok`` is False.
+    """
+    xp = array_module(dE)
     one = np.zeros(6)
     one[:3] = 1.0
     one = xp.asarray(one[comps])
     A = xp.stack([(dE @ one)[:, None] * one, 2.0 * dE], axis=2)  # (P, m, 2)
     At = A.transpose(0, 2, 1)
-    fit_lam, fit_mu, ok = regression_fit(dE, dS, comps)
-    # where the fit is not admissible (softening) the solver held the medium: C_hom is exact
-    ok &= _admissible(fit_lam, fit_mu)
     N = At @ A
     N[~ok] = xp.eye(2)
     Ninv = xp.linalg.inv(N)
@@ -741,12 +864,8 @@ def _self_consistent_tangent(C_hom: Any, Z: Any, CZ: Any, c: Any, dE: Any, dS: A
     r = dS - (A @ theta[:, :, None])[..., 0]
     dAr = xp.stack([(r @ one)[:, None] * one, 2.0 * r], axis=1)  # (P, 2, m): ∂Aᵀ/∂ΔE_k r
     C0 = lam[:, None, None] * xp.outer(one, one) + 2.0 * mu[:, None, None] * xp.eye(len(one))
-    G_E, G_S = Ninv @ (dAr - At @ C0), Ninv @ At
-    Sm = S[:, comps]
-    T = _solve_points(xp.eye(len(one)) - Sm @ G_S, C_hom[:, comps] + Sm @ G_E)
-    full = C_hom + S @ (G_E + G_S @ T)
-    good = ok & xp.all(xp.isfinite(full.reshape(full.shape[0], -1)), axis=1)
-    return xp.where(good[:, None, None], full, C_hom)
+    mask = ok[:, None, None]
+    return xp.where(mask, Ninv @ (dAr - At @ C0), 0.0), xp.where(mask, Ninv @ At, 0.0)
 
 
 def _admissible(lam: Any, mu: Any) -> Any:
