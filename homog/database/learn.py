@@ -207,6 +207,11 @@ def train(store: Any, target: str = "toughness", *, folds: int = 5, kernel: str 
     config = store.config
     rows, y = training_data(summary_table(store), config.names, target,
                             None if origins is None else tuple(origins))
+    if y.size < 3:
+        raise ValueError(f"training needs at least 3 complete samples with a finite {target!r} "
+                         f"(cross-validation fits each Gaussian process on all samples but one "
+                         f"fold, and a fit needs 2); {store.path} has {y.size}: label more "
+                         "samples")
     records = rows[config.names].to_dict("records")
     points = unit_points(config.variables, records)
     cv = cross_validate(points, y, folds=min(folds, y.size), seed=seed, kernel=kernel)
