@@ -3,8 +3,12 @@
 Layout (schema ``homog.rom`` version 1): arrays ``cluster_labels`` (int32 grid),
 ``cluster_phases`` (K,), ``D1``, ``D2`` (K, K, m, m), ``C_eff`` (m, m), ``lengths`` (d,), and
 ``metadata``: a JSON string with the schema, version, materials (``Material.to_config()`` per
-phase) and build info. Files are written to a temporary name in the target folder and renamed,
-so a crash never leaves a half-written model; they are read with ``allow_pickle=False``.
+phase) and build info. A model built with adaptive clusters adds its hierarchy
+(:class:`homog.adaptive.ClusterHierarchy`): arrays ``hierarchy_fine_labels``,
+``hierarchy_fine_phases``, ``hierarchy_D1``, ``hierarchy_D2``, ``hierarchy_children``,
+``hierarchy_initial`` and the metadata entry ``adaptive_phases``. Files are written to a
+temporary name in the target folder and renamed, so a crash never leaves a half-written model;
+they are read with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from homog.materials.config import material_from_config
 SCHEMA = "homog.rom"
 VERSION = 1
 _ARRAYS = ("cluster_labels", "cluster_phases", "D1", "D2", "C_eff", "lengths")
+_HIERARCHY = ("fine_labels", "fine_phases", "D1", "D2", "children", "initial")
 
 
 def save_rom(rom: Any, path: Any) -> Path:
@@ -32,12 +37,16 @@ def save_rom(rom: Any, path: Any) -> Path:
     meta = {"schema": SCHEMA, "version": VERSION,
             "materials": {str(p): m.to_config() for p, m in rom.materials.items()},
             "info": jsonable(rom.info)}
+    hierarchy = {}
+    if rom.hierarchy is not None:
+        meta["adaptive_phases"] = list(rom.hierarchy.adaptive_phases)
+        hierarchy = {f"hierarchy_{k}": getattr(rom.hierarchy, k) for k in _HIERARCHY}
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(path, "wb") as f:
         np.savez(f, cluster_labels=rom.cluster_labels, cluster_phases=rom.cluster_phases,
                  D1=rom.D1, D2=rom.D2, C_eff=rom.C_eff,
                  lengths=np.asarray(rom.lengths, dtype=float),
-                 metadata=np.asarray(json.dumps(meta)))
+                 metadata=np.asarray(json.dumps(meta)), **hierarchy)
     return path
 
 
@@ -56,6 +65,8 @@ def load_rom(path: Any) -> Any:
             if missing:
                 raise ValueError(f"{path} is not a homog ROM file (missing {missing})")
             arrays = {k: data[k] for k in _ARRAYS}
+            tree = {k: data[f"hierarchy_{k}"] for k in _HIERARCHY
+                    if f"hierarchy_{k}" in data.files}
             meta = json.loads(str(data["metadata"]))
     except (zipfile.BadZipFile, OSError, EOFError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path} is not a readable homog ROM file ({exc})") from None
@@ -86,7 +97,33 @@ def load_rom(path: Any) -> Any:
         raise ValueError(f"{path}: metadata 'info' must be a JSON object")
     return ReducedOrderModel(arrays["cluster_labels"], arrays["cluster_phases"], arrays["D1"],
                              arrays["D2"], arrays["C_eff"], materials,
-                             tuple(float(x) for x in arrays["lengths"]), info)
+                             tuple(float(x) for x in arrays["lengths"]), info,
+                             _hierarchy(tree, meta, arrays["cluster_labels"], path))
+
+
+def _hierarchy(tree: dict[str, np.ndarray], meta: dict, cluster_labels: np.ndarray,
+               path: Any) -> Any:
+    """The adaptive-cluster hierarchy stored with a model (None when there is none)."""
+    from homog.adaptive import ClusterHierarchy
+
+    if not tree:
+        return None
+    missing = [k for k in _HIERARCHY if k not in tree]
+    phases = meta.get("adaptive_phases")
+    if missing or not isinstance(phases, list):
+        raise ValueError(f"{path} is an inconsistent homog ROM file: its adaptive-cluster "
+                         f"hierarchy is incomplete (missing {missing or ['adaptive_phases']}); "
+                         "rebuild it with 'homog build'")
+    try:
+        if not all(np.all(np.isfinite(v)) for v in tree.values()):
+            raise ValueError("non-finite values")
+        h = ClusterHierarchy(*(tree[k] for k in _HIERARCHY), tuple(phases))
+        if not np.array_equal(h.cut(h.initial)[0], cluster_labels):
+            raise ValueError("its initial cut is not the model's clustering")
+    except (ValueError, IndexError, TypeError) as exc:
+        raise ValueError(f"{path} is an inconsistent homog ROM file: adaptive-cluster "
+                         f"hierarchy: {exc}; rebuild it with 'homog build'") from None
+    return h
 
 
 def check_arrays(arrays: dict[str, np.ndarray], path: Any) -> None:

@@ -153,3 +153,34 @@ def test_hierarchy_checks_its_tree():
         ClusterHierarchy(np.zeros((4, 4), dtype=np.int32), np.array([0]),
                          np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 3, 3)),
                          np.array([[0, 0]]), np.array([0]), (0,))
+
+
+def test_a_saved_model_keeps_its_hierarchy(tmp_path, adaptive_rom):
+    from homog.rom_io import load_rom
+
+    adaptive_rom.save(tmp_path / "rom.npz")
+    loaded = load_rom(tmp_path / "rom.npz")
+    h, g = adaptive_rom.hierarchy, loaded.hierarchy
+    assert g.adaptive_phases == h.adaptive_phases
+    for name in ("fine_labels", "fine_phases", "D1", "D2", "children", "initial"):
+        np.testing.assert_array_equal(getattr(g, name), getattr(h, name))
+    path = uniaxial_stress(0.03, 40)
+    a, b = loaded.run(path, failure="truncate"), adaptive_rom.run(path, failure="truncate")
+    assert a.info["clusters_history"] == b.info["clusters_history"]
+    np.testing.assert_array_equal(a.stress, b.stress)
+
+
+def test_a_damaged_hierarchy_is_refused_at_load(tmp_path, adaptive_rom):
+    from homog.rom_io import load_rom
+
+    adaptive_rom.save(tmp_path / "rom.npz")
+    with np.load(tmp_path / "rom.npz") as data:
+        arrays = dict(data)
+    arrays["hierarchy_children"] = arrays["hierarchy_children"][::-1].copy()
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match="adaptive-cluster hierarchy"):
+        load_rom(tmp_path / "bad.npz")
+    del arrays["hierarchy_initial"]
+    np.savez(tmp_path / "partial.npz", **arrays)
+    with pytest.raises(ValueError, match="incomplete"):
+        load_rom(tmp_path / "partial.npz")
