@@ -63,6 +63,7 @@ def run_crate(python: str, labels: np.ndarray, clusters, steps: int) -> dict:
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         curve = np.loadtxt(os.path.join(out, "curve.csv"), delimiter=",", skiprows=1)
         result["final_stress"] = float(curve[-1, 1])
+        result["curve"] = curve  # (strain_11, stress_11) per increment
     return result
 
 
