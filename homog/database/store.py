@@ -42,7 +42,7 @@ import numpy as np
 import zarr
 
 from homog.database.config import DatabaseConfig, canonical_json, config_from_data
-from homog.database.lock import StoreLock
+from homog.database.lock import LOCK_NAME, StoreLock
 from homog.files import fsync_dir, fsync_tree, jsonable
 
 SCHEMA = "homog.database"
@@ -119,6 +119,7 @@ class SampleStore:
                 return None  # another driver created it meanwhile: open theirs (and its lock)
             raise
         fsync_dir(path.parent)
+        lock.path = path / LOCK_NAME
         store = cls(zarr.open_group(str(path), mode="a"), path, lock)
         store._config = config
         return store
