@@ -60,6 +60,8 @@ SCS_SCHEMES = ("projection", "regression")
 _THREADED_SIZE = 2000
 #: A chord step (old factorization) is kept while the residual shrinks at least this much.
 CHORD_CONTRACTION = 0.25
+#: A reference medium within this relative distance of the one of a factorization keeps it.
+THETA_RTOL = 1e-11
 
 
 @dataclass
@@ -330,6 +332,7 @@ class OnlineSolver:
                   lu_G=xp.zeros((P, K, m)) if self.coupled else None,
                   newton=xp.zeros(P, dtype=bool), F=xp.zeros((P, 2)),
                   stepped=xp.zeros(P, dtype=bool), fixed=xp.zeros(P, dtype=bool),
+                  lu_theta=xp.zeros((P, 2)), merit=xp.full(P, xp.inf),
                   restart=xp.zeros(P, dtype=bool), leave=xp.zeros(P, dtype=bool),
                   fresh=xp.ones(P, dtype=bool), deadline=xp.full(P, self.max_newton))
         w.coef_a, w.coef_c, w.C0 = self._reference(w.lam0, w.mu0, a)
@@ -394,12 +397,19 @@ class OnlineSolver:
                              / xp.maximum(xp.abs(w.lam0) + xp.abs(w.mu0), 1e-300))
             converged = ((residual <= self.tol) & ~moved & ~failed
                          & (~w.newton | (medium_change <= self.scs_tol)))
+            # Newton progress on both equations
+            merit = xp.maximum(residual / self.tol,
+                               xp.where(w.newton, medium_change / self.scs_tol, 0.0))
             # a point refactors at every iteration, or, with chord steps, when its residual
             # contracts poorly (the factorization is kept across refits of the reference
             # medium); at convergence only if its Jacobian moved since the last factorization,
             # so that the tangent is exact (an elastic increment pays one factorization)
             if keep:
                 w.stale |= xp.any(tangent_m != w.lu_tangent, axis=(1, 2, 3))
+                # the medium's Newton steps end at round-off: below THETA_RTOL (relative)
+                # they leave the factorization (and the tangent) as exact as the fit
+                w.stale |= ((xp.abs(w.lam0 - w.lu_theta[:, 0]) + xp.abs(w.mu0 - w.lu_theta[:, 1]))
+                            > THETA_RTOL * (xp.abs(w.lam0) + xp.abs(w.mu0)))
                 if coupling is not None:
                     w.stale |= (xp.any(coupling[0] != w.lu_U, axis=(1, 2))
                                 | xp.any(coupling[1] != w.lu_G, axis=(1, 2)))
@@ -447,6 +457,7 @@ class OnlineSolver:
                         w.Z = sol[:, :, 1 + m:].reshape(w.n, K, m, 2)
                 X = X.reshape(idx.size, K, m, m)
                 w.X[idx], w.lu_tangent[idx], w.stale[idx] = X, tangent_m[idx], False
+                w.lu_theta[idx, 0], w.lu_theta[idx, 1] = w.lam0[idx], w.mu0[idx]
                 if coupling is not None:
                     w.lu_U[idx], w.lu_G[idx] = coupling[0][idx], coupling[1][idx]
                 w.Xbar[idx] = xp.einsum("J,pJab->pab", c, X)
@@ -467,8 +478,8 @@ class OnlineSolver:
             # a point whose residual grew after a step on θ, or whose fit became inadmissible,
             # restarts its increment with the fixed-point refits (linear, robust; past a peak
             # they hold the medium) and a fresh budget of Newton iterations
-            w.restart = ((w.stepped & (residual > w.previous)) | w.leave) & ~done
-            w.previous = residual
+            w.restart = ((w.stepped & (merit > w.merit)) | w.leave) & ~done
+            w.previous, w.merit = residual, merit
             if bool(done.any()):
                 p = w.points[converged]
                 if p.size:
@@ -551,7 +562,6 @@ class OnlineSolver:
             w.lam0, w.mu0 = lam, mu
             w.coef_a, w.coef_c, w.C0 = self._reference(w.lam0, w.mu0, a)
             w.updates += moved
-            w.stale |= moved
 
     def _restart(self, w: _Work, points: Any, it: int, a: dict) -> None:
         """Start the increment of ``points`` (bool mask of ``w``) again from its first iterate,
@@ -562,7 +572,8 @@ class OnlineSolver:
         w.lam0 = xp.where(points, w.state.lam0, w.lam0)
         w.mu0 = xp.where(points, w.state.mu0, w.mu0)
         w.coef_a, w.coef_c, w.C0 = self._reference(w.lam0, w.mu0, a)
-        w.updates[points], w.scs_good[points], w.previous[points] = 0, True, xp.inf
+        w.updates[points], w.scs_good[points] = 0, True
+        w.previous[points], w.merit[points] = xp.inf, xp.inf
         w.stale[points], w.fresh[points], w.fixed[points] = True, True, True
         w.newton[points] = False
         w.deadline[points] = it + self.max_newton
@@ -664,6 +675,8 @@ class _Work:
     F: Any
     stepped: Any
     fixed: Any
+    lu_theta: Any
+    merit: Any
     restart: Any
     leave: Any
     fresh: Any
