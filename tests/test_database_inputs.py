@@ -248,3 +248,19 @@ def test_an_lhs_or_explored_design_does_not_grow(tmp_path, capsys):
     with pytest.raises(ValueError, match="was explored beyond its base design of 6 samples"):
         run_database(config(CONFIG.replace("samples = 6", "samples = 8")), tmp_path / "x.zarr",
                      labeller=synthetic)
+
+
+def test_a_store_that_cannot_be_locked_is_a_clear_error(tmp_path, capsys):
+    run_database(config(), tmp_path / "db.zarr", labeller=synthetic)
+    lock = tmp_path / "db.zarr" / ".homog-driver.lock"
+    lock.unlink()
+    lock.mkdir()   # as unwritable as a read-only mount, even for root
+    with pytest.raises(ValueError, match=r"cannot lock the store .*db.zarr for writing \(Is a "
+                       r"directory\): a run needs write access"):
+        run_database(config(), tmp_path / "db.zarr", labeller=synthetic)
+    assert len(summary_table(tmp_path / "db.zarr")) == 6   # reading needs no lock
+    (tmp_path / "db.toml").write_text(CONFIG)
+    (tmp_path / "file.zarr").write_text("not a store")
+    assert main(["database", "run", str(tmp_path / "db.toml"), "--store",
+                 str(tmp_path / "file.zarr"), "--workers", "0"]) == 1
+    assert "file.zarr is not a readable Zarr store" in capsys.readouterr().err

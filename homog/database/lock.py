@@ -52,7 +52,12 @@ class StoreLock:
     def acquire(cls, store: Path) -> StoreLock:
         """Lock ``store`` (a folder) for this process or raise :class:`StoreLockedError`."""
         path = store / LOCK_NAME
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise ValueError(f"cannot lock the store {store} for writing ({exc.strerror}): a "
+                             "run needs write access to the store's folder; copy the store "
+                             "somewhere writable, or only read it (summary, train)") from None
         try:
             holder = _read(fd)
             if not _flock(fd) and holder and _alive(holder):

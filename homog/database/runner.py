@@ -36,7 +36,8 @@ class RunReport:
 
     ``complete``/``failed``: samples committed by this call with that status;
     ``skipped_complete``/``skipped_failed``: samples left alone (already complete, or failed
-    ``max_attempts`` times); ``removed``: unfinished groups deleted before starting;
+    ``max_attempts`` times); ``removed``: unfinished or damaged groups deleted before
+    starting (they run again);
     ``elapsed_s``: wall time; ``sample_s``: summed labeller time inside the workers;
     ``first_error``: "id: message" of the first failure of this call; ``notes``: what opening
     the store repaired (:attr:`SampleStore.notes`).
