@@ -14,16 +14,36 @@ from homog.files import atomic_open
 from kernels.arraymodule import to_numpy
 from kernels.tensors import MANDEL_NAMES
 
-_HEADER = (
-    "# homog Response: macroscopic strain and stress in Mandel notation, components "
-    "(11, 22, 33, sqrt2*23, sqrt2*13, sqrt2*12); row 0 is the initial state; iterations = "
-    "Newton iterations of the increment ending at the row"
-)
+#: Mandel components as the CSV columns hold them: shears carry the √2 of Mandel notation.
+_COMPONENTS = ("11", "22", "33", "sqrt2_23", "sqrt2_13", "sqrt2_12")
 _COLUMNS = (
+    [f"strain_{name}" for name in _COMPONENTS]
+    + [f"stress_{name}" for name in _COMPONENTS]
+    + ["iterations"]
+)
+#: What the sidecar JSON says about the table.
+_CONVENTION = (
+    "macroscopic strain and stress in Mandel notation, components (11, 22, 33, sqrt2*23, "
+    "sqrt2*13, sqrt2*12): a shear column holds sqrt(2) times the tensor component; row 0 is "
+    "the initial state; iterations = Newton iterations of the increment ending at the row"
+)
+_SCHEMA = "homog.response"
+
+
+#: Files of version 1 began with this comment, then ``# info: {json}``, then these columns.
+_LEGACY_HEADER = "# homog Response"
+_LEGACY_COLUMNS = (
     [f"strain_{name}" for name in MANDEL_NAMES]
     + [f"stress_{name}" for name in MANDEL_NAMES]
     + ["iterations"]
 )
+
+
+def sidecar(path: str | os.PathLike) -> Path:
+    """The JSON file next to a response CSV holding its convention and ``info``:
+    ``curve.csv`` -> ``curve.csv.json``."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
 
 
 @dataclass
@@ -65,38 +85,65 @@ class Response:
                 raise ValueError(f"tangent has shape {self.tangent.shape}, expected ({rows}, 6, 6)")
 
     @property
+    def source(self) -> str:
+        """What produced the response, from ``info["solver"]``: "DNS (FFT)", "ROM (SCA)" or
+        "response" when unknown."""
+        solver = str(self.info.get("solver", ""))
+        if solver.startswith("dns"):
+            return "DNS (FFT)"
+        if solver.startswith("sca"):
+            return "ROM (SCA)"
+        return "response"
+
+    @property
     def nsteps(self) -> int:
         """Number of increments."""
         return self.iterations.shape[0]
 
     def to_csv(self, path: str | os.PathLike) -> None:
-        """Write strain, stress and iterations as CSV (one row per state), atomically.
-
-        The first line is a comment naming the convention, the second holds ``info`` as JSON
-        (values that are not JSON types are written as strings); ``tangent`` and ``fields``
-        are not written.
+        """Write strain, stress and iterations as a plain CSV (a header line, one row per
+        state) that ``pandas.read_csv(path)`` reads without options, and the convention and
+        ``info`` as JSON next to it (:func:`sidecar`; values that are not JSON types are
+        written as strings). Both are written atomically; ``tangent`` and ``fields`` are not.
         """
         path = Path(path)
         table = np.column_stack([self.strain, self.stress, np.r_[0, self.iterations]])
-        header = "\n".join(
-            [_HEADER, "# info: " + json.dumps(self.info, default=str), ",".join(_COLUMNS)]
-        )
+        meta = {"schema": _SCHEMA, "version": 2, "convention": _CONVENTION,
+                "columns": _COLUMNS, "info": self.info}
+        with atomic_open(sidecar(path), "w") as file:
+            file.write(json.dumps(meta, indent=1, default=str) + "\n")
         with atomic_open(path, "w") as file:
-            file.write(header + "\n")
+            file.write(",".join(_COLUMNS) + "\n")
             np.savetxt(file, table, delimiter=",", fmt=["%.17g"] * 12 + ["%d"])
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike) -> Response:
-        """Read a file written by :meth:`to_csv`."""
+        """Read a file written by :meth:`to_csv` (``info`` from its sidecar JSON when present,
+        else empty), or by homog's earlier version (comment lines above the table)."""
         path = Path(path)
         with path.open() as file:
-            lines = [file.readline() for _ in range(3)]
-            if not lines[0].startswith("# homog Response") or lines[2].strip() != ",".join(
-                _COLUMNS
-            ):
-                raise ValueError(f"{path} is not a homog Response CSV (written by to_csv)")
-            info = json.loads(lines[1].removeprefix("# info:"))
+            first = file.readline()
+            if first.startswith(_LEGACY_HEADER):  # version 1: comment lines, info inline
+                info = json.loads(file.readline().removeprefix("# info:"))
+                first = file.readline()
+                columns = _LEGACY_COLUMNS
+            else:
+                info, columns = {}, _COLUMNS
+            if first.strip() != ",".join(columns):
+                raise ValueError(
+                    f"{path} is not a homog Response CSV (written by to_csv): its first line "
+                    f"must be the header {','.join(_COLUMNS)}"
+                )
             table = np.loadtxt(file, delimiter=",", ndmin=2)
+        if columns is _COLUMNS and sidecar(path).is_file():
+            try:
+                meta = json.loads(sidecar(path).read_text())
+                info = meta["info"] if isinstance(meta, dict) else None
+            except (json.JSONDecodeError, KeyError):
+                info = None
+            if not isinstance(info, dict):
+                raise ValueError(f"{sidecar(path)} is not the JSON written by Response.to_csv "
+                                 "(an object with an 'info' object): remove or rewrite it")
         return cls(table[:, :6], table[:, 6:12], table[1:, 12].astype(int), info=info)
 
     def plot(
@@ -104,10 +151,14 @@ class Response:
         path: str | os.PathLike,
         component: int = 0,
         other: Response | None = None,
-        label: str = "DNS",
-        other_label: str = "ROM",
+        label: str | None = None,
+        other_label: str | None = None,
     ) -> None:
-        """Write a stress–strain PNG of Mandel ``component``, optionally overlaying ``other``."""
+        """Write a stress–strain PNG of Mandel ``component``, optionally overlaying ``other``.
+
+        The legend names each curve ``label`` / ``other_label``, by default from the solver
+        that produced it (:attr:`source`: "DNS (FFT)", "ROM (SCA)", else "response").
+        """
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
@@ -116,11 +167,11 @@ class Response:
         figure = Figure(figsize=(5, 4), layout="constrained")
         FigureCanvasAgg(figure)
         axes = figure.add_subplot()
-        axes.plot(self.strain[:, component], self.stress[:, component], "-", label=label)
+        axes.plot(self.strain[:, component], self.stress[:, component], "-",
+                  label=label or self.source)
         if other is not None:
-            axes.plot(
-                other.strain[:, component], other.stress[:, component], "--", label=other_label
-            )
+            axes.plot(other.strain[:, component], other.stress[:, component], "--",
+                      label=other_label or other.source)
         scale = "√2·" if component >= 3 else ""
         name = MANDEL_NAMES[component]
         axes.set_xlabel(f"macroscopic strain {scale}ε{name}")

@@ -1,6 +1,9 @@
 """Response: CSV round trip, plot output and shape validation."""
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from homog.response import Response
@@ -17,18 +20,31 @@ def test_csv_round_trip_is_exact(tmp_path):
     original = response(info={"solver": "fft-cg", "seconds": 1.25})
     path = tmp_path / "curve.csv"
     original.to_csv(path)
-    lines = path.read_text().splitlines()
-    assert "Mandel" in lines[0] and "sqrt2*12" in lines[0]
-    assert lines[2].startswith("strain_11,strain_22,strain_33,strain_23,strain_13,strain_12")
-    assert lines[2].split(",")[6:12] == [
-        f"stress_{c}" for c in ("11", "22", "33", "23", "13", "12")
-    ]
+    table = pd.read_csv(path)  # a plain table: no options needed
+    assert list(table.columns[:6]) == ["strain_11", "strain_22", "strain_33", "strain_sqrt2_23",
+                                       "strain_sqrt2_13", "strain_sqrt2_12"]
+    assert list(table.columns[6:]) == [
+        f"stress_{c}" for c in ("11", "22", "33", "sqrt2_23", "sqrt2_13", "sqrt2_12")
+    ] + ["iterations"]
+    np.testing.assert_array_equal(table.to_numpy()[:, 6:12], original.stress)
+    meta = json.loads((tmp_path / "curve.csv.json").read_text())
+    assert "sqrt2*12" in meta["convention"] and meta["info"] == original.info
     loaded = Response.from_csv(path)
     np.testing.assert_array_equal(loaded.strain, original.strain)
     np.testing.assert_array_equal(loaded.stress, original.stress)
     np.testing.assert_array_equal(loaded.iterations, original.iterations)
     assert loaded.info == original.info and loaded.nsteps == 5
-    assert [p.name for p in tmp_path.iterdir()] == ["curve.csv"]  # no temporary left behind
+    # no temporary left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curve.csv", "curve.csv.json"]
+
+
+def test_csv_of_the_earlier_version_still_reads():
+    from pathlib import Path
+
+    old = Path(__file__).resolve().parents[1] / "benchmarks/data/dns_2d_128_100.csv"
+    loaded = Response.from_csv(old)
+    assert loaded.nsteps == 100 and loaded.info["solver"] == "dns newton-cg"
+    assert loaded.stress[-1, 0] > loaded.stress[1, 0] > 0
 
 
 def test_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
@@ -43,7 +59,7 @@ def test_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         response(seed=1).to_csv(path)
     assert path.read_text() == before
-    assert len(list(tmp_path.iterdir())) == 1
+    assert len(list(tmp_path.iterdir())) == 2  # the CSV and its sidecar, no temporary
 
 
 def test_plot_writes_a_png_with_an_overlay(tmp_path):
@@ -59,6 +75,25 @@ def test_foreign_csv_is_rejected(tmp_path):
     path.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="not a homog Response"):
         Response.from_csv(path)
+    response().to_csv(path)
+    (tmp_path / "other.csv.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not the JSON written by Response.to_csv"):
+        Response.from_csv(path)
+
+
+def test_plot_legend_names_the_solver(tmp_path, monkeypatch):
+    labels = []
+    import matplotlib.axes
+
+    original = matplotlib.axes.Axes.plot
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot",
+                        lambda self, *a, **kw: labels.append(kw.get("label")) or original(
+                            self, *a, **kw))
+    rom, dns = response(info={"solver": "sca"}), response(info={"solver": "dns newton-cg"})
+    rom.plot(tmp_path / "a.png")
+    rom.plot(tmp_path / "b.png", other=dns)
+    response().plot(tmp_path / "c.png")
+    assert labels == ["ROM (SCA)", "ROM (SCA)", "DNS (FFT)", "response"]
 
 
 @pytest.mark.parametrize(

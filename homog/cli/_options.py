@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from homog import loading
 from homog.loading import LoadPath
@@ -131,23 +135,47 @@ def write_outputs(response, args: argparse.Namespace, label: str) -> None:
           f"{int(response.iterations.sum())} Newton iterations")
 
 
-def progress_bar(label: str):
-    """A callable(done, total) drawing a one-line progress bar on stderr (terminals only)."""
-    import sys
-    import time
+class Progress:
+    """The one progress reporter of the command line: ``progress(done, total, note="")``.
 
-    start = time.perf_counter()
-    if not sys.stderr.isatty():
-        return None
+    On a terminal it redraws a one-line bar (count, rate, ETA). Elsewhere (a log file, a batch
+    job, a pipe) it writes whole lines: the first update, then one whenever another tenth of
+    the work is done and ``min_interval`` seconds have passed, or ``max_interval`` seconds have
+    passed, and always the last one; a long job logs a few dozen lines, not thousands.
+    """
 
-    def show(done: int, total: int) -> None:
-        width = 30
-        filled = int(width * done / max(total, 1))
-        rate = done / max(time.perf_counter() - start, 1e-9)
-        eta = (total - done) / rate if rate > 0 else 0.0
-        end = "\n" if done >= total else ""
-        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
-                         f"{rate:.1f}/s eta {eta:.0f}s{end}")
-        sys.stderr.flush()
+    def __init__(self, label: str, stream: Any = None, *, interactive: bool | None = None,
+                 min_interval: float = 1.0, max_interval: float = 30.0,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.label = label
+        self.stream = sys.stderr if stream is None else stream
+        self.interactive = (self.stream.isatty() if interactive is None else interactive)
+        self.min_interval, self.max_interval, self.clock = min_interval, max_interval, clock
+        self.start = clock()
+        self.last_time, self.last_done = None, 0
 
-    return show
+    def __call__(self, done: int, total: int, note: str = "") -> None:
+        now = self.clock()
+        elapsed = now - self.start
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = f"eta {(total - done) / rate:.0f}s" if rate > 0 else "eta ?"
+        text = f"{done}/{total} {rate:.1f}/s {eta}" + (f" {note}" if note else "")
+        if self.interactive:
+            filled = int(30 * done / max(total, 1))
+            end = "\n" if done >= total else ""
+            self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {text}{end}")
+        else:
+            since = None if self.last_time is None else now - self.last_time
+            step = (done - self.last_done) / max(total, 1)
+            if not (since is None or done >= total or since >= self.max_interval
+                    or (step >= 0.1 and since >= self.min_interval)):
+                return
+            percent = 100.0 * done / max(total, 1)
+            self.stream.write(f"{self.label}: {percent:.0f}% {text}, {elapsed:.0f}s elapsed\n")
+            self.last_time, self.last_done = now, done
+        self.stream.flush()
+
+
+def progress_bar(label: str) -> Progress:
+    """The progress reporter of a command (:class:`Progress` on stderr)."""
+    return Progress(label)
