@@ -160,6 +160,26 @@ def test_a_second_driver_is_refused_while_the_first_runs(folder, capsys):
     assert (folder / "db.zarr" / LOCK_NAME).read_text() == ""   # released
 
 
+def test_two_drivers_started_together_on_a_new_store_run_it_once(folder):
+    drivers = [driver(folder, "block"), driver(folder, "block")]
+    try:
+        deadline = time.monotonic() + 60
+        while all(d.poll() is None for d in drivers) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        refused = next(d for d in drivers if d.poll() is not None)
+        assert refused.returncode == 1 and not (folder / "go").exists()
+        assert "StoreLockedError: store" in refused.stderr.read().decode()
+        (folder / "go").write_text("")
+        assert all(d.wait(timeout=60) in (0, 1) for d in drivers)
+        assert sorted(d.returncode for d in drivers) == [0, 1]
+    finally:
+        for d in drivers:
+            if d.poll() is None:
+                os.killpg(d.pid, signal.SIGKILL)
+    assert_each_sample_once(folder / "db.zarr", attempts={f"doe-{k:06d}": 1 for k in range(6)})
+    assert not list(folder.glob(".db.zarr.*.tmp"))   # the loser's unfinished store is gone
+
+
 def test_a_killed_drivers_lock_is_taken_over_with_a_note(folder):
     first = driver(folder, "block")
     try:

@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     q = actions.add_parser("run", help="run (or resume) the design of a configuration",
                            description="Label every design point of CONFIG with the ROM and "
-                           "store it; a rerun resumes, skipping stored samples.")
+                           "store it; a rerun resumes, skipping stored samples, and a larger "
+                           "`samples` grows a Sobol design. One driver per store at a time. "
+                           "Exit status 1 (and one line) when samples of the design failed.")
     q.add_argument("config", help="database configuration (TOML, see docs/database.md)")
     _add_execution(q)
     q.add_argument("--retry-failed", action="store_true",
