@@ -12,17 +12,40 @@ import importlib
 import os
 import sys
 
+from homog.cli._options import DefaultsFormatter
+
 #: Sub-command modules, in the order ``homog --help`` lists them.
 SUBCOMMANDS = ("demo", "homogenize", "build", "run", "dns", "rve", "database")
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose ``--help`` shows every option's default (sub-command parsers
+    are of this class too: argparse gives sub-parsers the class of their parent)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def version() -> str:
+    """The installed version of homog."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("homog")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every sub-command registered."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="homog",
         description="Multiscale homogenization of heterogeneous materials "
         "(FFT full-field solvers, Self-consistent Clustering Analysis).",
     )
+    parser.add_argument("--version", action="version", version=f"homog {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"homog.cli.{name}").register(sub)

@@ -17,6 +17,20 @@ from homog.materials import reference_materials_path  # noqa: F401 (benchmarks i
 LOADS = ("uniaxial", "uniaxial-strain", "shear", "cyclic")
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with each option's default, except where there is none to show (None, an
+    unset flag)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or action.default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class RawDefaultsFormatter(DefaultsFormatter, argparse.RawDescriptionHelpFormatter):
+    """:class:`DefaultsFormatter` keeping the line breaks of the description."""
+
+
 def add_microstructure_options(p: argparse.ArgumentParser, *, required: bool = True) -> None:
     """IMAGE and the options that turn it into phase labels (one rule for every command)."""
     p.add_argument("image", nargs=None if required else "?",

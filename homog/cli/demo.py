@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from homog.cli._options import add_threads_option, progress_bar
+from homog.cli._options import RawDefaultsFormatter, add_threads_option, progress_bar
 from homog.cli.build import parse_clusters
 from homog.dns import dns
 from homog.loading import uniaxial_stress
@@ -27,15 +27,15 @@ from kernels.fft import BACKENDS
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="RVE -> ROM -> run, against the full-field DNS",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=__doc__, formatter_class=RawDefaultsFormatter)
     p.add_argument("-o", "--output", default="homog-demo", help="output folder")
     p.add_argument("--size", type=int, default=128, help="grid size N of the N×N RVE")
     p.add_argument("--clusters", default="0=12,1=6", help="clusters per phase (matrix, fibres)")
-    p.add_argument("--strain", type=float, default=0.05, help="final ε11 (default 0.05)")
-    p.add_argument("--steps", type=int, default=100, help="increments (default 100)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--strain", type=float, default=0.05, help="final ε11")
+    p.add_argument("--steps", type=int, default=100, help="increments")
+    p.add_argument("--seed", type=int, default=0, help="RVE and k-means random state")
     p.add_argument("--no-dns", action="store_true", help="skip the full-field reference")
-    p.add_argument("--backend", choices=BACKENDS, default="auto")
+    p.add_argument("--backend", choices=BACKENDS, default="auto", help="FFT/array backend")
     add_threads_option(p)
     p.set_defaults(func=run)
 
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         dns_curve.to_csv(out / "dns.csv")
 
     _plot_curves(out / "curves.png", rom_curve, dns_curve)
-    _plot_clusters(out / "clusters.png", rom.cluster_labels)
+    _plot_clusters(out / "clusters.png", rom.cluster_labels, rom.cluster_phases)
     _write_paraview(out / "rve.vtu", ms, rom.cluster_labels, dns_curve)
 
     print(f"\noffline {offline:.2f} s, online {online:.2f} s "
@@ -104,17 +104,36 @@ def _plot_curves(path: Path, rom_curve, dns_curve) -> None:
         dns_curve.plot(path, other=rom_curve, label="DNS (FFT)", other_label="ROM (SCA)")
 
 
-def _plot_clusters(path: Path, cluster_labels: np.ndarray) -> None:
+def _plot_clusters(path: Path, cluster_labels: np.ndarray, cluster_phases: np.ndarray) -> None:
+    """The cluster map with the phases apart: each phase in its own colour family (its
+    clusters from light to dark), phase boundaries drawn in black, a legend per phase."""
+    from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
-    figure = Figure(figsize=(5, 5), layout="constrained")
+    families = ("Blues", "Oranges", "Greens", "Purples", "Reds", "Greys")
+    colours = np.empty((cluster_phases.size, 4))
+    handles = []
+    for k, phase in enumerate(np.unique(cluster_phases)):
+        members = np.flatnonzero(cluster_phases == phase)
+        cmap = colormaps[families[k % len(families)]]
+        colours[members] = cmap(np.linspace(0.35, 0.95, members.size))
+        handles.append(Patch(color=cmap(0.7), label=f"phase {phase}: {members.size} clusters"))
+    figure = Figure(figsize=(5, 5.4), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    axes.imshow(cluster_labels.T, origin="lower", cmap="tab20", interpolation="nearest")
-    axes.set_title(f"{int(cluster_labels.max()) + 1} clusters")
+    axes.imshow(colours[cluster_labels].transpose(1, 0, 2), origin="lower",
+                interpolation="nearest")
+    phase_map = cluster_phases[cluster_labels].T
+    if np.unique(phase_map).size > 1:
+        axes.contour(phase_map, levels=np.unique(phase_map)[:-1] + 0.5, colors="black",
+                     linewidths=0.6)
+    axes.set_title(f"{cluster_phases.size} clusters")
     axes.set_xlabel("x1")
     axes.set_ylabel("x2")
+    axes.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2,
+                frameon=False)
     figure.savefig(path, dpi=120)
 
 

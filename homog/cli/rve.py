@@ -23,7 +23,7 @@ def _common(p: argparse.ArgumentParser, dim: int | None) -> None:
     p.add_argument("--shape", type=int, nargs="+", default=[256 if dim == 2 else 64],
                    help="voxels per axis (one number for all axes)")
     p.add_argument("--lengths", type=float, nargs="+", help="RVE side lengths (default 1)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random state (same seed, same RVE)")
     p.add_argument("--preview", metavar="PNG", help="also write a PNG preview")
     p.add_argument("--phase-names", nargs="+", help="names of all phases, matrix first")
 
@@ -31,7 +31,8 @@ def _common(p: argparse.ArgumentParser, dim: int | None) -> None:
 def _particles(p: argparse.ArgumentParser) -> None:
     p.add_argument("--volume-fraction", type=float, nargs="+", required=True,
                    help="volume fraction, or one per inclusion phase")
-    p.add_argument("--distribution", choices=("fixed", "normal", "lognormal"), default="fixed")
+    p.add_argument("--distribution", choices=("fixed", "normal", "lognormal"), default="fixed",
+                   help="size distribution of the particles")
     p.add_argument("--min-gap", type=float, default=0.0, help="minimum surface distance")
 
 
@@ -47,26 +48,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     for name in ("circles", "spheres"):
         p = kinds.add_parser(name, help=f"random packing of {name} (overlap elimination)")
         _particles(p)
-        p.add_argument("--radius", type=float, nargs="+", required=True)
-        p.add_argument("--radius-std", type=float, nargs="+", default=[0.0])
+        p.add_argument("--radius", type=float, nargs="+", required=True,
+                       help="mean radius (RVE length units), or one per inclusion phase")
+        p.add_argument("--radius-std", type=float, nargs="+", default=[0.0],
+                       help="standard deviation of the radius, or one per inclusion phase")
         _common(p, DIM[name])
         p.set_defaults(func=_generate, kind=name)
     for name in ("ellipses", "ellipsoids"):
         p = kinds.add_parser(name, help=f"random packing of {name} (Perram-Wertheim test)")
         _particles(p)
-        p.add_argument("--semi-axes", type=float, nargs=DIM[name], required=True)
+        p.add_argument("--semi-axes", type=float, nargs=DIM[name], required=True,
+                       help="mean semi-axes (RVE length units)")
         p.add_argument("--size-std", type=float, default=0.0, help="relative size spread")
         p.add_argument("--orientation", default="random",
-                       choices=("aligned", "random") + (("planar",) if DIM[name] == 3 else ()))
+                       choices=("aligned", "random") + (("planar",) if DIM[name] == 3 else ()),
+                       help="aligned with the axes, random, or random in the x1-x2 plane")
         _common(p, DIM[name])
         p.set_defaults(func=_generate, kind=name)
     p = kinds.add_parser("fibers", help="short fibres (spherocylinders) or long aligned fibres")
     _particles(p)
-    p.add_argument("--radius", type=float, nargs="+", required=True)
-    p.add_argument("--radius-std", type=float, nargs="+", default=[0.0])
+    p.add_argument("--radius", type=float, nargs="+", required=True,
+                   help="fibre radius (RVE length units), or one per inclusion phase")
+    p.add_argument("--radius-std", type=float, nargs="+", default=[0.0],
+                   help="standard deviation of the radius, or one per inclusion phase")
     p.add_argument("--aspect-ratio", type=float, nargs="+", default=[5.0],
                    help="length over diameter of short fibres")
-    p.add_argument("--orientation", choices=("aligned", "random", "planar"), default="random")
+    p.add_argument("--orientation", choices=("aligned", "random", "planar"), default="random",
+                   help="fibre directions: along x3, random in 3D, or random in the x1-x2 plane")
     p.add_argument("--long", action="store_true",
                    help="long fibres through the RVE (unidirectional composite)")
     p.add_argument("--axis", type=int, choices=(0, 1, 2), default=2,
@@ -74,13 +82,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(p, 3)
     p.set_defaults(func=_generate, kind="fibers")
     p = kinds.add_parser("voronoi", help="periodic Voronoi grains assigned to phases")
-    p.add_argument("--grains", type=int, required=True)
-    p.add_argument("--phase-fractions", type=float, nargs="+", default=[1.0])
-    p.add_argument("--dim", type=int, choices=(2, 3), default=3)
+    p.add_argument("--grains", type=int, required=True, help="number of grains")
+    p.add_argument("--phase-fractions", type=float, nargs="+", default=[1.0],
+                   help="target volume fraction of each phase 0, 1, ... (summing to 1)")
+    p.add_argument("--dim", type=int, choices=(2, 3), default=3, help="dimension of the RVE")
     _common(p, None)
     p.set_defaults(func=_generate, kind="voronoi")
     p = kinds.add_parser("info", help="summary of a microstructure file")
-    p.add_argument("file")
+    p.add_argument("file", help="microstructure file (any format 'homog rve' writes, or an "
+                   "image: the labels every command reads)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_info)
     rve.set_defaults(func=lambda args: (rve.print_help(), 2)[1])

@@ -124,8 +124,9 @@ def read(path: str | os.PathLike) -> Microstructure:
 
 def write(path: str | os.PathLike, microstructure: Microstructure,
           cell_data: dict[str, np.ndarray] | None = None) -> None:
-    """Write ``microstructure`` atomically: to a temporary file in the same folder, then
-    ``os.replace`` onto ``path``.
+    """Write ``microstructure`` atomically: to a temporary file in the same folder, flushed to
+    the disk, given the permissions of the user's umask (like ``homog.files.atomic_open``,
+    which rve_gen cannot import: DESIGN.md section 1), then ``os.replace`` onto ``path``.
 
     ``cell_data``: extra per-voxel fields (name -> array of the grid's shape) for the ``.vtu``
     format, e.g. cluster maps or plastic strain to inspect in ParaView.
@@ -141,10 +142,20 @@ def write(path: str | os.PathLike, microstructure: Microstructure,
     os.close(fd)
     try:
         module.write(Path(tmp), microstructure, **extra)
+        with open(tmp, "rb+") as file:
+            os.fsync(file.fileno())
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _file_mode() -> int:
+    """Permission bits of a new file under the current umask (mkstemp's would be 0600)."""
+    umask = os.umask(0o022)  # reading the umask means setting it; put it back at once
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def load(path: str | os.PathLike) -> Microstructure:

@@ -1,0 +1,102 @@
+"""The command line's conveniences: version, defaults in --help, progress in logs, DNS fields
+and Krylov choice, segmentation options, file permissions of written RVEs."""
+
+import io
+import json
+import os
+
+import meshio
+import numpy as np
+import pytest
+from oracles import disc_labels
+
+import rve_gen
+from homog.cli import main
+from homog.cli._options import Progress
+
+
+def test_version_and_defaults_in_help(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"homog {version('homog')}"
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 0.05)" in text and "(default: 200)" in text
+    assert "(default: None)" not in text  # nothing shown where there is no default
+    with pytest.raises(SystemExit):
+        main(["rve", "voronoi", "--help"])
+    assert "(default: 0)" in " ".join(capsys.readouterr().out.split())  # --seed
+
+
+def test_progress_logs_whole_lines_at_a_bounded_rate_off_a_terminal():
+    clock = [0.0]
+    stream = io.StringIO()
+    progress = Progress("DNS", stream, clock=lambda: clock[0])
+    assert not progress.interactive
+    for done in range(1, 1001):
+        clock[0] = 0.05 * done  # 50 s in all
+        progress(done, 1000)
+    lines = stream.getvalue().splitlines()
+    assert "\r" not in stream.getvalue()
+    assert 5 <= len(lines) <= 12  # one per tenth, not a thousand
+    assert lines[0].startswith("DNS: 0% 1/1000") and lines[-1].startswith("DNS: 100% 1000/1000")
+    slow = io.StringIO()
+    progress = Progress("ROM", slow, clock=lambda: clock[0])
+    for done in range(1, 5):
+        clock[0] += 40.0  # under a tenth per update would be silent: the time bound logs it
+        progress(done, 100)
+    assert len(slow.getvalue().splitlines()) == 4
+
+
+def test_progress_draws_a_bar_on_a_terminal():
+    stream = io.StringIO()
+    progress = Progress("ROM", stream, interactive=True)
+    progress(1, 2)
+    progress(2, 2)
+    assert stream.getvalue().count("\r") == 2 and stream.getvalue().endswith("\n")
+
+
+def test_dns_writes_fields_and_takes_the_krylov_solver(tmp_path, capsys):
+    np.save(tmp_path / "m.npy", disc_labels(12, 0.3))
+    assert main(["dns", str(tmp_path / "m.npy"), "--strain", "0.01", "--steps", "2",
+                 "--krylov", "gmres", "--fields", str(tmp_path / "f.vtu"),
+                 "-o", str(tmp_path / "d.csv")]) == 0
+    mesh = meshio.read(tmp_path / "f.vtu")
+    assert {"phase", "eqps", "strain_11", "stress_sqrt2_12"} <= set(mesh.cell_data)
+    strain = mesh.cell_data["strain_11"][0]
+    assert strain.shape == (144,) and strain.mean() == pytest.approx(0.01, rel=1e-6)
+    from homog.response import Response
+
+    assert Response.from_csv(tmp_path / "d.csv").info["krylov"] == "gmres"
+    capsys.readouterr()
+    assert main(["dns", str(tmp_path / "m.npy"), "--fields", str(tmp_path / "f.png")]) == 1
+    assert "give a name ending in .vtu" in capsys.readouterr().err
+
+
+def test_segmentation_options_of_the_cli(tmp_path, capsys):
+    import imageio.v3 as iio
+
+    labels = disc_labels(16, 0.3)
+    iio.imwrite(tmp_path / "g.png", (255 * labels).astype(np.uint8))
+    assert main(["homogenize", str(tmp_path / "g.png"), "--phases", "0=0", "--phases", "255=1",
+                 "--phase", "0=100,0.3", "--phase", "1=500,0.19", "--json"]) == 0
+    fractions = json.loads(capsys.readouterr().out)["volume_fractions"]
+    assert fractions == {"0": 1 - labels.mean(), "1": labels.mean()}
+    assert main(["build", str(tmp_path / "g.png"), "--threshold", "128", "--clusters",
+                 "0=2,1=1", "-o", str(tmp_path / "rom.npz")]) == 0
+    from homog.rom_io import load_rom
+
+    rom = load_rom(tmp_path / "rom.npz")
+    assert sorted(set(rom.cluster_phases.tolist())) == [0, 1]
+
+
+def test_written_rves_follow_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        rve_gen.Microstructure(disc_labels(8, 0.3)).save(tmp_path / "r.npz")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.npz").stat().st_mode & 0o777 == 0o640
