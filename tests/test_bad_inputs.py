@@ -391,17 +391,30 @@ def test_cli_outputs_checked_before_the_work(tmp_path, capsys, micro, rom_file, 
                                          "--radius", "0.1", "-o", tmp_path / "out")
     assert "read-only" in cli_error(capsys, "rve", "circles", "--volume-fraction", "0.2",
                                     "--radius", "0.1", "-o", tmp_path / "rve.jpg")
+    monkeypatch.setattr("rve_gen.spheres", never)
+    monkeypatch.setattr("rve_gen.circles", never)
+    assert "PNG holds 2D images" in cli_error(capsys, "rve", "spheres", "--volume-fraction",
+                                              "0.2", "--radius", "0.1", "-o", tmp_path / "s.png")
+    err = cli_error(capsys, "rve", "circles", "--volume-fraction", "0.2", "--radius", "0.1",
+                    "-o", tmp_path / "c.npz", "--preview", tmp_path / "p.npz")
+    assert "--preview" in err and "ending in .png" in err
+    no_fft(monkeypatch)
+    assert "ending in .npz" in cli_error(capsys, "build", micro, "--clusters", "0=2,1=1",
+                                         "-o", tmp_path / "rom.txt")
 
 
-@pytest.mark.parametrize("command", ["run", "dns"])
+@pytest.mark.parametrize("command, hint", [("run", "--steps"), ("dns", "--krylov gmres"),
+                                           ("homogenize", "--solver cg")])
 def test_cli_convergence_errors_are_reported_not_raised(tmp_path, capsys, micro, rom_file,
-                                                        monkeypatch, command):
+                                                        monkeypatch, command, hint):
     def diverge(*args, **kwargs):
         raise ConvergenceError("increment 3 did not converge after 6 cuts", 41, 2.5e-3)
 
     monkeypatch.setattr("homog.cli.dns.dns", diverge)
     monkeypatch.setattr("homog.rom.ReducedOrderModel.run", diverge)
-    target = rom_file[0] if command == "run" else micro
-    err = cli_error(capsys, command, target, "--steps", "4")
+    monkeypatch.setattr("homog.cli.homogenize.elastic_homogenization", diverge)
+    args = {"run": [rom_file[0], "--steps", "4"], "dns": [micro, "--steps", "4"],
+            "homogenize": [micro, "--phase", "0=1,0.3", "--phase", "1=2,0.3"]}[command]
+    err = cli_error(capsys, command, *args)
     assert re.search(r"did not converge .*increment 3.*41 iterations, residual 2\.500e-03", err)
-    assert "--steps" in err
+    assert hint in err

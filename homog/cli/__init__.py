@@ -18,6 +18,16 @@ from homog.cli._options import DefaultsFormatter
 SUBCOMMANDS = ("demo", "homogenize", "build", "run", "dns", "rve", "database")
 
 
+#: What to change when a command's solver does not converge.
+CONVERGENCE_HINTS = {
+    "homogenize": "use --solver cg (the basic scheme is slow at high contrast) or a looser --tol",
+    "build": "check the materials' moduli (a very high contrast slows the elastic solves)",
+    "run": "use more increments (--steps), a smaller --strain or a looser --tol",
+    "dns": "use more increments (--steps), a smaller --strain, a looser --tol, or "
+           "--krylov gmres for softening materials",
+}
+
+
 class Parser(argparse.ArgumentParser):
     """An argument parser whose ``--help`` shows every option's default (sub-command parsers
     are of this class too: argparse gives sub-parsers the class of their parent)."""
@@ -69,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ConvergenceError as exc:
         print(f"homog {args.command}: error: the solver did not converge ({exc}; "
-              f"{exc.iterations} iterations, residual {exc.residual:.3e}): use more increments "
-              "(--steps), a smaller --strain or a looser --tol", file=sys.stderr)
+              f"{exc.iterations} iterations, residual {exc.residual:.3e}): "
+              f"{CONVERGENCE_HINTS.get(args.command, CONVERGENCE_HINTS['run'])}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -53,6 +53,9 @@ def parse_clusters(text: str) -> dict[int, int]:
 def run(args: argparse.Namespace) -> int:
     clusters = parse_clusters(args.clusters)
     check_output(args.output)
+    if not args.output.lower().endswith(".npz"):
+        raise ValueError(f"-o {args.output!r}: a reduced-order model is saved as one .npz "
+                         "file; give a name ending in .npz")
     ms = microstructure_from_args(args)
     materials = args.materials or reference_materials_path()
     t0 = time.perf_counter()

@@ -19,6 +19,7 @@ import numpy as np
 from homog.cli._options import RawDefaultsFormatter, add_threads_option, progress_bar
 from homog.cli.build import parse_clusters
 from homog.dns import dns
+from homog.files import atomic_open
 from homog.loading import uniaxial_stress
 from homog.materials import reference_materials_path
 from homog.rom import build_rom
@@ -134,7 +135,8 @@ def _plot_clusters(path: Path, cluster_labels: np.ndarray, cluster_phases: np.nd
     axes.set_ylabel("x2")
     axes.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2,
                 frameon=False)
-    figure.savefig(path, dpi=120)
+    with atomic_open(path, "wb") as file:
+        figure.savefig(file, format="png", dpi=120)
 
 
 def _write_paraview(path: Path, ms, cluster_labels: np.ndarray, dns_curve) -> None:

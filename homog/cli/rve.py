@@ -127,6 +127,13 @@ def _generate(args: argparse.Namespace) -> int:
     check_output(args.output)
     check_output(args.preview, "--preview")
     writer_for(args.output)
+    ndim = args.dim if args.kind == "voronoi" else DIM[args.kind]
+    if ndim == 3 and args.output.lower().endswith(".png"):
+        raise ValueError(f"-o {args.output!r}: PNG holds 2D images and {args.kind} are 3D: use "
+                         ".npz, .tif, .vtu, .xdmf or .inp (and --preview for a picture)")
+    if args.preview and not args.preview.lower().endswith(".png"):
+        raise ValueError(f"--preview {args.preview!r}: the preview is a PNG picture; give a "
+                         "name ending in .png")
     geometry = _geometry(args)
     ms = geometry.voxelize(tuple(args.shape) if len(args.shape) > 1 else args.shape[0])
     ms.save(args.output)
