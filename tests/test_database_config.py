@@ -155,3 +155,20 @@ def test_the_cli_rejects_a_bad_configuration_before_starting_any_work(tmp_path, 
                  "--workers", "2"]) == 1
     assert "inverted bounds" in capsys.readouterr().err
     assert not store.exists()
+
+
+def test_the_shipped_example_is_the_examples_file_and_validates(tmp_path, capsys):
+    from pathlib import Path
+
+    from homog.database import example_config
+
+    source = Path(__file__).resolve().parents[1] / "examples" / "database" / "fibres.toml"
+    assert example_config("fibres") == source.read_text()
+    assert main(["database", "example", "fibres", "-o", str(tmp_path / "f.toml")]) == 0
+    assert load_config(tmp_path / "f.toml").samples == 64
+    assert main(["database", "example", "nope"]) == 1
+    assert main(["database", "example", "-o", str(tmp_path / "no" / "f.toml")]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["homog database: error: no example database configuration 'nope'; examples: "
+                   "['fibres']", f"homog database: error: -o {tmp_path / 'no' / 'f.toml'}: "
+                   f"folder {tmp_path / 'no'} does not exist"]

@@ -4,6 +4,7 @@
     homog database summary db.zarr [-o table.csv|table.parquet]
     homog database train db.zarr --target toughness [--plots PREFIX]
     homog database explore config.toml --store db.zarr --rounds R --batch B
+    homog database example fibres [-o fibres.toml]
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import sys
 import time
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 
@@ -66,6 +68,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("-o", "--output", help="CSV of the learning curve")
     q.add_argument("--plot", help="PNG of the learning curve")
     q.set_defaults(func=explore)
+
+    q = actions.add_parser("example", help="print or write a shipped example configuration",
+                           description="The example configurations of docs/database.md, to "
+                           "start from in any folder.")
+    q.add_argument("name", nargs="?", default="fibres", help="example name (default fibres)")
+    q.add_argument("-o", "--output", help="write it to this file instead of printing it")
+    q.set_defaults(func=example)
 
 
 def _add_execution(q: argparse.ArgumentParser) -> None:
@@ -172,6 +181,27 @@ def explore(args: argparse.Namespace) -> int:
     if args.plot:
         plot_learning_curve(curve, args.plot, args.target)
         print(f"plot written to {args.plot}")
+    return 0
+
+
+def example(args: argparse.Namespace) -> int:
+    """Print (or write with -o) a shipped example configuration."""
+    from homog.database.examples import example_config
+    from homog.files import atomic_open
+
+    text = example_config(args.name)
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    if not Path(args.output).parent.is_dir():
+        raise FileNotFoundError(f"-o {args.output}: folder {Path(args.output).parent} does not "
+                                "exist")
+    if Path(args.output).is_dir():
+        raise ValueError(f"-o {args.output} is a folder; give a file name, e.g. "
+                         f"{Path(args.output) / (args.name + '.toml')}")
+    with atomic_open(args.output, "w") as file:
+        file.write(text)
+    print(f"example configuration {args.name!r} written to {args.output}")
     return 0
 
 

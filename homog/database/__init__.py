@@ -15,6 +15,7 @@ with Gaussian processes, also choosing the next samples where the model is least
 """
 
 from homog.database.config import DatabaseConfig, load_config
+from homog.database.examples import example_config
 from homog.database.runner import RunReport, dask_client, run_database
 from homog.database.sample import execute, simulate
 from homog.database.store import SampleStore
@@ -25,6 +26,7 @@ __all__ = [
     "RunReport",
     "SampleStore",
     "dask_client",
+    "example_config",
     "execute",
     "export_table",
     "load_config",
