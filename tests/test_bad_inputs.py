@@ -286,6 +286,9 @@ def test_cli_homogenize_phase_errors(capsys, micro, monkeypatch):
     assert "--phase 0=-100,0.3: Young's modulus" in err
     assert "not both" in cli_error(capsys, "homogenize", micro, "--example", "fibres")
     assert "give an IMAGE" in cli_error(capsys, "homogenize", "--phase", "0=1,0.3")
+    assert "IMAGE file only" in cli_error(capsys, "homogenize", "--example", "fibres",
+                                          "--threshold", "128")
+    assert "is a file" in cli_error(capsys, "demo", "-o", micro)
     err = cli_error(capsys, "homogenize", micro, "--phases", "255:1", "--phase", "0=1,0.3")
     assert "expected VALUE=LABEL" in err
 

@@ -45,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
     import rve_gen
 
     out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"-o {args.output!r} is a file; the demo writes several files into a "
+                         "folder: give a folder name (it is created if missing)")
     out.mkdir(parents=True, exist_ok=True)
     materials = reference_materials_path()
     shutil.copyfile(materials, out / "materials.toml")

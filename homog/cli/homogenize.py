@@ -65,6 +65,9 @@ def _microstructure(args: argparse.Namespace):
 
     if args.example and args.image:
         raise ValueError(f"give an IMAGE file or --example {args.example}, not both")
+    if args.example and (args.lengths or args.threshold or args.phases):
+        raise ValueError(f"--example {args.example} is a ready RVE: --lengths, --threshold and "
+                         "--phases apply to an IMAGE file only")
     if args.example == "fibres":
         return rve_gen.circles(volume_fraction=0.3, radius=0.08, seed=0).voxelize((256, 256))
     if args.example == "spheres":
