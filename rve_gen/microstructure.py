@@ -127,5 +127,6 @@ class Microstructure:
     __hash__ = None
 
     def __repr__(self) -> str:
-        fractions = ", ".join(f"{p}={f:.4f}" for p, f in zip(self.phases, self.volume_fractions))
+        present = np.flatnonzero(self.volume_fractions)  # not the empty labels between them
+        fractions = ", ".join(f"{self.phases[k]}={self.volume_fractions[k]:.4f}" for k in present)
         return f"Microstructure(shape={self.shape}, lengths={self.lengths}, {fractions})"
