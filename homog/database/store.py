@@ -50,7 +50,7 @@ VERSION = 1
 #: Final statuses; any other (or unreadable) group is incomplete.
 FINAL = ("complete", "failed")
 _ZARR3 = int(zarr.__version__.split(".")[0]) >= 3
-_STAGING, _TRASH = ".staging", ".trash"
+_STAGING, _TRASH, _REMOVED = ".staging", ".trash", ".removed"
 
 
 class SampleStore:
@@ -281,8 +281,9 @@ class SampleStore:
         """Finish or undo what an interrupted writer left under ``.staging/`` and ``.trash/``.
 
         A staged group never reached ``samples/``: deleted (its sample runs again). A group in
-        the trash whose sample is in ``samples/`` was being deleted: deleted. One whose sample
-        is missing was being replaced: put back, so the sample keeps its attempt count.
+        the trash that was being removed (``*.removed``), or whose sample is back in
+        ``samples/``, is deleted. One whose sample is missing was being replaced: put back, so
+        the sample keeps its attempt count.
         Returns one note per group put back. Idempotent: a crash inside it is repaired by the
         next call.
         """
@@ -294,7 +295,7 @@ class SampleStore:
         if trash.is_dir():
             for entry in sorted(os.scandir(trash), key=lambda e: e.name):
                 target = self.path / "samples" / entry.name
-                if target.exists():
+                if entry.name.endswith(_REMOVED) or target.exists():
                     shutil.rmtree(entry.path)
                 else:
                     os.rename(entry.path, target)
@@ -304,10 +305,11 @@ class SampleStore:
         return notes
 
     def discard(self, name: str) -> None:
-        """Remove the sample group ``name`` whole: renamed into ``.trash/``, then deleted."""
-        self._set_aside(name)
+        """Remove the sample group ``name`` whole: renamed into ``.trash/`` (as
+        ``name.removed``, never put back), then deleted."""
+        self._set_aside(name, name + _REMOVED)
         fsync_dir(self.path / "samples")
-        shutil.rmtree(self.path / _TRASH / name)
+        shutil.rmtree(self.path / _TRASH / (name + _REMOVED))
 
     def write(self, spec: Mapping[str, Any], record: Mapping[str, Any], attempts: int) -> None:
         """Commit one sample: staged whole (arrays, then attributes), fsynced, renamed in.
@@ -348,12 +350,13 @@ class SampleStore:
             self._set_aside(name)
         self._install(staged, name)
 
-    def _set_aside(self, name: str) -> None:
-        """Move the committed group ``name`` into the trash (the first half of a replace)."""
-        trash = self.path / _TRASH
-        trash.mkdir(exist_ok=True)
-        _remove(trash / name)
-        os.rename(self.path / "samples" / name, trash / name)
+    def _set_aside(self, name: str, as_name: str | None = None) -> None:
+        """Move the group ``name`` into the trash as ``as_name`` (default ``name``: the first
+        half of a replacement, put back if the second half never happens)."""
+        trash = self.path / _TRASH / (as_name or name)
+        trash.parent.mkdir(exist_ok=True)
+        _remove(trash)
+        os.rename(self.path / "samples" / name, trash)
 
     def _install(self, staged: Path, name: str) -> None:
         """Rename a staged group into ``samples/`` and empty the trash of its predecessor."""
