@@ -98,7 +98,8 @@ def test_spheres_fall_inside_hashin_shtrikman_bounds(spheres_20):
 
 def test_effective_stiffness_is_symmetric_positive_definite(spheres_20):
     _, r = spheres_20
-    np.testing.assert_allclose(r.C_eff, r.C_eff.T, rtol=1e-5, atol=1e-5 * r.C_eff.max())
+    np.testing.assert_array_equal(r.C_eff, r.C_eff.T)  # the symmetric part of the columns
+    assert 0 <= r.info["asymmetry"] < 1e-4  # what was removed: of the order of the tolerance
     assert np.linalg.eigvalsh(r.C_eff).min() > 0
 
 
@@ -109,7 +110,7 @@ def test_strain_concentration_averages_to_identity_and_gives_c_eff(spheres_20):
     C_field = np.where(labels[None, None] == 1, FIBRE[..., None, None, None],
                        MATRIX[..., None, None, None])
     CA = np.einsum("ij...,jk...->ik...", C_field, A).mean(axis=(2, 3, 4))
-    np.testing.assert_allclose(CA, r.C_eff, rtol=1e-12, atol=1e-12 * r.C_eff.max())
+    np.testing.assert_allclose(0.5 * (CA + CA.T), r.C_eff, rtol=1e-12, atol=1e-12 * r.C_eff.max())
 
 
 def test_dilute_spheres_approach_eshelby_estimate():
