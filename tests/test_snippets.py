@@ -28,7 +28,7 @@ SKIP = {
         "installs the package and runs the whole test suite (this suite's own runner)",
     ("README.md", "pip install -e '.[test]'"):
         "development set-up: installs, runs the whole test suite and the repository's benchmarks",
-    ("README.md", "homog database run examples/database/fibres.toml"):
+    ("README.md", "homog database run fibres.toml --store fibres.zarr --workers 2"):
         "a database campaign on Dask workers (minutes); tests/test_database_* cover it",
     ("docs/fe2.md", "pip install '.[examples]'"):
         "installs the examples' extras and runs the FE² example of the repository (minutes)",
