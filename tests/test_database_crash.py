@@ -289,3 +289,21 @@ def test_a_half_staged_sample_and_a_stray_trash_entry_are_cleaned_up(folder):
     assert report.ran == 0 and report.notes == [f"{path}: sample doe-000004 put back from an "
                                                 "interrupted replacement"]
     assert_each_sample_once(path)
+
+
+def test_the_cli_says_in_one_line_that_it_takes_over_a_dead_drivers_store(folder, capsys):
+    run_database(config(), folder / "db.zarr", labeller=synthetic)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (folder / "db.zarr" / LOCK_NAME).write_text(json.dumps(
+        {"host": os.uname().nodename, "pid": dead.pid, "started": "2026-01-01T00:00:00+00:00",
+         "command": "homog database run db.toml --store db.zarr"}))
+    assert main(["database", "run", str(folder / "db.toml"), "--store",
+                 str(folder / "db.zarr"), "--workers", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [f"{folder / 'db.zarr'}: taking over from driver pid {dead.pid} "
+                                f"on {os.uname().nodename} (started 2026-01-01T00:00:00+00:00: "
+                                "homog database run db.toml --store db.zarr), which ended "
+                                "without releasing the store (killed or crashed); its "
+                                "unfinished samples are cleaned up and run again"]
+    assert "0 complete, 0 failed this run" in out and "skipped 6 complete" in out

@@ -63,7 +63,8 @@ BAD_CONFIGS = [
      r"rom.clusters.phase1 = 5 .* of the 36 voxels .*refine microstructure.shape"),
     ({"shape = [16, 16]": "shape = [100000, 100000]"}, r"10000000000 voxels, more than a "
      r"database sample takes .*coarsen the grid"),
-    ({"samples = 6": "samples = 1e9"}, "samples = 1000000000.0 must be a positive integer"),
+    ({"samples = 6": "samples = 1e9"}, r"samples = 1000000000.0 must be a positive integer; "
+     r"TOML reads .* as a float: write the digits"),
     ({"samples = 6": "samples = 1000000000"}, r"more than one store runs \(at most 100000"),
     ({"samples = 6": "samples = 100001"}, r"samples = 100001 is more than one store runs"),
 ]

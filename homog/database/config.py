@@ -591,5 +591,9 @@ def _table(table: Any, where: str, allowed: Sequence[str]) -> dict[str, Any]:
 
 
 def _positive_int(value: Any, where: str) -> None:
+    if isinstance(value, float):
+        raise ValueError(f"{where} = {value!r} must be a positive integer; TOML reads a number "
+                         "with a decimal point or an exponent (64.0, 1e3) as a float: write "
+                         "the digits (64, 1000)")
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{where} = {value!r} must be a positive integer")
