@@ -301,6 +301,10 @@ def test_cli_png_grey_levels_are_labels_everywhere(tmp_path, capsys, monkeypatch
     assert main(["rve", "info", str(path), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert [p["label"] for p in summary["phases"]] == [0, 255]  # not 256 phases
+    assert main(["rve", "info", str(path), "--threshold", "128", "--json"]) == 0
+    segmented = json.loads(capsys.readouterr().out)["phases"]
+    assert [(p["label"], p["volume_fraction"]) for p in segmented] == [
+        (0, 1 - labels.mean()), (1, labels.mean())]
     assert main(["homogenize", str(path), "--phase", "0=100,0.3", "--phase", "255=500,0.19",
                  "--json"]) == 0
     by_grey = json.loads(capsys.readouterr().out)

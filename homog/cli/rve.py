@@ -6,12 +6,15 @@
     homog rve fibers --long --volume-fraction 0.6 --radius 0.05 -o ud.npz
     homog rve voronoi --grains 50 --phase-fractions 0.7 0.3 -o poly.npz
     homog rve info rve.npz
+    homog rve info micrograph.png --threshold 128     # volume fractions of a segmentation
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+
+from homog.cli._options import add_microstructure_options, check_output, microstructure_from_args
 
 GENERATORS = ("circles", "spheres", "ellipses", "ellipsoids", "fibers", "voronoi")
 DIM = {"circles": 2, "ellipses": 2, "spheres": 3, "ellipsoids": 3, "fibers": 3}
@@ -88,9 +91,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dim", type=int, choices=(2, 3), default=3, help="dimension of the RVE")
     _common(p, None)
     p.set_defaults(func=_generate, kind="voronoi")
-    p = kinds.add_parser("info", help="summary of a microstructure file")
-    p.add_argument("file", help="microstructure file (any format 'homog rve' writes, or an "
-                   "image: the labels every command reads)")
+    p = kinds.add_parser("info", help="summary of a microstructure file",
+                         description="Shape, lengths and, per label present, the name, volume "
+                         "fraction and particle count: the labels every command reads from "
+                         "this file (or from its segmentation by --threshold / --phases).")
+    add_microstructure_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_info)
     rve.set_defaults(func=lambda args: (rve.print_help(), 2)[1])
@@ -121,7 +126,6 @@ def _geometry(args: argparse.Namespace):
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from homog.cli._options import check_output
     from rve_gen.io import writer_for
 
     check_output(args.output)
@@ -148,11 +152,11 @@ def _generate(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     import rve_gen
 
-    summary = rve_gen.statistics.describe(rve_gen.load(args.file))
+    summary = rve_gen.statistics.describe(microstructure_from_args(args))
     if args.json:
         print(json.dumps(summary))
         return 0
-    print(f"{args.file}: {'x'.join(map(str, summary['shape']))} voxels, lengths "
+    print(f"{args.image}: {'x'.join(map(str, summary['shape']))} voxels, lengths "
           f"{', '.join(f'{x:g}' for x in summary['lengths'])}")
     for phase in summary["phases"]:
         count = "" if phase["particles"] is None else f", {phase['particles']} particles"
