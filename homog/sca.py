@@ -59,9 +59,6 @@ from kernels.tensors import PLANE_INDICES
 SCS_SCHEMES = ("projection", "regression")
 #: Systems with fewer unknowns (K·m) run their dense linear algebra on one BLAS thread.
 _THREADED_SIZE = 2000
-#: Refinement with an older factorization (large systems): relative residual to reach,
-#: iterations at most, and the contraction per iteration below which a new LU is cheaper.
-REFINE_TOL, REFINE_MAXIT, REFINE_CONTRACTION = 1e-10, 12, 0.5
 #: A chord step (old factorization) is kept while the residual shrinks at least this much.
 CHORD_CONTRACTION = 0.25
 #: A reference medium within this relative distance of the one of a factorization keeps it.
@@ -383,7 +380,6 @@ class OnlineSolver:
                     w.lam0, w.mu0 = xp.where(moved, lam, w.lam0), xp.where(moved, mu, w.mu0)
                     w.coef_a, w.coef_c, w.C0 = self._reference(w.lam0, w.mu0, a)
                     w.updates += moved
-                    w.stale |= moved
             # R_I = Δε_I + Σ_J D_IJ (Δσ_J − C0 Δε_J) − Δε⁰, D = a D1 − c D2 shared by the
             # points up to (a, c): two GEMMs over the batch (D @ v = v @ Dᵀ)
             v = (dsig - w.de @ w.C0.transpose(0, 2, 1)).reshape(w.n, km)
@@ -404,10 +400,10 @@ class OnlineSolver:
             # Newton progress on both equations
             merit = xp.maximum(residual / self.tol,
                                xp.where(w.newton, medium_change / self.scs_tol, 0.0))
-            # a point refactors at every iteration; at convergence only if its Jacobian moved
-            # since the last factorization, so that the tangent is exact (an elastic increment
-            # pays one factorization). Large systems (chord) keep their factorization and
-            # solve the current Jacobian by refinement preconditioned with it (_refine).
+            # a point refactors at every iteration or, with chord steps, when its residual
+            # contracts poorly (the factorization is kept across refits of the reference
+            # medium); at convergence only if its Jacobian moved since the last factorization,
+            # so that the tangent is exact (an elastic increment pays one factorization)
             if keep:
                 w.stale |= xp.any(tangent_m != w.lu_tangent, axis=(1, 2, 3))
                 # the medium's Newton steps end at round-off: below THETA_RTOL (relative)
@@ -417,11 +413,9 @@ class OnlineSolver:
                 if coupling is not None:
                     w.stale |= (xp.any(coupling[0] != w.lu_U, axis=(1, 2))
                                 | xp.any(coupling[1] != w.lu_G, axis=(1, 2)))
-                if chord:  # chord steps while the residual contracts well enough
-                    contracted = residual <= CHORD_CONTRACTION * w.previous
-                    refactor = (w.LU is None) | (~converged & ~contracted)
-                else:
-                    refactor = (w.LU is None) | ~converged | w.stale
+                contracted = (residual <= CHORD_CONTRACTION * w.previous if chord
+                              else xp.zeros(w.n, dtype=bool))
+                refactor = (w.LU is None) | xp.where(converged, w.stale, ~contracted)
             else:
                 refactor = xp.ones(w.n, dtype=bool)
             idx = xp.flatnonzero(refactor)
@@ -438,13 +432,6 @@ class OnlineSolver:
                 rest = xp.flatnonzero(~refactor)
                 if rest.size:
                     sol[rest] = _lu_solve_points(w.LU, w.piv, B[rest], rest)
-                stale = xp.flatnonzero(w.stale & converged) if chord else idx[:0]
-                if stale.size:
-                    good = self._refine(w, stale, tangent, coupling, B, sol, a)
-                    bad = stale[~good]
-                    if bad.size:  # the old factorization no longer pays: a new one
-                        sol[bad] = self._factorize(w, bad, tangent_m, tangent, coupling,
-                                                   B[bad], a)
                 w.Y = sol[:, :, 0].reshape(w.n, K, m)
                 if sensitivity is not None:
                     w.Z = sol[:, :, 1:].reshape(w.n, K, m, 2)
@@ -568,63 +555,6 @@ class OnlineSolver:
         w.CXbar[idx] = CX[:, comps]
         w.C_hom[idx] = _solve_right(CX, w.Xbar[idx])
         w.fresh[idx] = False
-
-    def _apply_jacobian(self, w: _Work, idx: Any, coupling: Any, V: Any, a: dict) -> Any:
-        """A·V (n, K m, r) for the points ``idx``, matrix-free: V + D·((C − C0)V + N V).
-
-        D = a D1 − c D2 acts through two GEMMs with the shared D1, D2 (as in the residual);
-        (N V)_I = −U_I Σ_J W_IJ G_J·V_J for the non-local materials.
-        """
-        xp = array_module(V)
-        comps, K, m = a["comps"], self.K, self.m
-        n, km, r = V.shape
-        Vc = V.reshape(n, K, m, r)
-        Wf = (w.step_tangent[idx] - w.C0[idx, None]) @ Vc
-        if coupling is not None:
-            U, G = coupling[0][idx][:, :, comps], coupling[1][idx]
-            t = a["W"] @ xp.einsum("pJb,pJbc->pJc", G, Vc)  # (n, K, r)
-            Wf -= U[..., None] * t[:, :, None, :]
-        # (n, r, K m): the columns of W as rows, like v in the residual (contiguous for BLAS)
-        Wt = xp.ascontiguousarray(Wf.reshape(n, km, r).transpose(0, 2, 1))
-        D1f, D2f = a["D1T"].reshape(km, km), a["D2T"].reshape(km, km)
-        DW = (w.coef_a[idx, None, None] * (Wt @ D1f) - w.coef_c[idx, None, None] * (Wt @ D2f))
-        return V + DW.transpose(0, 2, 1)
-
-    def _refine(self, w: _Work, idx: Any, tangent: Any, coupling: Any, B: Any, sol: Any,
-                a: dict) -> Any:
-        """Solve the current Jacobian of the points ``idx`` with their last LU factors.
-
-        Preconditioned Richardson iteration on [1 ⊗ I | B]: V ← V + M⁻¹(rhs − A V), M the
-        factorized (older) Jacobian, A applied matrix-free (:meth:`_apply_jacobian`): one
-        iteration costs two GEMMs with D and one triangular solve, O((K m)² r) against the
-        O((K m)³) of a factorization. Converged (relative residual of every column below
-        ``REFINE_TOL``) points get X, C_hom and their rows of ``sol`` (B's solutions, which
-        come in as the plain M⁻¹B); returns that mask (n,). A point whose residual contracts by
-        less than ``REFINE_CONTRACTION`` per iteration stops: its Jacobian moved too far.
-        """
-        xp = np
-        n, km, m = idx.size, self.K * self.m, self.m
-        rhs = xp.concatenate([xp.broadcast_to(a["stack"], (n, km, m)), B[idx]], axis=2)
-        V = xp.concatenate([_lu_solve_points(w.LU, w.piv, rhs[:, :, :m], idx), sol[idx]],
-                           axis=2)
-        scale = xp.maximum(xp.linalg.norm(rhs, axis=1), 1e-300)  # (n, r)
-        good = xp.zeros(n, dtype=bool)
-        active, previous = xp.arange(n), xp.full(n, xp.inf)
-        for it in range(REFINE_MAXIT + 1):
-            res = rhs[active] - self._apply_jacobian(w, idx[active], coupling, V[active], a)
-            err = xp.max(xp.linalg.norm(res, axis=1) / scale[active], axis=1)
-            done = err <= REFINE_TOL
-            good[active[done]] = True
-            go = ~done & (err <= REFINE_CONTRACTION * previous) & (it < REFINE_MAXIT)
-            active, previous, res = active[go], err[go], res[go]
-            if not active.size:
-                break
-            V[active] += _lu_solve_points(w.LU, w.piv, res, idx[active])
-        ok = idx[good]
-        if ok.size:
-            self._store_solutions(w, ok, V[good][:, :, :m], tangent, coupling, a)
-            sol[ok] = V[good][:, :, m:]
-        return good
 
     def _newton_step(self, w: _Work, macro: Any, controlled: Any, has_Z: bool, a: dict) -> None:
         """Newton step of the points of ``w``: δε_I = Y_I + X_I δε⁰ + Z_I δθ.
