@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -41,9 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     q = actions.add_parser("train", help="fit a Gaussian process to an output, cross-validated")
     q.add_argument("store", help="database store (.zarr)")
-    q.add_argument("--target", default="toughness", help="output to learn (default toughness)")
-    q.add_argument("--kernel", choices=("matern", "rbf"), default="matern")
-    q.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    q.add_argument("--target", default="toughness", help="output to learn")
+    q.add_argument("--kernel", choices=("matern", "rbf"), default="matern",
+                   help="covariance of the Gaussian process")
+    q.add_argument("--folds", type=int, default=5, help="cross-validation folds")
     q.add_argument("--origin", action="append",
                    help="learn from samples of this origin only (doe, explore, sobol, ...; "
                    "repeatable; default all but the held-out test set)")
@@ -59,12 +59,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_execution(q)
     q.add_argument("--rounds", type=int, required=True, help="rounds of exploration")
     q.add_argument("--batch", type=int, required=True, help="samples per round")
-    q.add_argument("--target", default="toughness", help="output to learn (default toughness)")
+    q.add_argument("--target", default="toughness", help="output to learn")
     q.add_argument("--pool", type=int, default=2048, help="Sobol candidates per round")
-    q.add_argument("--test", type=int, default=32, help="held-out test samples (default 32)")
+    q.add_argument("--test", type=int, default=32, help="held-out test samples")
     q.add_argument("--baseline", choices=("sobol", "random", "none"), default="sobol",
-                   help="plain sampling labelled alongside for comparison (default sobol)")
-    q.add_argument("--kernel", choices=("matern", "rbf"), default="matern")
+                   help="plain sampling labelled alongside for comparison")
+    q.add_argument("--kernel", choices=("matern", "rbf"), default="matern",
+                   help="covariance of the Gaussian process")
     q.add_argument("-o", "--output", help="CSV of the learning curve")
     q.add_argument("--plot", help="PNG of the learning curve")
     q.set_defaults(func=explore)
@@ -72,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = actions.add_parser("example", help="print or write a shipped example configuration",
                            description="The example configurations of docs/database.md, to "
                            "start from in any folder.")
-    q.add_argument("name", nargs="?", default="fibres", help="example name (default fibres)")
+    q.add_argument("name", nargs="?", default="fibres", help="example name")
     q.add_argument("-o", "--output", help="write it to this file instead of printing it")
     q.set_defaults(func=example)
 
@@ -80,17 +81,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _add_execution(q: argparse.ArgumentParser) -> None:
     q.add_argument("--store", required=True, help="database store (.zarr), created if missing")
     q.add_argument("--workers", type=int, default=2,
-                   help="local Dask worker processes, one thread each (default 2; 0: run in "
+                   help="local Dask worker processes, one thread each (0: run in "
                    "this process without Dask)")
     q.add_argument("--scheduler", help="address of a running Dask scheduler to use instead of "
                    "a local cluster (e.g. tcp://host:8786)")
     q.add_argument("--scheduler-timeout", type=float, default=30.0, metavar="SECONDS",
-                   help="give up reaching --scheduler after this long (default 30)")
+                   help="give up reaching --scheduler after this long")
     q.add_argument("--threads-per-sample", type=int, default=1,
-                   help="FFT/BLAS/numba threads of each sample (default 1)")
+                   help="FFT/BLAS/numba threads of each sample")
     q.add_argument("--max-attempts", type=int, default=1,
                    help="run a failed sample again on resume until it failed this often "
-                   "(default 1: never)")
+                   "(1: never)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -206,23 +207,15 @@ def example(args: argparse.Namespace) -> int:
 
 
 def progress_bar(label: str) -> Any:
-    """A callable(complete, failed, total) drawing done, failed, rate and ETA on a terminal."""
-    if not sys.stderr.isatty():
-        return None
-    start = time.perf_counter()
+    """A callable(complete, failed, total) for the runner, drawn by the command line's one
+    progress reporter (:class:`homog.cli._options.Progress`: a bar on a terminal, whole log
+    lines at a bounded rate elsewhere)."""
+    from homog.cli._options import Progress
+
+    report = Progress(label)
 
     def show(complete: int, failed: int, total: int) -> None:
-        done = complete + failed
-        width = 30
-        filled = int(width * done / max(total, 1))
-        elapsed = time.perf_counter() - start
-        rate = done / max(elapsed, 1e-9)
-        eta = (total - done) / rate if rate > 0 else 0.0
-        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
-                         f"({failed} failed) {3600 * rate:.0f}/h eta {eta:.0f}s ")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+        report(complete + failed, total, f"({failed} failed)")
 
     return show
 
