@@ -3,9 +3,14 @@
 3D RVE of 20 % spheres (32³, reference materials of homog/data/reference_materials.toml),
 ROMs with 8, 16 and 64 clusters; every point gets its own random strain-rate direction
 (norm 0.05 % per increment, so the matrix yields after ~10 increments) and is advanced through
-``--increments`` increments by ``umat.batch`` — the FE² pattern. The first increments (elastic)
-and the later ones (plastic, 3–5 Newton iterations) are timed separately.
+``--increments`` increments by ``umat.batch`` — the FE² pattern. The first half of the
+increments ("elastic": the first increment, which refits the reference medium from C_eff,
+and the onset of yield) and the second half ("plastic") are timed separately; "LU/pt-inc"
+counts the Jacobian factorizations per point-increment (CPU path), from a counter wrapped
+around the solver's factorization. Times are wall times in the default thread configuration;
+the header prints the load average, which should be below ~1 for a figure worth recording.
 
+    python benchmarks/umat.py --clusters 16 --points 300     # the issue-14 case
     python benchmarks/umat.py                         # CPU, 10³ and 10⁴ points
     python benchmarks/umat.py --points 1000 10000 100000 --array cupy   # GPU
 """
@@ -13,6 +18,7 @@ and the later ones (plastic, 3–5 Newton iterations) are timed separately.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 
@@ -31,7 +37,20 @@ def rom_for(clusters: int, size: int):
     return build_rom(ms, reference_materials_path(), CLUSTERS[clusters], seed=0)
 
 
-def run(umat, npoints: int, increments: int, xp) -> dict:
+def count_factorizations(umat) -> list[int]:
+    """A one-element list that counts the points the solver factorizes (CPU path)."""
+    solver, count = umat.solver, [0]
+    factorize = solver._factorize
+
+    def counted(w, idx, *args):
+        count[0] += int(idx.size)
+        return factorize(w, idx, *args)
+
+    solver._factorize = counted
+    return count
+
+
+def run(umat, npoints: int, increments: int, xp, count: list[int]) -> dict:
     rng = np.random.default_rng(1)
     direction = rng.normal(size=(npoints, 6))
     direction[:, :3] -= 0.7 * direction[:, :3].mean(axis=1, keepdims=True)  # mostly deviatoric
@@ -39,6 +58,7 @@ def run(umat, npoints: int, increments: int, xp) -> dict:
     stress, stran = xp.zeros((npoints, 6)), xp.zeros((npoints, 6))
     statev = umat.initial_statev(npoints, xp=xp)
     times, failed = [], 0
+    count[0] = 0
     for _ in range(increments):
         t = time.perf_counter()
         stress, statev, ddsdde, ok = umat.batch(stress, statev, stran, dstran)
@@ -51,7 +71,8 @@ def run(umat, npoints: int, increments: int, xp) -> dict:
     half = increments // 2
     return {"points": npoints, "elastic_rate": npoints * half / times[:half].sum(),
             "plastic_rate": npoints * (increments - half) / times[half:].sum(),
-            "rate": npoints * increments / times.sum(), "failed": failed}
+            "rate": npoints * increments / times.sum(), "failed": failed,
+            "factorizations": count[0] / (npoints * increments)}
 
 
 def main() -> None:
@@ -67,18 +88,22 @@ def main() -> None:
         import cupy as xp
     else:
         xp = np
-    print(f"# {time.strftime('%Y-%m-%d')} {platform.node()} {platform.processor()} "
-          f"array={args.array} increments={args.increments} size={args.size}³")
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.node()} {platform.processor()} "
+          f"array={args.array} increments={args.increments} size={args.size}³ "
+          f"load {os.getloadavg()[0]:.2f}")
     print(f"{'clusters':>8} {'points':>8} {'elastic/s':>11} {'plastic/s':>11} {'all/s':>11} "
-          f"{'failed':>6}")
+          f"{'LU/pt-inc':>9} {'failed':>6}")
     for k in args.clusters:
         umat = rom_for(k, args.size).umat()
         umat.batch(*(xp.zeros((2, 6)),) * 1, umat.initial_statev(2, xp=xp), xp.zeros((2, 6)),
                    xp.full((2, 6), 1e-4))  # warm up (numba, cuBLAS handles)
+        count = count_factorizations(umat)
         for n in args.points:
-            r = run(umat, n, args.increments, xp)
+            r = run(umat, n, args.increments, xp, count)
+            lu = f"{r['factorizations']:>9.2f}" if xp is np else f"{'-':>9}"
             print(f"{k:>8} {n:>8} {r['elastic_rate']:>11.0f} {r['plastic_rate']:>11.0f} "
-                  f"{r['rate']:>11.0f} {r['failed']:>6}", flush=True)
+                  f"{r['rate']:>11.0f} {lu} {r['failed']:>6}", flush=True)
+    print(f"# load {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":

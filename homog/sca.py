@@ -369,7 +369,8 @@ class OnlineSolver:
                 w.newton = fok & admissible & ~w.fixed
                 w.F = xp.stack([w.lam0 - flam, w.mu0 - fmu], axis=1)
                 w.G_E, w.G_S = _regression_derivatives(dE, dS, flam, fmu, w.newton, comps)
-            if not bool(w.fresh.all()):  # refits need a C_hom: after a first factorization
+            # refits need a C_hom (after a first factorization); Newton points need none
+            if not bool((w.fresh | w.newton).all()):
                 lam, mu = self._refit(w.C_hom[:, comps], dE, dS, w.lam0, w.mu0)
                 change = (xp.maximum(xp.abs(lam - w.lam0), xp.abs(mu - w.mu0))
                           / xp.maximum(xp.abs(w.lam0) + xp.abs(w.mu0), 1e-300))
@@ -927,7 +928,9 @@ def _regression_derivatives(dE: Any, dS: Any, lam: Any, mu: Any, ok: Any,
     At = A.transpose(0, 2, 1)
     N = At @ A
     N[~ok] = xp.eye(2)
-    Ninv = xp.linalg.inv(N)
+    det = N[:, 0, 0] * N[:, 1, 1] - N[:, 0, 1] * N[:, 1, 0]
+    Ninv = xp.stack([N[:, 1, 1], -N[:, 0, 1], -N[:, 1, 0], N[:, 0, 0]], axis=1)
+    Ninv = (Ninv / det[:, None]).reshape(-1, 2, 2)  # closed-form 2 × 2 inverse
     theta = xp.stack([lam, mu], axis=1)
     r = dS - (A @ theta[:, :, None])[..., 0]
     dAr = xp.stack([(r @ one)[:, None] * one, 2.0 * r], axis=1)  # (P, 2, m): ∂Aᵀ/∂ΔE_k r

@@ -203,3 +203,27 @@ def test_cupy_batch_equals_numpy(rom3d):
         out[xp.__name__] = [cupy.asnumpy(a) if xp is cupy else a for a in (stress, ddsdde, ok)]
     for a, b in zip(out["numpy"], out["cupy"]):
         np.testing.assert_allclose(b, a, rtol=1e-8, atol=1e-10)
+
+
+def test_an_elastic_increment_factorizes_once_per_point(rom3d):
+    """Newton on the reference medium settles it with the strains: an elastic increment after
+    the first costs one LU per point (it cost several with the fixed-point refits)."""
+    umat = rom3d.umat()
+    solver, count = umat.solver, [0]
+    factorize = solver._factorize
+
+    def counted(w, idx, *args):
+        count[0] += int(idx.size)
+        return factorize(w, idx, *args)
+
+    solver._factorize = counted
+    npoints = 6
+    dstran = 1e-5 * np.random.default_rng(2).normal(size=(npoints, 6))
+    stress, stran = np.zeros((npoints, 6)), np.zeros((npoints, 6))
+    statev = umat.initial_statev(npoints)
+    for _ in range(3):
+        count[0] = 0
+        stress, statev, _, ok = umat.batch(stress, statev, stran, dstran)
+        stran = stran + dstran
+        assert ok.all()
+    assert count[0] == npoints
