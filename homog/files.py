@@ -23,9 +23,22 @@ import numpy as np
 
 def file_mode() -> int:
     """Permission bits of a new file under the current umask (``0o666 & ~umask``)."""
-    umask = os.umask(0o022)  # reading the umask means setting it; put it back at once
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask, read from /proc on Linux (no change to the process state), else
+    by setting it and putting it back at once."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
 
 
 @contextmanager
