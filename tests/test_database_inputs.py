@@ -67,6 +67,14 @@ BAD_CONFIGS = [
      r"TOML reads .* as a float: write the digits"),
     ({"samples = 6": "samples = 1000000000"}, r"more than one store runs \(at most 100000"),
     ({"samples = 6": "samples = 100001"}, r"samples = 100001 is more than one store runs"),
+    ({"phase1 = 1 }": "phase1 = 1 }\nadaptive = \"sometimes\""},
+     r"rom.adaptive = 'sometimes'; allowed: false .*\"auto\""),
+    ({"phase1 = 1 }": "phase1 = 1 }\nadaptive = { matrix = 2 }"},
+     r"rom.adaptive.matrix = 2 must exceed the phase's 2 initial clusters"),
+    ({"phase1 = 1 }": "phase1 = 1 }\nadaptive = { fibre = 8 }"},
+     r"rom.adaptive.fibre: no phase 'fibre'"),
+    ({"phase1 = 1 }": "phase1 = 1 }\nadaptive = { matrix = 8.0 }"},
+     r"rom.adaptive.matrix = 8.0 must be a positive integer"),
 ]
 
 
@@ -92,6 +100,13 @@ def _replaced(replacements):
 def test_a_configuration_that_would_fail_in_every_sample_is_refused(replacements, message):
     with pytest.raises(ValueError, match=message):
         config(_replaced(replacements))
+
+
+def test_the_rom_model_is_the_configurations_static_unless_adaptive_is_asked():
+    assert "adaptive" not in config().data["rom"]   # absent: static, and older stores resume
+    for value, resolved in (('"auto"', "auto"), ("{ matrix = 16 }", {"0": 16}), ("false", False)):
+        cfg = config(CONFIG.replace("phase1 = 1 }", f"phase1 = 1 }}\nadaptive = {value}"))
+        assert cfg.sample_spec([0.5, 0.5], "doe", 0)["rom"]["adaptive"] == resolved
 
 
 def test_the_first_samples_rve_is_packed_and_counted_when_fractions_say_nothing(monkeypatch):

@@ -89,7 +89,7 @@ LOAD_TYPES = ("uniaxial", "uniaxial_strain", "shear", "biaxial")
 SECTIONS = ("samples", "seed", "design", "variables", "microstructure", "materials", "rom",
             "loading", "failure", "store")
 _LOADING_KEYS = ("type", "max_strain", "steps", "axis", "ratio")
-_ROM_KEYS = ("clusters", "scs")
+_ROM_KEYS = ("clusters", "scs", "adaptive")
 _FAILURE_KEYS = ("drop",)
 _STORE_KEYS = ("microstructure",)
 _DESIGN_KEYS = ("method", "table", "rows")
@@ -172,6 +172,9 @@ class DatabaseConfig:
                              for key, table in tree["materials"].items()}
         tree["rom"]["clusters"] = {str(self.phases[key]): count
                                    for key, count in tree["rom"]["clusters"].items()}
+        if isinstance(tree["rom"].get("adaptive"), dict):
+            tree["rom"]["adaptive"] = {str(self.phases[key]): count
+                                       for key, count in tree["rom"]["adaptive"].items()}
         return tree
 
 
@@ -275,6 +278,8 @@ def _validate(raw: dict[str, Any], folder: Path) -> DatabaseConfig:
     clusters = _keyed_by_phase(rom["clusters"], phases, "rom.clusters", "matrix = 8")
     for key, count in clusters.items():
         _positive_int(count, f"rom.clusters.{key}")
+    if "adaptive" in rom:  # absent: static clusters (not recorded, so older stores resume)
+        _adaptive(rom["adaptive"], phases, clusters)
     rom.setdefault("scs", "regression")
     if rom["scs"] not in ("regression", "projection"):
         raise ValueError(f"rom.scs = {rom['scs']!r}; allowed: 'regression', 'projection'")
@@ -468,6 +473,26 @@ def _keyed_by_phase(table: Any, phases: dict[str, int], where: str, example: str
 
 def _phase_list(phases: dict[str, int]) -> str:
     return ", ".join(f"{k!r} (label {v})" for k, v in phases.items() if not k.isdigit())
+
+
+def _adaptive(value: Any, phases: dict[str, int], clusters: dict[str, Any]) -> None:
+    """Check ``rom.adaptive``: false, "auto", or fine clusters per phase (above its count)."""
+    if value is False or value == "auto":
+        return
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f"rom.adaptive = {value!r}; allowed: false (static clusters, the "
+                         "default), \"auto\" (the phases that can soften, 8 fine clusters per "
+                         "cluster) or { <phase> = <fine clusters>, ... }")
+    counts = {phases[key]: count for key, count in clusters.items()}
+    for key, count in value.items():
+        if key not in phases:
+            raise ValueError(f"rom.adaptive.{key}: no phase {key!r}; phases are "
+                             f"{_phase_list(phases)}")
+        _positive_int(count, f"rom.adaptive.{key}")
+        if count <= counts[phases[key]]:
+            raise ValueError(f"rom.adaptive.{key} = {count} must exceed the phase's "
+                             f"{counts[phases[key]]} initial clusters (rom.clusters): the fine "
+                             "clusters the adaptive model splits into")
 
 
 def _check_target(v: Variable, config: DatabaseConfig) -> None:

@@ -38,9 +38,11 @@ def simulate(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Label one design point with the reduced-order model, run until failure.
 
     Steps: pack the RVE with the ``[microstructure]`` generator (seeded by ``spec["seed"]``)
-    and voxelize it; build the SCA model (:func:`homog.rom.build_rom`, k-means seeded alike);
-    run the ``[loading]`` path until the stress falls below ``failure.drop`` × peak
-    (:func:`homog.failure.run_to_failure`); evaluate :func:`homog.failure.failure_metrics`.
+    and voxelize it; build the SCA model (:func:`homog.rom.build_rom`, k-means seeded alike),
+    with static clusters unless ``rom.adaptive`` asks for adaptive ones ("auto" or fine
+    clusters per phase, :mod:`homog.adaptive`); run the ``[loading]`` path until the stress
+    falls below ``failure.drop`` × peak (:func:`homog.failure.run_to_failure`); evaluate
+    :func:`homog.failure.failure_metrics`.
 
     Returns outputs (:class:`homog.failure.FailureMetrics`: ``toughness``, ``peak_stress``,
     ``strain_at_peak``, ``failure_strain`` (NaN if the run never failed), ``initial_stiffness``,
@@ -63,7 +65,11 @@ def simulate(spec: Mapping[str, Any]) -> dict[str, Any]:
         t1 = time.perf_counter()
         materials = from_config({"phases": spec["materials"]})
         clusters = {int(k): int(v) for k, v in spec["rom"]["clusters"].items()}
-        rom = build_rom(ms, materials, clusters, seed=spec["seed"])
+        adaptive = spec["rom"].get("adaptive", False)
+        if isinstance(adaptive, dict):
+            adaptive = {int(k): int(v) for k, v in adaptive.items()}
+        rom = build_rom(ms, materials, clusters, seed=spec["seed"],
+                        adaptive=adaptive if adaptive is not False else None)
         t2 = time.perf_counter()
         response = run_to_failure(rom, loading_path(spec["loading"]),
                                   drop=spec["failure"]["drop"], scs=spec["rom"]["scs"])
