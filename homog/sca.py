@@ -73,6 +73,9 @@ class OnlineState:
     ``material_states``: for each material group of the solver, the material's state dict with
     arrays (P·n_g, size), point by point (the n_g clusters of point p are rows p·n_g to
     (p+1)·n_g − 1); ``lam0``, ``mu0`` (P,): the self-consistent reference medium of each point.
+    ``factors``: the factorized Jacobian of every point at its converged state (CPU, systems
+    that take chord steps), which the next increment starts its chord steps with, or None;
+    it is not part of the physical state (a copy or a subset of points drops it).
     States are immutable: the solver never writes into the arrays of a state it was given.
     """
 
@@ -81,6 +84,7 @@ class OnlineState:
     material_states: list[dict]
     lam0: Any
     mu0: Any
+    factors: dict | None = None
 
     @property
     def npoints(self) -> int:
@@ -337,6 +341,11 @@ class OnlineSolver:
                   restart=xp.zeros(P, dtype=bool), leave=xp.zeros(P, dtype=bool),
                   fresh=xp.ones(P, dtype=bool), deadline=xp.full(P, self.max_newton))
         w.coef_a, w.coef_c, w.C0 = self._reference(w.lam0, w.mu0, a)
+        if chord and state.factors is not None:  # chord steps from the last factorization
+            for name, value in state.factors.items():
+                setattr(w, name, value.copy())
+            w.fresh[:] = False
+        factors = {} if chord else None  # the factorizations of the converged points
         it = 0
         while w.n:
             it += 1
@@ -469,6 +478,13 @@ class OnlineSolver:
                     out.put(p, new)
                     tangent_out[p] = w.C_hom[i]
                     converged_out[p] = True
+                    if factors is not None:
+                        for name in _FACTORS:
+                            value = getattr(w, name)
+                            if value is not None:
+                                if name not in factors:
+                                    factors[name] = xp.empty((P, *value.shape[1:]), value.dtype)
+                                factors[name][p] = value[i]
                     scs_iterations[p], scs_out[p] = w.updates[i], w.scs_good[i]
                     f = i[w.scs_good[i]]  # points whose reference medium is at the fixed point
                     if self.scs_tangent and sensitivity is not None and f.size:
@@ -487,6 +503,8 @@ class OnlineSolver:
             self._newton_step(w, macro, controlled, sensitivity is not None, a)
             if bool(w.restart.any()):
                 self._restart(w, w.restart, it, a)
+        if factors and bool(converged_out.all()):
+            out.factors = factors
         return IncrementResult(out, tangent_out, iterations, scs_iterations, scs_out,
                                converged_out, residual_out)
 
@@ -674,6 +692,7 @@ class OnlineSolver:
         second = self.advance(mid, whole[half] - reached, strain_controlled, None, max_cuts - 1)
         res.residual[idx[half]] = second.residual
         ok = half[second.converged]
+        res.state.factors = None  # the cut points' factors are not kept
         if ok.size:
             p, q = idx[ok], xp.flatnonzero(second.converged)
             res.state.put(p, second.state.take(q))
@@ -757,6 +776,9 @@ class _Work:
 
 
 _GETRF, _GETRS = scipy.linalg.lapack.dgetrf, scipy.linalg.lapack.dgetrs
+#: What a factorization leaves in the Newton work (_Work fields), kept in OnlineState.factors.
+_FACTORS = ("LU", "piv", "lu_tangent", "lu_theta", "lu_U", "lu_G", "X", "Xbar", "CXbar",
+            "C_hom")
 
 
 def _lu_factor_points(At: np.ndarray) -> np.ndarray:
