@@ -13,17 +13,22 @@ is factorized once per iteration and solved for [Y | X] = A⁻¹[−R | 1 ⊗ I]
 stress and mixed control alike. At convergence the same factorization gives the homogenized
 algorithmic tangent C_hom = (Σ c_J C_J X_J)(Σ c_J X_J)⁻¹.
 
-The reference medium is self-consistent (§2.4 of Liu et al. 2016): after each converged
-Newton solve, (λ0, μ0) are refitted — ``"regression"`` (default): the isotropic C0 that best
-maps the macroscopic strain increment to the stress increment (Liu et al. 2016, eq. 42),
-falling back to the projection where that fit is singular; ``"projection"``: the isotropic
-part of C_hom (least squares over the m components). The refit happens between Newton
-iterations, so the increment converges in one Newton loop with a reference medium that moves
-by less than ``scs_tol`` at the end (rather than one full Newton solve per self-consistent
-iteration). Measured on a 2D fibre RVE (32², 30 %, von Mises matrix,
-uniaxial stress to 5 %): final-stress error against the full-field solution 4.6 % / 2.2 %
-(regression) against 19 % / 10 % (projection) at 18 / 54 clusters. The projection is
-dominated by the still-elastic directions of the tangent, which the load path never probes.
+The reference medium is self-consistent (§2.4 of Liu et al. 2016): (λ0, μ0) fit the
+increment — ``"regression"`` (default): the isotropic C0 that best maps the macroscopic strain
+increment to the stress increment (Liu et al. 2016, eq. 42), falling back to the projection
+where that fit is singular; ``"projection"``: the isotropic part of C_hom (least squares over
+the m components). With the regression, the self-consistency F = θ − fit(ΔE, ΔΣ) = 0,
+θ = (λ0, μ0), is solved by Newton together with the cluster strains: δε_I = Y_I + X_I δε⁰ +
+Z_I δθ with Z = −A⁻¹ ∂R/∂θ from the same factorization, and (δε⁰, δθ) from one (m + 2)
+system per point (:meth:`OnlineSolver._newton_step`). Otherwise — the projection, a singular
+or inadmissible fit, a point whose Newton merit grew (it restarts its increment), systems with
+chord steps — the medium is refitted between Newton iterations (a fixed point). Either way the
+increment converges in one Newton loop with a medium within ``scs_tol`` of its fit (rather
+than one full Newton solve per self-consistent iteration). Measured on a 2D fibre RVE (32²,
+30 %, von Mises matrix, uniaxial stress to 5 %): final-stress error against the full-field
+solution 4.6 % / 2.2 % (regression) against 19 % / 10 % (projection) at 18 / 54 clusters.
+The projection is dominated by the still-elastic directions of the tangent, which the load
+path never probes.
 
 Non-local materials (:class:`homog.materials.VonMisesDamage` with ``nonlocal_length``) average
 their damage driving variable over the clusters of their phase with the matrix W_IJ of
@@ -155,10 +160,14 @@ class OnlineSolver:
     On the CPU each point keeps its LU factors (LAPACK getrf): it refactors at every Newton
     iteration or, for systems of at least ``chord_from`` unknowns (K·m), only when its residual
     contracted by less than ``CHORD_CONTRACTION`` (chord steps, also across refits of the
-    reference medium); at convergence it refactors only if its Jacobian moved since, so the
-    returned tangent is exact and an elastic increment pays one factorization. On a GPU each
-    iteration is one batched solve. The decisions are taken point by point, so a point
-    advanced alone or in a batch follows the same iterates.
+    reference medium, and across increments through :attr:`OnlineState.factors`); at
+    convergence it refactors only if its Jacobian moved since (a medium within
+    ``THETA_RTOL`` of the factorized one counts as unmoved), so the returned tangent is exact
+    and an elastic increment pays one factorization. The Jacobians are assembled by one
+    compiled pass over the points (:func:`homog.batched_linalg.assemble_jacobians`). On a GPU
+    each iteration is one batched solve. With the regression scheme (and no chord steps) the
+    reference medium is a Newton unknown (:meth:`_newton_step`). The decisions are taken point
+    by point, so a point advanced alone or in a batch follows the same iterates.
     """
 
     def __init__(self, D1: np.ndarray, D2: np.ndarray, fractions: np.ndarray,
