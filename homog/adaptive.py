@@ -26,8 +26,10 @@ norm of the macroscopic strain increment (plastic flow concentrating), the clust
 feature lies in the top ``1 − trigger`` of that range split into their two children; the
 children inherit their parent's strain, stress and material state, and the increment is solved
 again from its start, up to ``max_rounds`` times, while clusters keep splitting and the count
-stays within ``max_clusters``. The non-local weights W follow the refinement (computed on the
-new cluster map); a crack-band material's element length is that of the child.
+stays within ``max_clusters`` (a refined model that does not converge the increment is dropped
+for the coarser one, whose converged result stands). The non-local weights W follow the
+refinement (computed on the new cluster map); a crack-band material's element length is that
+of the child.
 """
 
 from __future__ import annotations
@@ -273,7 +275,12 @@ class AdaptiveStepper:
     def advance(self, state: Any, target: Any, controlled: Any, guess: Any, max_cuts: int,
                 increment: int) -> tuple[Any, Any]:
         """Solve one increment from ``state``, refining and solving again where the clusters
-        split; returns (result, start state on the final clusters)."""
+        split; returns (result, start state on the final clusters).
+
+        A refined model that fails to converge the increment is dropped for the coarser one,
+        whose converged result stands (refinement never turns a converged increment into a
+        failed one); the refinement is tried again at the next increment.
+        """
         res = self.solver.advance(state, target, controlled, guess, max_cuts)
         for _ in range(self.settings.max_rounds):
             if not bool(res.converged[0]):
@@ -281,10 +288,14 @@ class AdaptiveStepper:
             chosen = self._select(state, res.state)
             if not chosen:
                 break
+            coarse = (self.nodes, self.model, self.solver, res, state)
             state = self._split(state, chosen)
-            self.history.append((increment, int(self.nodes.size)))
             with self.solver.blas_threads():
                 res = self.solver.advance(state, target, controlled, None, max_cuts)
+            if not bool(res.converged[0]):
+                self.nodes, self.model, self.solver, res, state = coarse
+                break
+            self.history.append((increment, int(self.nodes.size)))
         return res, state
 
     def _select(self, start: Any, end: Any) -> list[int]:

@@ -184,3 +184,44 @@ def test_a_damaged_hierarchy_is_refused_at_load(tmp_path, adaptive_rom):
     np.savez(tmp_path / "partial.npz", **arrays)
     with pytest.raises(ValueError, match="incomplete"):
         load_rom(tmp_path / "partial.npz")
+
+
+def test_a_refined_model_that_fails_leaves_the_coarse_result(adaptive_rom):
+    """Refinement never turns a converged increment into a failed one."""
+    from dataclasses import replace
+
+    from homog.adaptive import AdaptiveStepper
+
+    class Failing(AdaptiveStepper):
+        tried = 0
+
+        def _split(self, state, chosen):
+            self.tried += 1
+            new = super()._split(state, chosen)
+            solve = self.solver.advance
+
+            def advance(*args, **kwargs):
+                res = solve(*args, **kwargs)
+                return replace(res, converged=np.zeros_like(res.converged))
+
+            self.solver.advance = advance
+            return new
+
+    options = {"tol": 1e-8, "scs": "regression", "scs_tol": 1e-4}
+    path = uniaxial_stress(0.03, 60).for_dimension(2)
+    failing = Failing(adaptive_rom, Adaptivity(), options)
+    plain = adaptive_rom.online_solver(**options)
+    state = failing.solver.initial_state(*adaptive_rom.reference_medium)
+    reference = plain.initial_state(*adaptive_rom.reference_medium)
+    for k, (target, controlled) in enumerate(path):
+        res, state = failing.advance(state, target - failing.solver.macro(state, controlled)[0],
+                                     controlled, None, 6, k + 1)
+        ref = plain.advance(reference, target - plain.macro(reference, controlled)[0],
+                            controlled, None, 6)
+        assert bool(res.converged[0]) == bool(ref.converged[0])
+        if not ref.converged[0]:
+            break
+        np.testing.assert_array_equal(res.state.stress, ref.state.stress)
+        state, reference = res.state, ref.state
+    assert failing.tried > 0, "no split was tried: the test would prove nothing"
+    assert failing.history == [] and failing.nodes.size == adaptive_rom.K
