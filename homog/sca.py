@@ -386,7 +386,8 @@ class OnlineSolver:
                 w.leave = ~w.fixed & fok & ~admissible
                 w.newton = fok & admissible & ~w.fixed
                 w.F = xp.stack([w.lam0 - flam, w.mu0 - fmu], axis=1)
-                w.G_E, w.G_S = _regression_derivatives(dE, dS, flam, fmu, w.newton, comps)
+                if bool(w.newton.any()):
+                    w.G_E, w.G_S = _regression_derivatives(dE, dS, flam, fmu, w.newton, comps)
             # refits need a C_hom (after a first factorization); Newton points need none
             if not bool((w.fresh | w.newton).all()):
                 lam, mu = self._refit(w.C_hom[:, comps], dE, dS, w.lam0, w.mu0)
@@ -505,10 +506,10 @@ class OnlineSolver:
                             w.lam0[f], w.mu0[f], comps)
                 iterations[w.points[done]] = it - 1
                 residual_out[w.points[done]] = residual[done]
+                if bool(done.all()):
+                    break
                 w = w.keep(~done)
                 macro = macro[~done]
-                if w.n == 0:
-                    break
             self._newton_step(w, macro, controlled, sensitivity is not None, a)
             if bool(w.restart.any()):
                 self._restart(w, w.restart, it, a)
