@@ -353,7 +353,7 @@ class OnlineSolver:
         if chord and state.factors is not None:  # chord steps from the last factorization
             for name, value in state.factors.items():
                 setattr(w, name, value.copy())
-            w.fresh[:] = False
+            w.fresh[:], w.stale[:] = False, False  # exact for their tangents and medium
         factors = {} if chord else None  # the factorizations of the converged points
         it = 0
         while w.n:
