@@ -351,9 +351,10 @@ class OnlineSolver:
                   fresh=xp.ones(P, dtype=bool), deadline=xp.full(P, self.max_newton))
         w.coef_a, w.coef_c, w.C0 = self._reference(w.lam0, w.mu0, a)
         if chord and state.factors is not None:  # chord steps from the last factorization
-            for name, value in state.factors.items():
-                setattr(w, name, value.copy())
+            for name, value in state.factors.items():  # the LU is replaced, never written
+                setattr(w, name, value if name in ("LU", "piv") else value.copy())
             w.fresh[:], w.stale[:] = False, False  # exact for their tangents and medium
+            w.lu_shared = xp.ones(P, dtype=bool)
         factors = {} if chord else None  # the factorizations of the converged points
         it = 0
         while w.n:
@@ -489,12 +490,17 @@ class OnlineSolver:
                     tangent_out[p] = w.C_hom[i]
                     converged_out[p] = True
                     if factors is not None:
+                        whole = i.size == w.n == P  # every point at once: hand the arrays over
                         for name in _FACTORS:
                             value = getattr(w, name)
-                            if value is not None:
-                                if name not in factors:
-                                    factors[name] = xp.empty((P, *value.shape[1:]), value.dtype)
-                                factors[name][p] = value[i]
+                            if value is None:
+                                continue
+                            if whole:
+                                factors[name] = value
+                                continue
+                            if name not in factors:
+                                factors[name] = xp.empty((P, *value.shape[1:]), value.dtype)
+                            factors[name][p] = value[i]
                     scs_iterations[p], scs_out[p] = w.updates[i], w.scs_good[i]
                     f = i[w.scs_good[i]]  # points whose reference medium is at the fixed point
                     if self.scs_tangent and sensitivity is not None and f.size:
@@ -558,9 +564,11 @@ class OnlineSolver:
         stack = np.broadcast_to(a["stack"], (idx.size, km, m))
         sol = _lu_solve_points(At, piv, np.concatenate([stack, B], axis=2))
         X = sol[:, :, :m]
-        if w.LU is None:
+        if w.LU is None or idx.size == w.n:
             w.LU, w.piv = At, piv
-        else:
+        else:  # written in place: a copy first where the factors came from the state
+            if w.lu_shared is not None and bool(w.lu_shared.any()):
+                w.LU, w.piv, w.lu_shared = w.LU.copy(), w.piv.copy(), None
             w.LU[idx], w.piv[idx] = At, piv
         w.lu_tangent[idx], w.stale[idx] = tangent_m[idx], False
         w.lu_theta[idx, 0], w.lu_theta[idx, 1] = w.lam0[idx], w.mu0[idx]
@@ -763,6 +771,7 @@ class _Work:
     Z: Any = None
     step_tangent: Any = None
     step_coupling: Any = None
+    lu_shared: Any = None
     lu_U: Any = None
     lu_G: Any = None
     coef_a: Any = None

@@ -181,3 +181,24 @@ def test_newton_on_the_reference_medium_reaches_the_fixed_point_of_the_refits():
     np.testing.assert_allclose(newton[1], fixed[1], rtol=1e-7, atol=1e-7 * abs(fixed[1]).max())
     np.testing.assert_allclose(newton[2:4], fixed[2:4], rtol=1e-8)
     assert newton[4] < 0.6 * fixed[4]
+
+
+def test_a_state_with_factors_is_not_changed_by_the_increments_started_from_it():
+    """The factorization a chord-step state carries is read, never written: two batches of two
+    points advanced from the same state follow the same iterates."""
+    rom = build_rom(disc_labels(24, 0.3), PLASTIC, {0: 80, 1: 30})  # 330 unknowns: chord steps
+    solver = rom.online_solver(tol=1e-10, scs_tol=1e-10)
+    controlled = np.array([True, False, False])
+    state = solver.initial_state(*rom.reference_medium, npoints=2)
+    with solver.blas_threads():
+        for _ in range(2):
+            state = solver.increment(state, np.array([0.004, 0.0, 0.0]), controlled).state
+        assert state.factors is not None
+        before = {k: v.copy() for k, v in state.factors.items()}
+        targets = np.array([[0.004, 0.0, 0.0], [0.002, 0.0, 0.0]])  # the points part ways
+        first, second = (solver.increment(state, targets, controlled) for _ in range(2))
+    for k, v in state.factors.items():
+        np.testing.assert_array_equal(v, before[k])
+    assert first.converged.all()
+    np.testing.assert_array_equal(first.state.stress, second.state.stress)
+    np.testing.assert_array_equal(first.tangent, second.tangent)
