@@ -110,12 +110,14 @@ class ReducedOrderModel:
 
     def online_solver(self, *, tol: float = 1e-8, scs: str = "regression",
                       scs_tol: float = 1e-4, scs_maxiter: int = 20,
-                      max_newton: int = 25, scs_tangent: bool = False) -> OnlineSolver:
+                      max_newton: int = 25, scs_tangent: bool = False,
+                      chord_from: int = 300) -> OnlineSolver:
         """The :class:`homog.sca.OnlineSolver` of this model.
 
         ``scs_tangent``: return the tangent of the self-consistent solution, which includes
         the motion of the reference medium with the strain (regression scheme), rather than
-        C_hom at a fixed reference medium.
+        C_hom at a fixed reference medium. ``chord_from``: systems of at least this many
+        unknowns (K·m) take chord steps (see the solver).
         """
         groups = [(self.materials[int(p)], np.flatnonzero(self.cluster_phases == p))
                   for p in np.unique(self.cluster_phases)]
@@ -126,7 +128,7 @@ class ReducedOrderModel:
                             cluster_lengths=self.cluster_lengths, tol=tol,
                             max_newton=max_newton, scs=scs, scs_tol=scs_tol,
                             scs_maxiter=scs_maxiter, scs_tangent=scs_tangent,
-                            nonlocal_weights=weights)
+                            chord_from=chord_from, nonlocal_weights=weights)
 
     def nonlocal_weights(self, length: float, clusters: np.ndarray) -> np.ndarray:
         """W (n, n): the Gaussian average of internal length ``length`` over ``clusters``.
