@@ -71,6 +71,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=200, help="ROM and CRATE increments")
     p.add_argument("--dns-steps", type=int, default=200, help="DNS increments")
     p.add_argument("--crate-python", help="python of a venv with cratepy installed")
+    p.add_argument("--discretization", default=None,
+                   help="Green operator of the ROM (build_rom's default when omitted)")
     a = p.parse_args()
     path = uniaxial_stress(0.05, a.steps)
     rows = []
@@ -83,11 +85,12 @@ def main() -> None:
         ref = reference(a.case, seed, ms, a.dns_steps)
         for k in CLUSTERS[a.case]:
             t = time.perf_counter()
-            r = build_rom(ms, reference_materials_path(), {0: k[0], 1: k[1]}).run(path)
+            options = {} if a.discretization is None else {"discretization": a.discretization}
+            r = build_rom(ms, reference_materials_path(), {0: k[0], 1: k[1]}, **options).run(path)
             seconds = time.perf_counter() - t
             hf, hc = errors(r.strain[:, 0], r.stress[:, 0], ref)
             cf = cc = np.nan
-            if a.crate_python:
+            if a.crate_python and a.discretization is None:
                 crate = run_crate(a.crate_python, ms.labels, k, a.steps)
                 if "curve" in crate:
                     cf, cc = errors(crate["curve"][:, 0], crate["curve"][:, 1], ref)
