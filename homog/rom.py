@@ -282,7 +282,7 @@ def build_rom(
     seed: int = 0,
     scaling: str = "standardize",
     tol: float = 1e-6,
-    discretization: str = "willot",
+    discretization: str = "spectral",
     cluster_labels: np.ndarray | None = None,
     lengths: Any = None,
     progress: Any = None,
@@ -299,6 +299,12 @@ def build_rom(
     seed : k-means random state (same seed, same model).
     scaling : feature scaling of the clustering ("standardize" or "none").
     tol : tolerance of the elastic FFT solves.
+    discretization : Green operator of the elastic solves and the interaction tensors:
+        "spectral" (default; the continuous operator of Liu et al. 2016 and CRATE) or "willot"
+        (the DNS's default; use it where the ROM must equal the DNS, e.g. one voxel per
+        cluster). Measured on three random 600² fibre RVEs against the (Willot) DNS, mean
+        |final-stress error| 3.1 / 2.2 % at 18 / 54 clusters with "spectral" against
+        3.6 / 2.5 % with "willot" (benchmarks/RESULTS.md, accuracy).
     cluster_labels : a ready cluster map (int grid of ids 0..K−1, each cluster inside one
         phase) that replaces the clustering, e.g. one voxel per cluster.
     progress : optional callable(stage_name) called as each stage starts.

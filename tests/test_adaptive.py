@@ -63,7 +63,8 @@ def test_aggregated_interaction_tensors_equal_the_direct_ones(adaptive_rom):
         i = next(i for i, n in enumerate(nodes) if h.can_split(n))
         nodes[i:i + 1] = list(h.children[nodes[i]])
     labels, phases, D1, D2 = h.cut(np.array(nodes))
-    E1, E2 = interaction_parts(labels, len(nodes))
+    E1, E2 = interaction_parts(labels, len(nodes),
+                               discretization=adaptive_rom.info["discretization"])
     np.testing.assert_allclose(D1, E1, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(D2, E2, rtol=1e-9, atol=1e-12)
     assert np.array_equal(phases, h.node_phase[nodes])

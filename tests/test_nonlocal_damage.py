@@ -107,7 +107,8 @@ def test_one_voxel_per_cluster_rom_reproduces_the_nonlocal_dns():
     path = uniaxial_stress(0.016, 32)
     ref = dns(labels, materials, path, backend="scipy", tol=1e-11)
     cl = np.arange(labels.size).reshape(labels.shape)
-    rom = build_rom(labels, materials, None, cluster_labels=cl, backend="scipy", tol=1e-11)
+    rom = build_rom(labels, materials, None, cluster_labels=cl, backend="scipy", tol=1e-11,
+                    discretization="willot")
     r = rom.run(path, tol=1e-11)
     assert ref.stress[:, 0].max() > 1.5 * ref.stress[-1, 0]  # well past the peak
     np.testing.assert_allclose(r.stress, ref.stress, atol=1e-7 * np.abs(ref.stress).max())
@@ -182,7 +183,8 @@ def test_rom_toughness_converges_to_the_dns_with_the_clusters(fibre_failure):
                                                backend="scipy", krylov="gmres")).toughness
     errors = []
     for k in (16, 64, 128):
-        rom = build_rom(labels, materials, {0: k, 1: 2}, backend="scipy", adaptive=None)
+        rom = build_rom(labels, materials, {0: k, 1: 2}, backend="scipy", adaptive=None,
+                        discretization="willot")
         r = run_to_failure(rom, path, scs_tol=np.inf)
         assert r.info["stopped"] == "stop"
         errors.append(abs(failure_metrics(r).toughness / reference - 1.0))

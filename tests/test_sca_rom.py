@@ -18,7 +18,8 @@ PLASTIC = {0: VonMises(100.0, 0.3, PiecewiseLinearHardening([0.0, 0.04, 2.0], [0
 
 def one_voxel_per_cluster(labels, materials):
     cl = np.arange(labels.size).reshape(labels.shape)
-    return build_rom(labels, materials, None, cluster_labels=cl, backend="scipy", tol=1e-10)
+    return build_rom(labels, materials, None, cluster_labels=cl, backend="scipy", tol=1e-10,
+                     discretization="willot")  # the DNS's operator: one voxel per cluster = DNS
 
 
 @pytest.mark.parametrize("labels", [disc_labels(8, 0.3), sphere_labels(4, 0.2)],
