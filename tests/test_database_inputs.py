@@ -75,6 +75,8 @@ BAD_CONFIGS = [
      r"rom.adaptive.fibre: no phase 'fibre'"),
     ({"phase1 = 1 }": "phase1 = 1 }\nadaptive = { matrix = 8.0 }"},
      r"rom.adaptive.matrix = 8.0 must be a positive integer"),
+    ({"phase1 = 1 }": "phase1 = 1 }\ndiscretization = \"fourier\""},
+     r"rom.discretization = 'fourier'; allowed: 'spectral'"),
 ]
 
 
@@ -282,3 +284,4 @@ def test_a_store_that_cannot_be_locked_is_a_clear_error(tmp_path, capsys):
     assert main(["database", "run", str(tmp_path / "db.toml"), "--store",
                  str(tmp_path / "file.zarr"), "--workers", "0"]) == 1
     assert "file.zarr is not a readable Zarr store" in capsys.readouterr().err
+

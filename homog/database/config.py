@@ -89,7 +89,7 @@ LOAD_TYPES = ("uniaxial", "uniaxial_strain", "shear", "biaxial")
 SECTIONS = ("samples", "seed", "design", "variables", "microstructure", "materials", "rom",
             "loading", "failure", "store")
 _LOADING_KEYS = ("type", "max_strain", "steps", "axis", "ratio")
-_ROM_KEYS = ("clusters", "scs", "adaptive")
+_ROM_KEYS = ("clusters", "scs", "adaptive", "discretization")
 _FAILURE_KEYS = ("drop",)
 _STORE_KEYS = ("microstructure",)
 _DESIGN_KEYS = ("method", "table", "rows")
@@ -280,6 +280,11 @@ def _validate(raw: dict[str, Any], folder: Path) -> DatabaseConfig:
         _positive_int(count, f"rom.clusters.{key}")
     if "adaptive" in rom:  # absent: static clusters (not recorded, so older stores resume)
         _adaptive(rom["adaptive"], phases, clusters)
+    # absent: Willot's operator, the one stores had before build_rom's default became
+    # "spectral" (not recorded, so older stores resume with the model they were built with)
+    if rom.get("discretization", "willot") not in ("willot", "spectral"):
+        raise ValueError(f"rom.discretization = {rom['discretization']!r}; allowed: 'spectral' "
+                         "(the continuous Green operator), 'willot'")
     rom.setdefault("scs", "regression")
     if rom["scs"] not in ("regression", "projection"):
         raise ValueError(f"rom.scs = {rom['scs']!r}; allowed: 'regression', 'projection'")

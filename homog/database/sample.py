@@ -69,7 +69,8 @@ def simulate(spec: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(adaptive, dict):
             adaptive = {int(k): int(v) for k, v in adaptive.items()}
         rom = build_rom(ms, materials, clusters, seed=spec["seed"],
-                        adaptive=adaptive if adaptive is not False else None)
+                        adaptive=adaptive if adaptive is not False else None,
+                        discretization=spec["rom"].get("discretization", "willot"))
         t2 = time.perf_counter()
         response = run_to_failure(rom, loading_path(spec["loading"]),
                                   drop=spec["failure"]["drop"], scs=spec["rom"]["scs"])
