@@ -33,7 +33,7 @@ from homog.cli._options import reference_materials_path
 from homog.dns import dns
 from homog.loading import uniaxial_stress
 from homog.response import Response
-from homog.rom import build_rom
+from homog.sca.model import build_rom
 
 HERE = Path(__file__).parent
 CLUSTERS = {"2d": [(2, 1), (12, 6), (36, 18), (210, 105)], "3d": [(3, 2), (13, 7)]}

@@ -45,7 +45,7 @@ def run_job(name: str) -> dict:
     from homog.cli._options import reference_materials_path
     from homog.dns import dns
     from homog.loading import uniaxial_stress
-    from homog.rom import build_rom
+    from homog.sca.model import build_rom
     from kernels import solve_elastic
     from kernels.tensors import isotropic_stiffness
 

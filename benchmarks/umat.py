@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from homog.cli._options import reference_materials_path
-from homog.rom import build_rom
+from homog.sca.model import build_rom
 
 CLUSTERS = {8: {0: 5, 1: 3}, 16: {0: 10, 1: 6}, 64: {0: 40, 1: 24}}
 

@@ -19,7 +19,7 @@ import numpy as np
 from homog.failure import failure_metrics, run_to_failure
 from homog.loading import uniaxial_stress
 from homog.materials import LinearElastic, LinearHardening, VonMisesDamage
-from homog.rom import build_rom
+from homog.sca.model import build_rom
 
 
 def fibre_cell(n: int, fraction: float = 0.3) -> np.ndarray:

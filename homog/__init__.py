@@ -9,8 +9,7 @@ from homog.dns import dns
 from homog.loading import LoadPath
 from homog.materials import from_config
 from homog.response import Response
-from homog.rom import ReducedOrderModel, build_rom
-from homog.rom_io import load_rom
+from homog.sca.model import ReducedOrderModel, build_rom, load_rom
 from homog.umat import Umat
 
 __version__ = "0.1.0"

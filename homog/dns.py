@@ -17,7 +17,7 @@ h = (Π_i L_i/N_i)^(1/d) as ``element_length`` (the crack-band length of a regul
 law such as :class:`~homog.materials.VonMisesDamage`; ignored by the other models).
 
 ``stop`` and ``failure`` end a run early with the semantics of
-:meth:`homog.rom.ReducedOrderModel.run`: ``stop(strain, stress)`` is called after every converged
+:meth:`homog.sca.ReducedOrderModel.run`: ``stop(strain, stress)`` is called after every converged
 increment with the Mandel histories so far (rows 0..k, row 0 the unloaded state) and True ends
 the run (``info["stopped"] = "stop"``); with ``failure="truncate"`` an increment that does not
 converge after ``max_cuts`` halvings ends the run at the last converged increment

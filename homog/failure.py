@@ -1,7 +1,7 @@
 """Run an RVE to failure and measure its toughness.
 
 ``run_to_failure(model, loading)`` follows a load path with a reduced-order model
-(:meth:`homog.rom.ReducedOrderModel.run`) or the full-field solver (:func:`homog.dns`) and stops
+(:meth:`homog.sca.ReducedOrderModel.run`) or the full-field solver (:func:`homog.dns`) and stops
 once the homogenized stress has fallen below ``drop`` × its peak; ``failure_metrics(response)``
 reduces the history to scalars. Both use one scalar **stress measure** m and its work-conjugate
 **strain measure** e, chosen by ``measure``:
@@ -99,7 +99,7 @@ def run_to_failure(
 
     Parameters
     ----------
-    model : a :class:`~homog.rom.ReducedOrderModel` (runs ``model.run``), or a microstructure
+    model : a :class:`~homog.sca.model.ReducedOrderModel` (runs ``model.run``), or a microstructure
         (label array or object with ``.labels``) for the full-field :func:`homog.dns`, which then
         needs ``materials``.
     loading : the load path, long enough to reach failure (e.g. ``uniaxial_stress(0.1, 200)``);

@@ -9,7 +9,7 @@ NTENS = 6 for a 3D ROM and 4 (11, 22, 33, 12) for a 2D ROM, which is a plane-str
     statev = umat.initial_statev()
     stress, statev, ddsdde = umat(stress, statev, stran, dstran)
 
-One call advances the SCA online stage (:mod:`homog.sca`) from the state in STATEV to the
+One call advances the SCA online stage (:mod:`homog.sca.online`) from the state in STATEV to the
 total strain STRAN + DSTRAN — the increment is measured from the clusters' own mean strain,
 so the model never drifts from the caller's strain — with increment cutting on failure
 (``max_cuts``), and returns the Cauchy stress, the new STATEV and DDSDDE = ∂Δσ/∂Δε, the
@@ -63,10 +63,10 @@ _CHORD_FROM = 2**62
 
 
 class Umat:
-    """UMAT-like interface of a :class:`homog.rom.ReducedOrderModel` (see the module docs).
+    """UMAT-like interface of a :class:`homog.sca.model.ReducedOrderModel` (see the module docs).
 
     Options: ``tol``, ``scs``, ``scs_tol``, ``max_newton`` of the online stage
-    (:meth:`homog.rom.ReducedOrderModel.online_solver`); ``max_cuts``: halvings of a failing
+    (:meth:`homog.sca.model.ReducedOrderModel.online_solver`); ``max_cuts``: halvings of a failing
     increment before the point is reported as not converged; ``chunk``: most points per
     batched solve (default: from a memory budget of 256 MiB on the CPU, 4 GiB on a GPU).
     """
@@ -119,7 +119,7 @@ class Umat:
 
     def _unpack(self, statev: Any) -> tuple[Any, Any]:
         """The :class:`homog.sca.OnlineState` and the Newton guess held by ``statev``."""
-        from homog.sca import OnlineState
+        from homog.sca.online import OnlineState
 
         xp = array_module(statev)
         P, K, m = statev.shape[0], self.solver.K, self.solver.m

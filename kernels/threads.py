@@ -170,7 +170,7 @@ def blas_threads(n: int) -> int:
     the interaction-tensor GEMMs of a 315-cluster 600² model took 4.3 s on two BLAS threads
     and 7.7 s on one, but 58 s each with two such jobs side by side (one thread: 7.8 s). Where
     dense products pay to split, the library splits them over Python threads, which sleep while
-    they wait (:func:`homog.interaction.interaction_parts`).
+    they wait (:func:`homog.sca.interaction.interaction_parts`).
     """
     return n if _setting is not None else 1
 

@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 
 import rve_gen
-from homog.adaptive import Adaptivity, ClusterHierarchy
 from homog.failure import failure_metrics, run_to_failure
-from homog.interaction import interaction_parts
 from homog.loading import uniaxial_stress
 from homog.materials import LinearElastic, LinearHardening, VonMises, VonMisesDamage
-from homog.rom import build_rom
+from homog.sca.adaptive import Adaptivity
+from homog.sca.hierarchy import ClusterHierarchy
+from homog.sca.interaction import interaction_parts
+from homog.sca.model import build_rom
 
 MATRIX = VonMises(100.0, 0.3, LinearHardening(0.5, 0.5))
 FIBRE = LinearElastic(500.0, 0.19)
@@ -107,7 +108,7 @@ def test_children_inherit_the_state_of_their_parent(adaptive_rom):
     h = adaptive_rom.hierarchy
     path = uniaxial_stress(0.002, 2)
     solver_options = {"tol": 1e-8, "scs": "regression", "scs_tol": 1e-4}
-    from homog.adaptive import AdaptiveStepper
+    from homog.sca.adaptive import AdaptiveStepper
 
     stepper = AdaptiveStepper(adaptive_rom, Adaptivity(), solver_options)
     state = stepper.solver.initial_state(*adaptive_rom.reference_medium)
@@ -157,7 +158,7 @@ def test_hierarchy_checks_its_tree():
 
 
 def test_a_saved_model_keeps_its_hierarchy(tmp_path, adaptive_rom):
-    from homog.rom_io import load_rom
+    from homog.sca.model import load_rom
 
     adaptive_rom.save(tmp_path / "rom.npz")
     loaded = load_rom(tmp_path / "rom.npz")
@@ -172,7 +173,7 @@ def test_a_saved_model_keeps_its_hierarchy(tmp_path, adaptive_rom):
 
 
 def test_a_damaged_hierarchy_is_refused_at_load(tmp_path, adaptive_rom):
-    from homog.rom_io import load_rom
+    from homog.sca.model import load_rom
 
     adaptive_rom.save(tmp_path / "rom.npz")
     with np.load(tmp_path / "rom.npz") as data:
@@ -191,7 +192,7 @@ def test_a_refined_model_that_fails_leaves_the_coarse_result(adaptive_rom):
     """Refinement never turns a converged increment into a failed one."""
     from dataclasses import replace
 
-    from homog.adaptive import AdaptiveStepper
+    from homog.sca.adaptive import AdaptiveStepper
 
     class Failing(AdaptiveStepper):
         tried = 0

@@ -12,8 +12,7 @@ from oracles import disc_labels
 
 import rve_gen
 from homog.cli import main
-from homog.rom import build_rom
-from homog.rom_io import load_rom
+from homog.sca.model import build_rom, load_rom
 from kernels import ConvergenceError
 
 
@@ -62,7 +61,7 @@ def no_fft(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("the FFT solves started before the input was checked")
 
-    monkeypatch.setattr("homog.rom.elastic_homogenization", fail)
+    monkeypatch.setattr("homog.sca.model.elastic_homogenization", fail)
     monkeypatch.setattr("homog.cli.homogenize.elastic_homogenization", fail)
 
 
@@ -388,7 +387,7 @@ def test_cli_outputs_checked_before_the_work(tmp_path, capsys, micro, rom_file, 
         raise AssertionError("computed before checking the output path")
 
     monkeypatch.setattr("homog.cli.dns.dns", never)
-    monkeypatch.setattr("homog.rom.ReducedOrderModel.run", never)
+    monkeypatch.setattr("homog.sca.model.ReducedOrderModel.run", never)
     (tmp_path / "out").mkdir()
     (tmp_path / "file").write_text("x")
     assert "is a directory" in cli_error(capsys, "dns", micro, "-o", tmp_path / "out")
@@ -418,7 +417,7 @@ def test_cli_convergence_errors_are_reported_not_raised(tmp_path, capsys, micro,
         raise ConvergenceError("increment 3 did not converge after 6 cuts", 41, 2.5e-3)
 
     monkeypatch.setattr("homog.cli.dns.dns", diverge)
-    monkeypatch.setattr("homog.rom.ReducedOrderModel.run", diverge)
+    monkeypatch.setattr("homog.sca.model.ReducedOrderModel.run", diverge)
     monkeypatch.setattr("homog.cli.homogenize.elastic_homogenization", diverge)
     args = {"run": [rom_file[0], "--steps", "4"], "dns": [micro, "--steps", "4"],
             "homogenize": [micro, "--phase", "0=1,0.3", "--phase", "1=2,0.3"]}[command]

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from homog.batched_linalg import assemble_jacobians
-from homog.sca import _lu_factor_points, _lu_solve_points
+from homog.sca.batched_linalg import assemble_jacobians
+from homog.sca.online import _lu_factor_points, _lu_solve_points
 
 
 @pytest.mark.parametrize("m", [3, 6])

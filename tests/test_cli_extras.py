@@ -87,7 +87,7 @@ def test_segmentation_options_of_the_cli(tmp_path, capsys):
     assert fractions == {"0": 1 - labels.mean(), "1": labels.mean()}
     assert main(["build", str(tmp_path / "g.png"), "--threshold", "128", "--clusters",
                  "0=2,1=1", "-o", str(tmp_path / "rom.npz")]) == 0
-    from homog.rom_io import load_rom
+    from homog.sca.model import load_rom
 
     rom = load_rom(tmp_path / "rom.npz")
     assert sorted(set(rom.cluster_phases.tolist())) == [0, 1]

@@ -9,7 +9,7 @@ from homog.failure import PrePeakDivergence, failure_metrics, run_to_failure
 from homog.loading import uniaxial_stress
 from homog.materials import LinearHardening, VonMises, VonMisesDamage
 from homog.response import Response
-from homog.rom import build_rom
+from homog.sca.model import build_rom
 from kernels import ConvergenceError
 
 E, NU, SY = 100.0, 0.3, 0.5

@@ -9,8 +9,7 @@ from homog.failure import failure_metrics, run_to_failure
 from homog.loading import uniaxial_stress
 from homog.materials import LinearElastic, LinearHardening, VonMisesDamage, from_config
 from homog.nonlocal_average import ClusterAverage, GridAverage, cluster_weights
-from homog.rom import build_rom
-from homog.rom_io import load_rom
+from homog.sca.model import build_rom, load_rom
 
 E, NU, SY = 100.0, 0.3, 0.5
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from homog.clustering import cluster_strain_concentration
-from homog.interaction import (
+from homog.sca.clustering import cluster_strain_concentration
+from homog.sca.interaction import (
     interaction_parts,
     interaction_tensors,
     monomial_basis,

@@ -7,8 +7,7 @@ from oracles import disc_labels, sphere_labels
 from homog.dns import dns
 from homog.loading import LoadPath, Segment, uniaxial_strain, uniaxial_stress
 from homog.materials import LinearElastic, PiecewiseLinearHardening, VonMises
-from homog.rom import build_rom
-from homog.rom_io import load_rom
+from homog.sca.model import build_rom, load_rom
 from kernels import ConvergenceError
 
 ELASTIC = {0: LinearElastic(100.0, 0.3), 1: LinearElastic(500.0, 0.19)}

@@ -54,7 +54,7 @@ SLOW = {
     ("README.md", "homog dns micro.npz --materials mats.toml"),
     ("README.md", "homog homogenize micro.png --threshold 128"),
     ("README.md", "dns_curve = dns(ms, materials, path)"),
-    ("docs/adaptive.md", "from homog.adaptive import Adaptivity"),
+    ("docs/adaptive.md", "from homog.sca.adaptive import Adaptivity"),
 }
 
 

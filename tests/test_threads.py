@@ -10,7 +10,7 @@ import pytest
 
 import rve_gen
 from homog.cli import main
-from homog.interaction import interaction_parts
+from homog.sca.interaction import interaction_parts
 from kernels import get_backend, solve_elastic
 from kernels import threads as policy
 from kernels.tensors import isotropic_stiffness
@@ -122,7 +122,7 @@ def test_elastic_solution_does_not_depend_on_threads():
 
 def test_interaction_tensors_do_not_depend_on_threads(monkeypatch):
     """The GEMMs split over Python threads sum the same products."""
-    import homog.interaction as interaction
+    import homog.sca.interaction as interaction
 
     labels = np.random.default_rng(0).integers(0, 7, size=(40, 48))
     with policy.use_threads(1):

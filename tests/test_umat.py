@@ -6,7 +6,7 @@ from oracles import disc_labels, sphere_labels
 
 from homog.loading import strain_path
 from homog.materials import LinearElastic, PiecewiseLinearHardening, VonMises
-from homog.rom import build_rom
+from homog.sca.model import build_rom
 from kernels import ConvergenceError
 from kernels.arraymodule import gpu_available
 

@@ -15,7 +15,7 @@ from homog.cli._options import (
     microstructure_from_args,
 )
 from homog.materials import reference_materials_path
-from homog.rom import build_rom
+from homog.sca.model import build_rom
 from kernels.fft import BACKENDS
 
 

@@ -22,7 +22,7 @@ from homog.dns import dns
 from homog.files import atomic_open
 from homog.loading import uniaxial_stress
 from homog.materials import reference_materials_path
-from homog.rom import build_rom
+from homog.sca.model import build_rom
 from kernels.fft import BACKENDS
 
 

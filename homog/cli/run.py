@@ -17,7 +17,7 @@ from homog.cli._options import (
     progress_bar,
     write_outputs,
 )
-from homog.rom_io import load_rom
+from homog.sca.model import load_rom
 
 
 def register(sub: argparse._SubParsersAction) -> None:

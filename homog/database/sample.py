@@ -38,9 +38,9 @@ def simulate(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Label one design point with the reduced-order model, run until failure.
 
     Steps: pack the RVE with the ``[microstructure]`` generator (seeded by ``spec["seed"]``)
-    and voxelize it; build the SCA model (:func:`homog.rom.build_rom`, k-means seeded alike),
+    and voxelize it; build the SCA model (:func:`homog.sca.model.build_rom`, k-means seeded alike),
     with static clusters unless ``rom.adaptive`` asks for adaptive ones ("auto" or fine
-    clusters per phase, :mod:`homog.adaptive`); run the ``[loading]`` path until the stress
+    clusters per phase, :mod:`homog.sca.adaptive`); run the ``[loading]`` path until the stress
     falls below ``failure.drop`` × peak (:func:`homog.failure.run_to_failure`); evaluate
     :func:`homog.failure.failure_metrics`.
 
@@ -54,7 +54,7 @@ def simulate(spec: Mapping[str, Any]) -> dict[str, Any]:
     """
     from homog.failure import failure_metrics, run_to_failure
     from homog.materials import from_config
-    from homog.rom import build_rom
+    from homog.sca.model import build_rom
     from kernels.threads import use_threads
 
     with use_threads(int(spec.get("threads", 1))):

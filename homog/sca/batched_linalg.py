@@ -1,7 +1,7 @@
 """Dense linear algebra of the SCA online stage over a batch of material points (CPU).
 
 The Jacobian of the discrete Lippmann–Schwinger system of one point (Liu, Bessa & Liu,
-CMAME 306, 2016, eq. 33; :mod:`homog.sca`) is
+CMAME 306, 2016, eq. 33; :mod:`homog.sca.online`) is
 
     A = 1 + D·blockdiag(C_J − C0),     D = a(λ0, μ0) D1 − c(λ0, μ0) D2,
 

@@ -53,9 +53,9 @@ import numpy as np
 import scipy.linalg
 import scipy.linalg.lapack
 
-from homog.batched_linalg import assemble_jacobians
 from homog.materials.von_mises import ReturnMappingError
 from homog.nonlocal_average import ClusterAverage
+from homog.sca.batched_linalg import assemble_jacobians
 from kernels import green_coefficients
 from kernels import threads as thread_policy
 from kernels.arraymodule import array_module
@@ -164,7 +164,7 @@ class OnlineSolver:
     convergence it refactors only if its Jacobian moved since (a medium within
     ``THETA_RTOL`` of the factorized one counts as unmoved), so the returned tangent is exact
     and an elastic increment pays one factorization. The Jacobians are assembled by one
-    compiled pass over the points (:func:`homog.batched_linalg.assemble_jacobians`). On a GPU
+    compiled pass over the points (:func:`homog.sca.batched_linalg.assemble_jacobians`). On a GPU
     each iteration is one batched solve. With the regression scheme (and no chord steps) the
     reference medium is a Newton unknown (:meth:`_newton_step`). The decisions are taken point
     by point, so a point advanced alone or in a batch follows the same iterates.

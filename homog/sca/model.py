@@ -2,10 +2,10 @@
 
 ``build_rom`` runs the offline stage (Liu, Bessa & Liu, CMAME 306, 2016, §2): elastic strain
 concentration from the FFT solver, k-means clustering per phase, interaction tensors for any
-reference medium. ``ReducedOrderModel.run`` runs the online stage (:mod:`homog.sca`) on a
+reference medium. ``ReducedOrderModel.run`` runs the online stage (:mod:`homog.sca.online`) on a
 :class:`homog.loading.LoadPath` and returns the same :class:`homog.response.Response` as
 :func:`homog.dns`. ``save``/``load_rom`` keep the model in one portable ``.npz`` file
-(:mod:`homog.rom_io`).
+(:mod:`homog.sca.io`).
 """
 
 from __future__ import annotations
@@ -16,25 +16,21 @@ from typing import Any
 
 import numpy as np
 
-from homog.adaptive import (
-    AdaptiveStepper,
-    Adaptivity,
-    ClusterHierarchy,
-    adaptive_phases,
-    build_hierarchy,
-)
-from homog.clustering import (
-    cluster_strain_concentration,
-    cluster_volume_fractions,
-    validate_cluster_counts,
-)
 from homog.inputs import labels_and_lengths, materials_for_labels
-from homog.interaction import interaction_parts, interaction_tensors
 from homog.loading import LoadPath
 from homog.materials import Material
 from homog.nonlocal_average import cluster_weights
 from homog.response import Response
-from homog.sca import OnlineSolver, isotropic_fit
+from homog.sca.adaptive import AdaptiveStepper, Adaptivity
+from homog.sca.clustering import (
+    cluster_strain_concentration,
+    cluster_volume_fractions,
+    validate_cluster_counts,
+)
+from homog.sca.hierarchy import ClusterHierarchy, adaptive_phases, build_hierarchy
+from homog.sca.interaction import interaction_parts, interaction_tensors
+from homog.sca.io import read_rom, save_rom
+from homog.sca.online import OnlineSolver, isotropic_fit
 from kernels import ConvergenceError, elastic_homogenization
 from kernels.arraymodule import to_numpy
 from kernels.tensors import PLANE_INDICES
@@ -52,7 +48,7 @@ class ReducedOrderModel:
     materials : phase label -> :class:`homog.materials.Material`.
     lengths : RVE lengths; ``info``: build settings and stage timings.
     hierarchy : the fine clusters and their tree when built with adaptive clusters
-        (:class:`homog.adaptive.ClusterHierarchy`; this model is its initial cut), else None.
+        (:class:`homog.sca.adaptive.ClusterHierarchy`; this model is its initial cut), else None.
     """
 
     def __init__(self, cluster_labels: np.ndarray, cluster_phases: np.ndarray,
@@ -166,9 +162,9 @@ class ReducedOrderModel:
         or ``"truncate"``: return the response up to the last converged increment with
         ``info["stopped"] = "diverged"`` and the message in ``info["error"]``.
 
-        ``adaptivity``: online refinement of the clusters (:mod:`homog.adaptive`): "auto" (the
-        default: :class:`~homog.adaptive.Adaptivity` defaults when the model was built with
-        adaptive clusters, else none), an :class:`~homog.adaptive.Adaptivity`, or None (static
+        ``adaptivity``: online refinement of the clusters (:mod:`homog.sca.adaptive`): "auto" (the
+        default: :class:`~homog.sca.adaptive.Adaptivity` defaults when the model was built with
+        adaptive clusters, else none), an :class:`~homog.sca.adaptive.Adaptivity`, or None (static
         clusters). ``info["clusters_history"]`` lists (increment, clusters) after each refinement
         and ``info["clusters"]`` the final count per phase.
         """
@@ -181,7 +177,7 @@ class ReducedOrderModel:
         if adaptivity == "auto":
             adaptivity = Adaptivity() if self.hierarchy is not None else None
         if adaptivity is not None and not isinstance(adaptivity, Adaptivity):
-            raise ValueError(f"adaptivity must be 'auto', None or a homog.adaptive.Adaptivity, "
+            raise ValueError(f"adaptivity must be 'auto', None or a homog.sca.adaptive.Adaptivity, "
                              f"got {adaptivity!r}")
         options = {"tol": tol, "scs": scs, "scs_tol": scs_tol}
         stepper = None if adaptivity is None else AdaptiveStepper(self, adaptivity, options)
@@ -241,9 +237,13 @@ class ReducedOrderModel:
 
     def save(self, path: Any) -> None:
         """Write the model to one ``.npz`` file (atomic; read with :func:`load_rom`)."""
-        from homog.rom_io import save_rom
-
         save_rom(self, path)
+
+
+def load_rom(path: Any) -> ReducedOrderModel:
+    """Read a model written by :meth:`ReducedOrderModel.save` (:func:`homog.sca.io.read_rom`),
+    with clear errors for anything else."""
+    return ReducedOrderModel(**read_rom(path))
 
 
 def _counts_for_phases(counts: dict[int, int], labels: np.ndarray) -> dict[int, int]:
@@ -308,7 +308,7 @@ def build_rom(
     cluster_labels : a ready cluster map (int grid of ids 0..K−1, each cluster inside one
         phase) that replaces the clustering, e.g. one voxel per cluster.
     progress : optional callable(stage_name) called as each stage starts.
-    adaptive : fine clusters per phase for adaptive SCA (:mod:`homog.adaptive`): the initial
+    adaptive : fine clusters per phase for adaptive SCA (:mod:`homog.sca.adaptive`): the initial
         model keeps the k-means clusters of ``n_clusters`` and carries a hierarchy of
         ``adaptive[phase]`` fine clusters over each listed phase, which ``run`` refines where
         the strain localizes. "auto" (default): the phases whose material can soften (damage),

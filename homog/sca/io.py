@@ -1,10 +1,10 @@
 """The reduced-order model file: one ``.npz`` with arrays and JSON metadata, no pickle.
 
-Layout (schema ``homog.rom`` version 1): arrays ``cluster_labels`` (int32 grid),
+Layout (schema ``homog.sca.model`` version 1): arrays ``cluster_labels`` (int32 grid),
 ``cluster_phases`` (K,), ``D1``, ``D2`` (K, K, m, m), ``C_eff`` (m, m), ``lengths`` (d,), and
 ``metadata``: a JSON string with the schema, version, materials (``Material.to_config()`` per
 phase) and build info. A model built with adaptive clusters adds its hierarchy
-(:class:`homog.adaptive.ClusterHierarchy`): arrays ``hierarchy_fine_labels``,
+(:class:`homog.sca.adaptive.ClusterHierarchy`): arrays ``hierarchy_fine_labels``,
 ``hierarchy_fine_phases``, ``hierarchy_D1``, ``hierarchy_D2``, ``hierarchy_children``,
 ``hierarchy_initial`` and the metadata entry ``adaptive_phases``. Files are written to a
 temporary name in the target folder and renamed, so a crash never leaves a half-written model;
@@ -22,8 +22,9 @@ import numpy as np
 
 from homog.files import atomic_open, jsonable
 from homog.materials.config import material_from_config
+from homog.sca.hierarchy import ClusterHierarchy
 
-SCHEMA = "homog.rom"
+SCHEMA = "homog.sca.model"
 VERSION = 1
 _ARRAYS = ("cluster_labels", "cluster_phases", "D1", "D2", "C_eff", "lengths")
 _HIERARCHY = ("fine_labels", "fine_phases", "D1", "D2", "children", "initial")
@@ -50,10 +51,10 @@ def save_rom(rom: Any, path: Any) -> Path:
     return path
 
 
-def load_rom(path: Any) -> Any:
-    """Read a model written by :meth:`ReducedOrderModel.save`, with clear errors otherwise."""
-    from homog.rom import ReducedOrderModel
-
+def read_rom(path: Any) -> dict[str, Any]:
+    """The parts of a model written by :func:`save_rom`, as keyword arguments of
+    :class:`homog.sca.model.ReducedOrderModel` (see :func:`homog.sca.model.load_rom`), with
+    clear errors for anything else."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no reduced-order model file at {path}")
@@ -95,17 +96,16 @@ def load_rom(path: Any) -> Any:
     info = meta.get("info", {})
     if not isinstance(info, dict):
         raise ValueError(f"{path}: metadata 'info' must be a JSON object")
-    return ReducedOrderModel(arrays["cluster_labels"], arrays["cluster_phases"], arrays["D1"],
-                             arrays["D2"], arrays["C_eff"], materials,
-                             tuple(float(x) for x in arrays["lengths"]), info,
-                             _hierarchy(tree, meta, arrays["cluster_labels"], path))
+    return {"cluster_labels": arrays["cluster_labels"],
+            "cluster_phases": arrays["cluster_phases"], "D1": arrays["D1"], "D2": arrays["D2"],
+            "C_eff": arrays["C_eff"], "materials": materials,
+            "lengths": tuple(float(x) for x in arrays["lengths"]), "info": info,
+            "hierarchy": _hierarchy(tree, meta, arrays["cluster_labels"], path)}
 
 
 def _hierarchy(tree: dict[str, np.ndarray], meta: dict, cluster_labels: np.ndarray,
                path: Any) -> Any:
     """The adaptive-cluster hierarchy stored with a model (None when there is none)."""
-    from homog.adaptive import ClusterHierarchy
-
     if not tree:
         return None
     missing = [k for k in _HIERARCHY if k not in tree]
