@@ -202,3 +202,13 @@ def test_a_state_with_factors_is_not_changed_by_the_increments_started_from_it()
     assert first.converged.all()
     np.testing.assert_array_equal(first.state.stress, second.state.stress)
     np.testing.assert_array_equal(first.tangent, second.tangent)
+
+
+def test_the_model_file_keeps_its_schema_name(tmp_path):
+    """The file format is named "homog.rom", version 1, whatever the modules are called."""
+    import json
+
+    build_rom(disc_labels(16, 0.3), ELASTIC, {0: 2, 1: 1}).save(tmp_path / "rom.npz")
+    with np.load(tmp_path / "rom.npz") as data:
+        meta = json.loads(str(data["metadata"]))
+    assert (meta["schema"], meta["version"]) == ("homog.rom", 1)

@@ -1,10 +1,10 @@
 """The reduced-order model file: one ``.npz`` with arrays and JSON metadata, no pickle.
 
-Layout (schema ``homog.sca.model`` version 1): arrays ``cluster_labels`` (int32 grid),
+Layout (schema ``homog.rom`` version 1): arrays ``cluster_labels`` (int32 grid),
 ``cluster_phases`` (K,), ``D1``, ``D2`` (K, K, m, m), ``C_eff`` (m, m), ``lengths`` (d,), and
 ``metadata``: a JSON string with the schema, version, materials (``Material.to_config()`` per
 phase) and build info. A model built with adaptive clusters adds its hierarchy
-(:class:`homog.sca.adaptive.ClusterHierarchy`): arrays ``hierarchy_fine_labels``,
+(:class:`homog.sca.hierarchy.ClusterHierarchy`): arrays ``hierarchy_fine_labels``,
 ``hierarchy_fine_phases``, ``hierarchy_D1``, ``hierarchy_D2``, ``hierarchy_children``,
 ``hierarchy_initial`` and the metadata entry ``adaptive_phases``. Files are written to a
 temporary name in the target folder and renamed, so a crash never leaves a half-written model;
@@ -24,7 +24,7 @@ from homog.files import atomic_open, jsonable
 from homog.materials.config import material_from_config
 from homog.sca.hierarchy import ClusterHierarchy
 
-SCHEMA = "homog.sca.model"
+SCHEMA = "homog.rom"
 VERSION = 1
 _ARRAYS = ("cluster_labels", "cluster_phases", "D1", "D2", "C_eff", "lengths")
 _HIERARCHY = ("fine_labels", "fine_phases", "D1", "D2", "children", "initial")
