@@ -42,12 +42,7 @@ SKIP = {
 
 #: (file, text the snippet contains) -> why it is expected to fail (owned by another guide's
 #: author; the report of issue 15 says what each needs).
-PENDING = {
-    ("docs/sca.md", '"materials.toml"'):
-        "reads a materials.toml it never writes: use homog.materials.reference_materials()",
-    ("docs/umat.md", 'load_rom("rom.npz")'):
-        "loads a rom.npz it never writes and uses undefined stress/stran/dstran/npoints",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 #: (file, text the snippet contains) of snippets that take more than a few seconds.
 SLOW = {
