@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from homog.cli import main
-from homog.database import SampleStore, load_config, run_database
+from homog.database import SampleStore, load_config, run_database, summary_table
 from homog.database.design import sobol_points, uniform_points
 from homog.database.explore import explore, select_batch
 from homog.database.learn import GaussianProcessSurrogate, cross_validate, errors, train
@@ -103,3 +103,24 @@ def test_uncertainty_sampling_reduces_the_error_faster_than_random(tmp_path):
     with pytest.raises(ValueError, match="explored with"):
         explore(config, store, rounds=5, batch=3, labeller=synthetic, pool=512, test=64,
                 baseline="random", restarts=0)
+
+
+def unfailed_every_third(spec):
+    """Toughness of the bumpy function; every third sample 'did not fail' (toughness ×10)."""
+    value = float(bumpy(spec["point"])[0])
+    failed = int(spec["id"][-6:]) % 3 != 0
+    return {"outputs": {"toughness": value if failed else 10 * value,
+                        "failed": 1.0 if failed else 0.0}}
+
+
+def test_samples_that_did_not_fail_are_not_trained_on_for_toughness(tmp_path, capsys):
+    config = load_config(CONFIG | {"samples": 18})
+    run_database(config, tmp_path / "db.zarr", labeller=unfailed_every_third)
+    result = train(tmp_path / "db.zarr", "toughness", folds=4)
+    assert result.y.size == 12 and len(result.censored) == 6
+    assert not set(result.censored) & set(result.ids)
+    table = summary_table(SampleStore.open(tmp_path / "db.zarr"))
+    assert (table.loc[result.ids, "failed"] == 1.0).all()
+    assert (table.loc[result.censored, "failed"] == 0.0).all()
+    assert main(["database", "train", str(tmp_path / "db.zarr"), "--folds", "4"]) == 0
+    assert "left out 6 samples that did not fail" in capsys.readouterr().out

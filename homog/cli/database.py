@@ -140,6 +140,11 @@ def train(args: argparse.Namespace) -> int:
     cv, gp = result.cv, result.surrogate
     print(f"Gaussian process of {args.target} on {result.y.size} samples "
           f"({args.kernel} kernel, inputs scaled to the design box, normalized target)")
+    if result.censored:
+        print(f"left out {len(result.censored)} samples that did not fail by the end of their "
+              f"load path (their {args.target} only bounds the material's): "
+              f"{', '.join(result.censored[:5])}{' ...' if len(result.censored) > 5 else ''}; "
+              "lengthen the path (loading.max_strain) to label them")
     print(f"{cv.folds}-fold cross-validation: RMSE {cv.rmse:.4g} ({100 * cv.nrmse:.1f}% of "
           f"the std), R² {cv.r2:.4f}, ±2σ coverage {100 * cv.coverage:.0f}%")
     print("length scales (unit box; small = relevant):")

@@ -182,7 +182,8 @@ def _least_samples(folds: int) -> int:
 @dataclass
 class Training:
     """What :func:`train` learned: the surrogate fitted to all samples, its cross-validation,
-    the variable names, the samples' ``values`` ``(n, d)`` and ``y`` ``(n,)``, and the ids."""
+    the variable names, the samples' ``values`` ``(n, d)`` and ``y`` ``(n,)``, the ids, and the
+    ids of the samples left out because their target is censored (they did not fail)."""
 
     surrogate: GaussianProcessSurrogate
     cv: CrossValidation
@@ -190,6 +191,7 @@ class Training:
     values: np.ndarray
     y: np.ndarray
     ids: list[str]
+    censored: list[str]
 
 
 def train(store: Any, target: str = "toughness", *, folds: int = 5, kernel: str = "matern",
@@ -197,16 +199,20 @@ def train(store: Any, target: str = "toughness", *, folds: int = 5, kernel: str 
     """Fit a surrogate of ``target`` to the complete samples of a store and cross-validate it.
 
     ``store``: path or :class:`~homog.database.store.SampleStore`; ``origins``: the sample
-    origins to learn from (e.g. ``("doe", "explore")``; default all).
+    origins to learn from (e.g. ``("doe", "explore")``; default all). Samples that did not
+    fail by the end of their path are left out of a toughness or failure-strain target
+    (``Training.censored``): their value bounds the material's from below.
     """
     from homog.database.store import SampleStore
-    from homog.database.summary import summary_table, training_data
+    from homog.database.summary import censored, summary_table, training_data
 
     if not isinstance(store, SampleStore):
         store = SampleStore.open(store)
     config = store.config
-    rows, y = training_data(summary_table(store), config.names, target,
+    table = summary_table(store)
+    rows, y = training_data(table, config.names, target,
                             None if origins is None else tuple(origins))
+    left_out = list(censored(table, target).index)
     if y.size < 3:
         raise ValueError(f"training needs at least 3 complete samples with a finite {target!r} "
                          f"(cross-validation fits each Gaussian process on all samples but one "
@@ -218,7 +224,7 @@ def train(store: Any, target: str = "toughness", *, folds: int = 5, kernel: str 
     surrogate = GaussianProcessSurrogate(kernel, seed=seed).fit(points, y)
     values = np.array([[_numeric(v, row[v.path]) for v in config.variables]
                        for row in records], dtype=float).reshape(len(records), -1)
-    return Training(surrogate, cv, config.names, values, y, list(rows.index))
+    return Training(surrogate, cv, config.names, values, y, list(rows.index), left_out)
 
 
 def _numeric(variable: Variable, value: Any) -> float:

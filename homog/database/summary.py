@@ -64,14 +64,29 @@ def export_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
     return path
 
 
+#: Outputs measured up to failure: a sample that did not fail by the end of its load path
+#: only bounds them from below (right-censored), so it is left out of their training data.
+CENSORED_TARGETS = ("toughness", "failure_strain")
+
+
+def censored(table: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The complete samples whose ``target`` is censored: they did not fail (``failed`` 0)."""
+    if target not in CENSORED_TARGETS or "failed" not in table.columns:
+        return table.iloc[:0]
+    return table[(table["status"] == "complete") & (table["failed"] != 1.0)]
+
+
 def training_data(table: pd.DataFrame, names: list[str], target: str,
                   origins: tuple[str, ...] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
-    """Complete samples with a finite ``target``: (their rows, the target values)."""
+    """Complete samples with a finite ``target``: (their rows, the target values). For a
+    target of :data:`CENSORED_TARGETS`, samples that did not fail are left out
+    (:func:`censored`): their value is the path's, not the material's."""
     if target not in table.columns or target in names or target in _LEADING + _TRAILING:
         outputs = [c for c in table.columns if c not in names + _LEADING + _TRAILING]
         raise ValueError(f"target {target!r} is not an output of this database; outputs: "
                          f"{outputs}")
     rows = table[(table["status"] == "complete") & np.isfinite(table[target])]
+    rows = rows.drop(index=censored(table, target).index, errors="ignore")
     if origins is not None:
         rows = rows[rows["origin"].isin(origins)]
     return rows, rows[target].to_numpy(dtype=float)
