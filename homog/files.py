@@ -1,96 +1,23 @@
 """Files written atomically and durably, and metadata made JSON-serializable.
 
 Every file homog writes (responses, plots, models, RVE images, trained-model reports) goes
-through :func:`atomic_open`: the data is written to a temporary file next to the target,
-flushed to the disk (``fsync``), renamed over the target, and the folder entry is flushed too.
-A crash, a Ctrl-C or a power loss leaves either the old file or the complete new one, never a
-half-written one. Files get the permissions the user's umask gives (``0o666 & ~umask``, e.g.
-0644), like any file the user creates. :func:`fsync_tree` makes a folder written by another
-library (a Zarr group) durable before it is renamed into place.
+through :func:`atomic_open` or :func:`atomic_path` (:mod:`rve_gen.io.atomic`, the one helper of
+the distribution: temporary file, fsync, the umask's permissions, rename, folder fsync).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
-
-def file_mode() -> int:
-    """Permission bits of a new file under the current umask (``0o666 & ~umask``)."""
-    return 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    """The process umask, read from /proc on Linux (no change to the process state), else
-    by setting it and putting it back at once."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
-
-
-@contextmanager
-def atomic_open(path: Any, mode: str = "w") -> Iterator[IO]:
-    """A temporary file next to ``path``, made durable and moved onto ``path`` on success.
-
-    On leaving the block without an exception the file is flushed and fsynced, given the
-    umask's permissions (mkstemp's would be 0600), renamed onto ``path`` with ``os.replace``,
-    and the folder is fsynced so that the rename itself survives a power loss. On any
-    exception the temporary file is removed and ``path`` is left as it was. ``mode``: "w"
-    (text) or "wb" (binary).
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as file:
-            yield file
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
-
-
-def fsync_dir(path: str | os.PathLike) -> None:
-    """Flush a folder's entries (new, renamed or removed names) to the disk."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:  # a platform without directory handles (Windows): nothing to flush
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # some file systems refuse fsync on folders; their renames are durable
-        pass
-    finally:
-        os.close(fd)
-
-
-def fsync_tree(path: str | os.PathLike) -> None:
-    """Flush every file under ``path`` and then every folder, deepest first, to the disk."""
-    for folder, _, names in os.walk(path, topdown=False):
-        for name in names:
-            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        fsync_dir(folder)
+from rve_gen.io.atomic import (  # noqa: F401  (re-exported)
+    atomic_open,
+    atomic_path,
+    file_mode,
+    fsync_dir,
+    fsync_tree,
+)
 
 
 def jsonable(obj: Any) -> Any:

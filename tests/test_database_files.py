@@ -1,13 +1,13 @@
-"""The one atomic-write helper (homog.files, used by the database store and every writer):
-durable, all-or-nothing, and with the permissions the user's umask gives."""
+"""The one atomic-write helper (rve_gen.io.atomic, re-exported by homog.files; used by the
+database store and every writer): durable, all-or-nothing, with the umask's permissions."""
 
 import os
 import stat
 
 import pytest
 
-from homog import files
 from homog.files import atomic_open, file_mode, fsync_tree
+from rve_gen.io import atomic
 
 
 @pytest.fixture
@@ -38,8 +38,8 @@ def test_the_file_and_its_folder_are_fsynced_before_and_after_the_rename(tmp_pat
         renamed.append(len(synced))
         real_replace(src, dst)
 
-    monkeypatch.setattr(files.os, "fsync", fsync)
-    monkeypatch.setattr(files.os, "replace", replace)
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    monkeypatch.setattr(atomic.os, "replace", replace)
     with atomic_open(tmp_path / "b.bin", "wb") as file:
         file.write(b"data")
     assert synced[0].startswith(".b.bin.") and renamed == [1]   # the data, then the rename
@@ -58,3 +58,19 @@ def test_an_exception_leaves_the_old_file_and_no_temporary(tmp_path):
         raise RuntimeError("crash while writing")
     assert (tmp_path / "c.txt").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.txt"]
+
+
+def test_rve_files_get_the_umask_permissions_too(tmp_path):
+    """RVE files go through the same helper: the umask's permissions, not mkstemp's 0600."""
+    import numpy as np
+
+    from rve_gen import Microstructure
+    from rve_gen.io import write
+
+    previous = os.umask(0o027)
+    try:
+        write(tmp_path / "micro.npz", Microstructure(np.zeros((4, 4), dtype=np.int32)))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "micro.npz").stat().st_mode) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["micro.npz"]

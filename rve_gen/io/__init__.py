@@ -17,7 +17,6 @@ No reader ever unpickles: ``.npy``/``.npz`` are loaded with ``allow_pickle=False
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -25,6 +24,7 @@ import numpy as np
 
 from rve_gen.io import mesh, npy, npz, png, raster, tiff, xdmf
 from rve_gen.io._pixels import LabelError, Pixels, microstructure
+from rve_gen.io.atomic import atomic_path
 from rve_gen.microstructure import Microstructure
 
 FORMATS: dict[str, ModuleType] = {
@@ -124,9 +124,8 @@ def read(path: str | os.PathLike) -> Microstructure:
 
 def write(path: str | os.PathLike, microstructure: Microstructure,
           cell_data: dict[str, np.ndarray] | None = None) -> None:
-    """Write ``microstructure`` atomically: to a temporary file in the same folder, flushed to
-    the disk, given the permissions of the user's umask (like ``homog.files.atomic_open``,
-    which rve_gen cannot import: DESIGN.md section 1), then ``os.replace`` onto ``path``.
+    """Write ``microstructure`` atomically (:func:`rve_gen.io.atomic.atomic_path`: a temporary
+    file in the same folder, flushed to the disk, the user's umask's permissions, renamed).
 
     ``cell_data``: extra per-voxel fields (name -> array of the grid's shape) for the ``.vtu``
     format, e.g. cluster maps or plastic strain to inspect in ParaView.
@@ -138,24 +137,8 @@ def write(path: str | os.PathLike, microstructure: Microstructure,
         if Path(path).suffix.lower() != ".vtu":
             raise ValueError(f"extra cell data is written to .vtu files only, not {path.name}")
         extra = {"cell_data": cell_data}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        module.write(Path(tmp), microstructure, **extra)
-        with open(tmp, "rb+") as file:
-            os.fsync(file.fileno())
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _file_mode() -> int:
-    """Permission bits of a new file under the current umask (mkstemp's would be 0600)."""
-    umask = os.umask(0o022)  # reading the umask means setting it; put it back at once
-    os.umask(umask)
-    return 0o666 & ~umask
+    with atomic_path(path) as tmp:
+        module.write(tmp, microstructure, **extra)
 
 
 def load(path: str | os.PathLike) -> Microstructure:
