@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from database_cases import tiny_config
 
 from homog.cli import main
 from homog.database import SampleStore, load_config, run_database, summary_table
@@ -21,30 +22,7 @@ from homog.database.config import tomllib
 from homog.database.lock import LOCK_NAME, StoreLockedError
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = """
-samples = 6
-seed = 3
-[variables]
-"microstructure.volume_fraction" = [0.1, 0.3]
-"materials.matrix.E" = [50.0, 150.0]
-[microstructure]
-generator = "circles"
-radius = 0.1
-shape = [16, 16]
-[materials.matrix]
-model = "linear_elastic"
-E = 100.0
-nu = 0.3
-[materials.phase1]
-model = "linear_elastic"
-E = 500.0
-nu = 0.2
-[rom]
-clusters = { matrix = 2, phase1 = 1 }
-[loading]
-max_strain = 0.01
-steps = 2
-"""
+CONFIG = tiny_config(3)
 # A driver: argv = mode, folder. Sample 3 fails when "fail" is in the mode; with "block" the
 # labeller of sample 2 writes folder/waiting and waits for folder/go; "kill-install" and
 # "kill-rmtree" SIGKILL the process inside a commit's rename or a deletion.

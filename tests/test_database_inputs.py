@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from database_cases import tiny_config
 
 from homog.cli import main
 from homog.database import SampleStore, dask_client, load_config, run_database, summary_table
@@ -17,30 +18,7 @@ from homog.database.design import sobol_points
 from homog.database.explore import explore
 from homog.database.learn import cross_validate, train
 
-CONFIG = """
-samples = 6
-seed = 1
-[variables]
-"microstructure.volume_fraction" = [0.1, 0.3]
-"materials.matrix.E" = [50.0, 150.0]
-[microstructure]
-generator = "circles"
-radius = 0.1
-shape = [16, 16]
-[materials.matrix]
-model = "linear_elastic"
-E = 100.0
-nu = 0.3
-[materials.phase1]
-model = "linear_elastic"
-E = 500.0
-nu = 0.2
-[rom]
-clusters = { matrix = 2, phase1 = 1 }
-[loading]
-max_strain = 0.01
-steps = 2
-"""
+CONFIG = tiny_config(1)
 RVE = "cannot make the RVE of sample doe-000000 .*"
 # (replacements in CONFIG, expected message): configurations that used to validate and then
 # fail in every sample (or never start)

@@ -5,34 +5,13 @@
 import numpy as np
 import pandas as pd
 import pytest
+from database_cases import tiny_config
 
 from homog.database import SampleStore, load_config, run_database, summary_table
 from homog.database.config import tomllib
 from homog.database.summary import export_table
 
-CONFIG = """
-samples = 6
-seed = 1
-[variables]
-"microstructure.volume_fraction" = [0.1, 0.3]
-"materials.matrix.E" = [50.0, 150.0]
-[microstructure]
-generator = "circles"
-radius = 0.1
-shape = [16, 16]
-[materials.matrix]
-model = "linear_elastic"
-E = 100.0
-nu = 0.3
-[materials.phase1]
-model = "linear_elastic"
-E = 500.0
-nu = 0.2
-[rom]
-clusters = { matrix = 2, phase1 = 1 }
-[loading]
-max_strain = 0.1
-"""
+CONFIG = tiny_config(1, "max_strain = 0.1")
 calls = []
 
 
