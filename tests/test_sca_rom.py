@@ -212,3 +212,14 @@ def test_the_model_file_keeps_its_schema_name(tmp_path):
     with np.load(tmp_path / "rom.npz") as data:
         meta = json.loads(str(data["metadata"]))
     assert (meta["schema"], meta["version"]) == ("homog.rom", 1)
+
+
+def test_a_reference_medium_must_be_positive_definite():
+    """μ0 > 0 and a positive bulk modulus λ0 + 2μ0/3: λ0 + 2μ0 > 0 alone let a softening
+    database sample converge near a singular medium (λ0 = −33.7, μ0 = 16.9) to a stress 70
+    times its peak."""
+    from homog.sca.online import _admissible
+
+    lam = np.array([-33.7, 50.0, 1.0, -0.6, np.nan])
+    mu = np.array([16.9, 20.0, 0.0, 1.0, 1.0])
+    np.testing.assert_array_equal(_admissible(lam, mu), [False, True, False, True, False])
