@@ -981,15 +981,18 @@ def _regression_derivatives(dE: Any, dS: Any, lam: Any, mu: Any, ok: Any,
 
 
 def _admissible(lam: Any, mu: Any) -> Any:
-    """True where (λ, μ) is a positive-definite isotropic reference medium: finite, μ > 0 and
-    bulk modulus λ + 2μ/3 > 0 (3λ + 2μ > 0).
+    """True where (λ, μ) is a usable isotropic reference medium: finite, μ > 0 and strongly
+    elliptic with a margin, λ + 2μ ≥ μ/5, so that the longitudinal coefficient of its Green
+    operator, c = 1/μ − 1/(λ + 2μ), stays within |c| ≤ 4/μ.
 
-    λ + 2μ > 0 alone (the Green operator exists) admits media of negative bulk modulus, near
-    which the SCA system is ill-conditioned: a softening 200² database sample converged there
-    (λ0 = −33.7, μ0 = 16.9) to a stress 70 times its peak.
+    Near λ + 2μ = 0 the SCA system is ill-conditioned: with λ + 2μ > 0 alone a softening 200²
+    database sample converged (λ0 = −33.7, μ0 = 16.9) to a stress 70 times its peak. A
+    positive bulk modulus (3λ + 2μ > 0) is not required: measured on eight random RVEs run to
+    failure, requiring it made the toughness of most of them 30–280 % worse or the run
+    diverge, while this margin keeps their results and refuses that sample's medium.
     """
     xp = array_module(lam)
-    return xp.isfinite(lam) & xp.isfinite(mu) & (mu > 0) & (3 * lam + 2 * mu > 0)
+    return xp.isfinite(lam) & xp.isfinite(mu) & (mu > 0) & (lam + 2 * mu > 0.2 * mu)
 
 
 def _isotropic_basis(comps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
