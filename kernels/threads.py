@@ -106,7 +106,8 @@ _setting: int | None = _from_environment()
 
 
 def set_threads(n: int | str | None) -> None:
-    """Set the thread count of every pool, process-wide: a positive integer, or "auto"/None."""
+    """Set the most threads any pool uses, process-wide: a positive integer, or "auto"/None
+    (jobs below their threshold run on one thread either way: :func:`threads_for`)."""
     global _setting
     _setting = _parse(n, "threads")
 
@@ -118,7 +119,7 @@ def get_threads() -> int | None:
 
 @contextmanager
 def use_threads(n: int | str | None) -> Iterator[None]:
-    """Within the block, every pool uses ``n`` threads ("auto"/None: the automatic policy)."""
+    """Within the block, pools use at most ``n`` threads ("auto"/None: the automatic policy)."""
     global _setting
     previous = _setting
     _setting = _parse(n, "threads")
