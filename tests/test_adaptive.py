@@ -227,3 +227,13 @@ def test_a_refined_model_that_fails_leaves_the_coarse_result(adaptive_rom):
         state, reference = res.state, ref.state
     assert failing.tried > 0, "no split was tried: the test would prove nothing"
     assert failing.history == [] and failing.nodes.size == adaptive_rom.K
+
+
+def test_an_elastic_phase_made_adaptive_never_splits(micro):
+    """Without an inelastic driver there is nothing to follow: the run stays static."""
+    rom = build_rom(micro, {0: MATRIX, 1: FIBRE}, {0: 6, 1: 2}, adaptive={1: 8})
+    assert rom.hierarchy.adaptive_phases == (1,)
+    r = rom.run(uniaxial_stress(0.02, 10))
+    assert r.info["clusters_history"] == []
+    np.testing.assert_array_equal(r.stress, rom.run(uniaxial_stress(0.02, 10),
+                                                    adaptivity=None).stress)

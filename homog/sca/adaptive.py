@@ -81,7 +81,7 @@ class AdaptiveStepper:
         self.nodes = self.hierarchy.initial.copy()
         self.model = rom
         self.solver = rom.online_solver(**self.options)
-        self.cap = settings.max_clusters or self.hierarchy.children.shape[0]
+        self.cap = settings.max_clusters or self.hierarchy.n_fine
         self.history: list[tuple[int, int]] = []
 
     def advance(self, state: Any, target: Any, controlled: Any, guess: Any, max_cuts: int,
@@ -122,8 +122,10 @@ class AdaptiveStepper:
             phase = int(self.model.cluster_phases[idx[0]])
             if phase not in self.hierarchy.adaptive_phases:
                 continue
-            name = "nonlocal_eqps" if "nonlocal_eqps" in after else "eqps"
-            feature = (after[name] - before[name])[:, 0]
+            names = [n for n in ("nonlocal_eqps", "eqps") if n in after]
+            if not names:  # an elastic phase made adaptive by hand: no inelastic driver
+                continue
+            feature = (after[names[0]] - before[names[0]])[:, 0]
             low, high = float(feature.min()), float(feature.max())
             if high - low <= self.settings.threshold * dE:
                 continue
