@@ -100,3 +100,24 @@ def test_written_rves_follow_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "r.npz").stat().st_mode & 0o777 == 0o640
+
+
+def test_run_to_failure_prints_the_failure_metrics(tmp_path, capsys):
+    import rve_gen
+    from homog.materials import LinearElastic, LinearHardening, VonMisesDamage
+    from homog.sca import build_rom
+
+    ms = rve_gen.circles(volume_fraction=0.3, radius=0.12, seed=3).voxelize((24, 24))
+    matrix = VonMisesDamage(100.0, 0.3, LinearHardening(0.5, 0.5), onset=0.01,
+                            softening_strain=0.02, nonlocal_length=0.1)
+    build_rom(ms, {0: matrix, 1: LinearElastic(500.0, 0.19)}, {0: 4, 1: 2},
+              adaptive=None).save(tmp_path / "rom.npz")
+    assert main(["run", str(tmp_path / "rom.npz"), "--strain", "0.04", "--steps", "80",
+                 "--to-failure"]) == 0
+    out = capsys.readouterr().out
+    assert "failed at strain" in out and "toughness" in out and "peak stress" in out
+    assert main(["run", str(tmp_path / "rom.npz"), "--strain", "0.004", "--steps", "4",
+                 "--to-failure"]) == 0
+    assert "did not fail by the end of the path" in capsys.readouterr().out
+    assert main(["run", str(tmp_path / "rom.npz"), "--to-failure", "--drop", "1.5"]) == 1
+    assert "drop = 1.5 must be a number in (0, 1)" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """``homog run``: the SCA online stage of a saved ROM on a load path.
 
     homog run rom.npz --load uniaxial --strain 0.05 --steps 200 -o curve.csv --plot curve.png
+    homog run rom.npz --strain 0.1 --steps 300 --to-failure     # and print the failure metrics
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from homog.cli._options import (
     progress_bar,
     write_outputs,
 )
+from homog.failure import failure_metrics, run_to_failure
 from homog.sca.model import load_rom
 
 
@@ -29,6 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_threads_option(p)
     p.add_argument("--scs", choices=("regression", "projection"), default="regression",
                    help="self-consistent scheme of the reference medium")
+    p.add_argument("--to-failure", action="store_true",
+                   help="stop when the stress falls below --drop × its peak and print the "
+                   "failure metrics (toughness, peak, strain at peak, failure strain)")
+    p.add_argument("--drop", type=float, default=0.5,
+                   help="fraction of the peak that defines failure, with --to-failure")
     p.set_defaults(func=run)
 
 
@@ -37,7 +44,19 @@ def run(args: argparse.Namespace) -> int:
     path = loading_from_args(args)
     rom = load_rom(args.rom)
     t0 = time.perf_counter()
-    response = rom.run(path, scs=args.scs, progress=progress_bar("ROM"))
+    if args.to_failure:
+        response = run_to_failure(rom, path, drop=args.drop, scs=args.scs,
+                                  progress=progress_bar("ROM"))
+    else:
+        response = rom.run(path, scs=args.scs, progress=progress_bar("ROM"))
     print(f"online stage: {time.perf_counter() - t0:.2f} s for {rom.K} clusters")
     write_outputs(response, args, "ROM")
+    if args.to_failure:
+        m = failure_metrics(response, drop=args.drop)
+        state = (f"failed at strain {m.failure_strain:.6g} ({m.failure_mode})" if m.failed else
+                 "did not fail by the end of the path: lengthen it (--strain); the toughness "
+                 "below only bounds the material's")
+        print(f"{state}\ntoughness {m.toughness:.6g}, peak stress {m.peak_stress:.6g} at "
+              f"strain {m.strain_at_peak:.6g}, initial stiffness {m.initial_stiffness:.6g} "
+              f"(measure {m.measure})")
     return 0
