@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -98,13 +99,7 @@ def pixels(path: str | os.PathLike) -> Pixels:
             f"{os.fspath(path)!r} is a mesh, not an image: phases and thresholds apply to "
             "images and arrays; read it with rve_gen.load."
         )
-    path = _existing(path)
-    try:
-        return module.pixels(path)
-    except (LabelError, MemoryError):
-        raise
-    except Exception as exc:  # any parser failure of a damaged file: name the file and format
-        raise _unreadable(path, exc) from None
+    return _parsed(_existing(path), module.pixels)
 
 
 def read(path: str | os.PathLike) -> Microstructure:
@@ -113,12 +108,17 @@ def read(path: str | os.PathLike) -> Microstructure:
     module = format_for(path)
     if hasattr(module, "pixels"):
         return microstructure(pixels(path), os.fspath(path))
-    path = _existing(path)
+    return _parsed(_existing(path), module.read)
+
+
+def _parsed(path: Path, parse: Any) -> Any:
+    """``parse(path)``; any parser failure of a damaged file names the file and its format
+    (label errors and memory estimates pass through as they are)."""
     try:
-        return module.read(path)
+        return parse(path)
     except (LabelError, MemoryError):
         raise
-    except Exception as exc:  # any parser failure of a damaged file: name the file and format
+    except Exception as exc:
         raise _unreadable(path, exc) from None
 
 
