@@ -153,7 +153,7 @@ class AdaptiveStepper:
         states = []
         for (_, old_idx), (_, new_idx), old in zip(old_groups, self.solver.groups,
                                                    state.material_states):
-            row = np.empty(rom.K + len(nodes), dtype=np.int64)  # cluster -> row in old group
+            row = np.empty(parent.size, dtype=np.int64)  # old cluster -> its row in old group
             row[old_idx] = np.arange(old_idx.size)
             rows = row[parent[new_idx]]
             new = {k: v[rows].copy() for k, v in old.items()}
