@@ -210,6 +210,9 @@ class OnlineSolver:
                                      f"{Wg.shape}")
                 W[np.ix_(idx, idx)] = Wg
         self.coupled = any(Wg is not None for Wg in weights)
+        #: points whose Jacobian was LU-factorized (CPU path), since construction: the cost
+        #: measure of benchmarks/umat.py and of the tests of Newton on the medium
+        self.factorizations = 0
         self._host = {
             "W": W,
             "averages": [None if Wg is None else ClusterAverage(np.asarray(Wg, dtype=float))
@@ -561,6 +564,7 @@ class OnlineSolver:
         km, m = self.K * self.m, self.m
         At = self._jacobian(w, idx, tangent_m, coupling, a)
         piv = _lu_factor_points(At)
+        self.factorizations += int(idx.size)
         stack = np.broadcast_to(a["stack"], (idx.size, km, m))
         sol = _lu_solve_points(At, piv, np.concatenate([stack, B], axis=2))
         X = sol[:, :, :m]
