@@ -53,6 +53,25 @@ def reference(case: str, seed: int, ms, steps: int) -> Response:
     return r
 
 
+def crate(case: str, seed: int, labels: np.ndarray, clusters: tuple[int, int], steps: int,
+          python: str) -> np.ndarray | None:
+    """CRATE's (ε11, σ11) curve on the same labels (computed once, then read from its CSV)."""
+    from sca import run_crate  # benchmarks/sca.py: CRATE on the same labels
+
+    name = f"crate_{case}_seed{seed}_K{clusters[0]}+{clusters[1]}_{steps}.csv"
+    path = HERE / "data" / "accuracy" / name
+    if path.exists():
+        return np.loadtxt(path, delimiter=",", skiprows=1)
+    if not python:
+        return None
+    result = run_crate(python, labels, clusters, steps)
+    if "curve" not in result:
+        print(f"# CRATE {case} seed {seed} K {clusters}: {result.get('error')}", flush=True)
+        return None
+    np.savetxt(path, result["curve"], delimiter=",", header="strain_11,stress_11", comments="")
+    return result["curve"]
+
+
 def errors(strain: np.ndarray, stress: np.ndarray, ref: Response) -> tuple[float, float]:
     """(final-stress error, largest deviation along the curve), in %, against the DNS σ11(ε11)."""
     on_ref = np.interp(strain, ref.strain[:, 0], ref.stress[:, 0])
@@ -62,8 +81,6 @@ def errors(strain: np.ndarray, stress: np.ndarray, ref: Response) -> tuple[float
 
 
 def main() -> None:
-    from sca import run_crate  # benchmarks/sca.py: CRATE on the same labels
-
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--case", choices=("2d", "3d"), default="2d")
@@ -73,6 +90,8 @@ def main() -> None:
     p.add_argument("--crate-python", help="python of a venv with cratepy installed")
     p.add_argument("--discretization", default=None,
                    help="Green operator of the ROM (build_rom's default when omitted)")
+    p.add_argument("--static", action="store_true",
+                   help="static clusters (adaptive=None), like CRATE's SCA")
     a = p.parse_args()
     path = uniaxial_stress(0.05, a.steps)
     rows = []
@@ -86,14 +105,15 @@ def main() -> None:
         for k in CLUSTERS[a.case]:
             t = time.perf_counter()
             options = {} if a.discretization is None else {"discretization": a.discretization}
+            if a.static:
+                options["adaptive"] = None
             r = build_rom(ms, reference_materials_path(), {0: k[0], 1: k[1]}, **options).run(path)
             seconds = time.perf_counter() - t
             hf, hc = errors(r.strain[:, 0], r.stress[:, 0], ref)
             cf = cc = np.nan
-            if a.crate_python and a.discretization is None:
-                crate = run_crate(a.crate_python, ms.labels, k, a.steps)
-                if "curve" in crate:
-                    cf, cc = errors(crate["curve"][:, 0], crate["curve"][:, 1], ref)
+            curve = crate(a.case, seed, ms.labels, k, a.steps, a.crate_python)
+            if curve is not None:
+                cf, cc = errors(curve[:, 0], curve[:, 1], ref)
             rows.append((sum(k), hf, hc, seconds, cf, cc))
             print(f"{seed:>4} {sum(k):>3} {hf:13.2f} {hc:7.2f} {seconds:5.1f} {cf:13.2f} "
                   f"{cc:7.2f}", flush=True)

@@ -1,5 +1,5 @@
 """Adaptive clustering: the fine-level hierarchy, exact aggregation of D, splits that inherit
-the state, and a hardening run left alone."""
+the state, and the "auto" rule (inelastic phases only)."""
 
 import numpy as np
 import pytest
@@ -124,10 +124,17 @@ def test_children_inherit_the_state_of_their_parent(adaptive_rom):
     assert abs(refined.stress[1, 0] / coarse.stress[1, 0] - 1) < 0.02
 
 
-def test_hardening_phases_get_no_hierarchy(micro):
+def test_auto_refines_hardening_phases_with_four_fine_clusters_per_cluster(micro):
     rom = build_rom(micro, {0: MATRIX, 1: FIBRE}, {0: 6, 1: 2})
-    assert rom.hierarchy is None
-    assert rom.run(uniaxial_stress(0.01, 5)).info["clusters_history"] == []
+    h = rom.hierarchy
+    assert h.adaptive_phases == (0,) and h.n_fine == 4 * 6 + 2  # the elastic fibres stay
+    elastic = rom.run(uniaxial_stress(0.002, 4))                 # below yield: no feature
+    assert elastic.info["clusters_history"] == []
+    plastic = rom.run(uniaxial_stress(0.02, 10))
+    assert plastic.info["clusters_history"], "plastic flow concentrates: clusters split"
+    assert build_rom(micro, {0: MATRIX, 1: FIBRE}, {0: 6, 1: 2}, adaptive=None).hierarchy is None
+    softening = build_rom(micro, {0: damage(), 1: FIBRE}, {0: 6, 1: 2})
+    assert softening.hierarchy.n_fine == 8 * 6 + 2
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -145,7 +152,7 @@ def test_bad_adaptive_requests_are_refused(micro, adaptive_rom):
         build_rom(micro, {0: damage(), 1: FIBRE}, {0: 6, 1: 2}, adaptive="everywhere")
     with pytest.raises(ValueError, match="adaptivity must be"):
         adaptive_rom.run(uniaxial_stress(0.01, 2), adaptivity="yes")
-    static = build_rom(micro, {0: MATRIX, 1: FIBRE}, {0: 6, 1: 2})
+    static = build_rom(micro, {0: MATRIX, 1: FIBRE}, {0: 6, 1: 2}, adaptive=None)
     with pytest.raises(ValueError, match="adaptive clusters"):
         static.run(uniaxial_stress(0.01, 2), adaptivity=Adaptivity())
 

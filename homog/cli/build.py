@@ -30,6 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="clusters per phase, e.g. 0=12,1=6")
     p.add_argument("--seed", type=int, default=0, help="k-means random state")
     p.add_argument("--backend", choices=BACKENDS, default="auto", help="FFT/array backend")
+    p.add_argument("--static", action="store_true",
+                   help="static clusters only (no hierarchy of fine clusters for adaptive SCA, "
+                   "which inelastic phases get by default): a faster build and a smaller file; "
+                   "the UMAT runs the static clusters either way")
     add_threads_option(p)
     p.add_argument("-o", "--output", required=True, help="ROM file (.npz)")
     p.set_defaults(func=run)
@@ -60,9 +64,11 @@ def run(args: argparse.Namespace) -> int:
     materials = args.materials or reference_materials_path()
     t0 = time.perf_counter()
     rom = build_rom(ms, materials, clusters, backend=args.backend,
-                    seed=args.seed, progress=lambda stage: print(f"... {stage}", flush=True))
+                    seed=args.seed, adaptive=None if args.static else "auto",
+                    progress=lambda stage: print(f"... {stage}", flush=True))
     rom.save(args.output)
     timings = ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in rom.info["timings"].items())
-    print(f"ROM with {rom.K} clusters {rom.n_clusters} written to {args.output} "
+    fine = "" if rom.hierarchy is None else f", {rom.hierarchy.n_fine} fine clusters to refine into"
+    print(f"ROM with {rom.K} clusters {rom.n_clusters}{fine} written to {args.output} "
           f"({time.perf_counter() - t0:.2f} s: {timings})")
     return 0

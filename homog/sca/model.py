@@ -311,9 +311,9 @@ def build_rom(
     adaptive : fine clusters per phase for adaptive SCA (:mod:`homog.sca.adaptive`): the initial
         model keeps the k-means clusters of ``n_clusters`` and carries a hierarchy of
         ``adaptive[phase]`` fine clusters over each listed phase, which ``run`` refines where
-        the strain localizes. "auto" (default): the phases whose material can soften (damage),
-        with 8 × their initial count (at most their voxels); None: static clusters.
-    """
+        the strain localizes. "auto" (default): the inelastic phases, with 8 × their initial
+        count in phases that can soften (damage), 4 × in the others (at most their voxels;
+        measured, docs/adaptive.md); None: static clusters (as CRATE's SCA)."""
     labels, lengths = labels_and_lengths(microstructure, lengths)
     materials = materials_for_labels(materials, labels)
     counts = None
@@ -373,8 +373,8 @@ def _fine_counts(adaptive: Any, counts: dict[int, int], materials: Mapping[int, 
             raise ValueError(f"adaptive must be 'auto', None or phase -> fine clusters, got "
                              f"{adaptive!r}")
         voxels = dict(zip(*(v.tolist() for v in np.unique(labels, return_counts=True))))
-        adaptive = {p: min(8 * counts[p], voxels[p]) for p in adaptive_phases(materials)
-                    if p in counts}
+        adaptive = {p: min(factor * counts[p], voxels[p])
+                    for p, factor in adaptive_phases(materials).items() if p in counts}
     fine = validate_cluster_counts(adaptive)
     unknown = sorted(set(fine) - set(counts))
     if unknown:
