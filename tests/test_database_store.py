@@ -111,3 +111,34 @@ def test_the_summary_table_matches_the_groups_and_exports(tmp_path, config):
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), table)
     with pytest.raises(ValueError, match=".csv or .parquet"):
         export_table(table, tmp_path / "t.xlsx")
+
+
+def test_a_dns_labelled_store_checks_the_rom_labels_on_the_same_rves(tmp_path):
+    from homog.database.design import design_points
+    from homog.database.sample import simulate
+    from homog.dns import dns
+    from homog.loading import uniaxial_stress
+    from homog.materials import from_config
+    from rve_gen import circles
+
+    rom_text = tiny_config(2, "max_strain = 0.002\nsteps = 2").replace("samples = 6", "samples = 2")
+    dns_text = rom_text.replace("[rom]\n", '[rom]\nlabeller = "dns"\n')
+    rom_config, dns_config = (load_config(tomllib.loads(t)) for t in (rom_text, dns_text))
+    assert rom_config.fingerprint != dns_config.fingerprint  # two stores, never one mixed
+    spec = dns_config.sample_spec(design_points(dns_config)[0], "doe", 0)
+    out = simulate(spec)
+    assert out["info"]["clusters"] == 0
+    # the labels are those of the full-field solver on the sample's own RVE and materials
+    ms = circles(**{k: v for k, v in spec["microstructure"].items()
+                    if k not in ("generator", "shape")}, seed=spec["seed"]).voxelize((16, 16))
+    ref = dns(ms, from_config({"phases": spec["materials"]}), uniaxial_stress(0.002, 2))
+    np.testing.assert_allclose(out["arrays"]["stress"], ref.stress, rtol=1e-9, atol=1e-12)
+    rom = simulate(rom_config.sample_spec(design_points(rom_config)[0], "doe", 0))
+    assert rom["info"]["clusters"] == 3
+    assert out["outputs"]["initial_stiffness"] == pytest.approx(
+        rom["outputs"]["initial_stiffness"], rel=0.05)
+    run_database(rom_config, tmp_path / "db.zarr")
+    with pytest.raises(ValueError, match="labeller"):
+        run_database(dns_config, tmp_path / "db.zarr")
+    with pytest.raises(ValueError, match="rom.labeller"):
+        load_config(tomllib.loads(rom_text.replace("[rom]\n", '[rom]\nlabeller = "fem"\n')))

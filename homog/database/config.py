@@ -89,7 +89,7 @@ LOAD_TYPES = ("uniaxial", "uniaxial_strain", "shear", "biaxial")
 SECTIONS = ("samples", "seed", "design", "variables", "microstructure", "materials", "rom",
             "loading", "failure", "store")
 _LOADING_KEYS = ("type", "max_strain", "steps", "axis", "ratio")
-_ROM_KEYS = ("clusters", "scs", "adaptive", "discretization")
+_ROM_KEYS = ("clusters", "scs", "adaptive", "discretization", "labeller")
 _FAILURE_KEYS = ("drop",)
 _STORE_KEYS = ("microstructure",)
 _DESIGN_KEYS = ("method", "table", "rows")
@@ -285,6 +285,11 @@ def _validate(raw: dict[str, Any], folder: Path) -> DatabaseConfig:
     if rom.get("discretization", "willot") not in ("willot", "spectral"):
         raise ValueError(f"rom.discretization = {rom['discretization']!r}; allowed: 'spectral' "
                          "(the continuous Green operator), 'willot'")
+    # absent: the ROM labels the samples; "dns": the full-field solver, on the same RVEs, to
+    # check a ROM store's labels (not recorded when absent, so older stores resume)
+    if rom.get("labeller", "sca") not in ("sca", "dns"):
+        raise ValueError(f"rom.labeller = {rom['labeller']!r}; allowed: 'sca' (the reduced-order "
+                         "model, the default), 'dns' (the full-field FFT solver)")
     rom.setdefault("scs", "regression")
     if rom["scs"] not in ("regression", "projection"):
         raise ValueError(f"rom.scs = {rom['scs']!r}; allowed: 'regression', 'projection'")

@@ -44,6 +44,11 @@ def simulate(spec: Mapping[str, Any]) -> dict[str, Any]:
     falls below ``failure.drop`` × peak (:func:`homog.failure.run_to_failure`); evaluate
     :func:`homog.failure.failure_metrics`.
 
+    With ``rom.labeller = "dns"`` the full-field solver (:func:`homog.dns.dns`) labels the
+    point instead, on the same RVE, materials, load path and failure rule: the reference that
+    checks a store's reduced-order labels (the other ``[rom]`` keys are then unused and
+    ``info["clusters"]`` is 0).
+
     Returns outputs (:class:`homog.failure.FailureMetrics`: ``toughness``, ``peak_stress``,
     ``strain_at_peak``, ``failure_strain`` (NaN if the run never failed), ``initial_stiffness``,
     ``failed`` (1.0 or 0.0), its text fields (``measure``, ``failure_mode``) going to ``info``;
@@ -52,6 +57,10 @@ def simulate(spec: Mapping[str, Any]) -> dict[str, Any]:
     when ``store.microstructure``) and timings. ``spec["threads"]`` (default 1) caps the
     FFT, BLAS and numba threads of the sample.
     """
+    return _label(spec, full_field=spec["rom"].get("labeller", "sca") == "dns")
+
+
+def _label(spec: Mapping[str, Any], full_field: bool) -> dict[str, Any]:
     from homog.failure import failure_metrics, run_to_failure
     from homog.materials import from_config
     from homog.sca.model import build_rom
@@ -64,25 +73,29 @@ def simulate(spec: Mapping[str, Any]) -> dict[str, Any]:
             tuple(spec["microstructure"]["shape"]))
         t1 = time.perf_counter()
         materials = from_config({"phases": spec["materials"]})
-        clusters = {int(k): int(v) for k, v in spec["rom"]["clusters"].items()}
-        adaptive = spec["rom"].get("adaptive", False)
-        if isinstance(adaptive, dict):
-            adaptive = {int(k): int(v) for k, v in adaptive.items()}
-        rom = build_rom(ms, materials, clusters, seed=spec["seed"],
-                        adaptive=adaptive if adaptive is not False else None,
-                        discretization=spec["rom"].get("discretization", "willot"))
-        t2 = time.perf_counter()
-        response = run_to_failure(rom, loading_path(spec["loading"]),
-                                  drop=spec["failure"]["drop"], scs=spec["rom"]["scs"])
+        path, drop = loading_path(spec["loading"]), spec["failure"]["drop"]
+        if full_field:
+            clusters, t2 = 0, time.perf_counter()
+            response = run_to_failure(ms, path, drop=drop, materials=materials)
+        else:
+            clusters = {int(k): int(v) for k, v in spec["rom"]["clusters"].items()}
+            adaptive = spec["rom"].get("adaptive", False)
+            if isinstance(adaptive, dict):
+                adaptive = {int(k): int(v) for k, v in adaptive.items()}
+            rom = build_rom(ms, materials, clusters, seed=spec["seed"],
+                            adaptive=adaptive if adaptive is not False else None,
+                            discretization=spec["rom"].get("discretization", "willot"))
+            clusters, t2 = int(rom.K), time.perf_counter()
+            response = run_to_failure(rom, path, drop=drop, scs=spec["rom"]["scs"])
         t3 = time.perf_counter()
-    metrics = failure_metrics(response, drop=spec["failure"]["drop"]).to_dict()
+    metrics = failure_metrics(response, drop=drop).to_dict()
     notes = {k: v for k, v in metrics.items() if k == "measure" or isinstance(v, str)}
     outputs = {k: float(v) for k, v in metrics.items() if k not in notes and k != "drop"}
     outputs["rve_volume_fraction"] = float(np.mean(ms.labels > 0))
     arrays = {"strain": response.strain, "stress": response.stress}
     if spec["store"]["microstructure"]:
         arrays["labels"] = ms.labels.astype(np.uint8 if ms.labels.max() < 256 else np.int32)
-    info = {"increments": int(response.nsteps), "clusters": int(rom.K),
+    info = {"increments": int(response.nsteps), "clusters": clusters,
             **notes, "stopped": response.info.get("stopped", ""),
             "timings": {"rve_s": t1 - t0, "offline_s": t2 - t1, "online_s": t3 - t2}}
     return {"outputs": outputs, "arrays": arrays, "info": info}
