@@ -118,13 +118,14 @@ def main() -> None:
             print(f"{seed:>4} {sum(k):>3} {hf:13.2f} {hc:7.2f} {seconds:5.1f} {cf:13.2f} "
                   f"{cc:7.2f}", flush=True)
     data = np.array(rows)
-    print("# mean ± std over the seeds")
+    print("# mean ± std over the seeds (signed), mean |error|")
     for K in sorted(set(data[:, 0])):
         d = data[data[:, 0] == K]
-        print(f"# K {int(K):>3}: homog final {d[:, 1].mean():+.2f} ± {d[:, 1].std():.2f} %, "
-              f"curve {d[:, 2].mean():.2f} %, {d[:, 3].mean():.1f} s; CRATE final "
-              f"{np.nanmean(d[:, 4]):+.2f} ± {np.nanstd(d[:, 4]):.2f} %, curve "
-              f"{np.nanmean(d[:, 5]):.2f} %")
+        print(f"# K {int(K):>3}: homog final {d[:, 1].mean():+.2f} ± {d[:, 1].std():.2f} % "
+              f"(mean |error| {np.abs(d[:, 1]).mean():.2f} %), curve {d[:, 2].mean():.2f} %, "
+              f"{d[:, 3].mean():.1f} s; CRATE final {np.nanmean(d[:, 4]):+.2f} ± "
+              f"{np.nanstd(d[:, 4]):.2f} % (mean |error| {np.nanmean(np.abs(d[:, 4])):.2f} %), "
+              f"curve {np.nanmean(d[:, 5]):.2f} %")
 
 
 if __name__ == "__main__":

@@ -142,3 +142,33 @@ def test_a_dns_labelled_store_checks_the_rom_labels_on_the_same_rves(tmp_path):
         run_database(dns_config, tmp_path / "db.zarr")
     with pytest.raises(ValueError, match="rom.labeller"):
         load_config(tomllib.loads(rom_text.replace("[rom]\n", '[rom]\nlabeller = "fem"\n')))
+
+
+def test_replicates_average_the_outputs_of_several_rve_realizations():
+    from homog.database.config import replicate_seed
+    from homog.database.design import design_points
+    from homog.database.sample import simulate
+
+    text = tiny_config(4, "max_strain = 0.002\nsteps = 2").replace("samples = 6", "samples = 2")
+    single = load_config(tomllib.loads(text))
+    assert "replicates" not in single.data  # absent: older stores keep their fingerprint
+    triple = load_config(tomllib.loads("replicates = 3\n" + text))
+    assert triple.fingerprint != single.fingerprint
+    point = design_points(triple)[1]
+    spec = triple.sample_spec(point, "doe", 1)
+    out = simulate(spec)
+    seeds = [spec["seed"], replicate_seed(spec["seed"], 1), replicate_seed(spec["seed"], 2)]
+    assert out["info"]["seeds"] == seeds and len(set(seeds)) == 3
+    each = []
+    for seed in seeds:  # each realization alone: a one-replicate spec with that seed
+        one = {**single.sample_spec(point, "doe", 1), "seed": seed}
+        each.append(simulate(one)["outputs"])
+    for name in ("initial_stiffness", "rve_volume_fraction", "peak_stress"):
+        values = [e[name] for e in each]
+        assert out["outputs"][name] == pytest.approx(np.mean(values), rel=1e-12)
+        assert out["outputs"][f"{name}_sd"] == pytest.approx(np.std(values, ddof=1), rel=1e-9)
+    assert np.std([e["rve_volume_fraction"] for e in each]) > 0  # three different RVEs
+    assert {"strain_1", "stress_2"} <= set(out["arrays"])
+    for bad in ("replicates = 0\n", "replicates = 2.0\n"):
+        with pytest.raises(ValueError, match="replicates"):
+            load_config(tomllib.loads(bad + text))

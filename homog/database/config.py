@@ -86,8 +86,8 @@ GENERATORS: dict[str, tuple[Callable[..., Any], int | None]] = {
 DESIGNS = ("sobol", "lhs", "table")
 #: Load types of the ``[loading]`` table.
 LOAD_TYPES = ("uniaxial", "uniaxial_strain", "shear", "biaxial")
-SECTIONS = ("samples", "seed", "design", "variables", "microstructure", "materials", "rom",
-            "loading", "failure", "store")
+SECTIONS = ("samples", "seed", "replicates", "design", "variables", "microstructure",
+            "materials", "rom", "loading", "failure", "store")
 _LOADING_KEYS = ("type", "max_strain", "steps", "axis", "ratio")
 _ROM_KEYS = ("clusters", "scs", "adaptive", "discretization", "labeller")
 _FAILURE_KEYS = ("drop",)
@@ -126,6 +126,11 @@ class DatabaseConfig:
         return int(self.data["seed"])
 
     @property
+    def replicates(self) -> int:
+        """RVE realizations per design point (their outputs averaged; default 1)."""
+        return int(self.data.get("replicates", 1))
+
+    @property
     def method(self) -> str:
         """The design of experiments: "sobol", "lhs" or "table"."""
         return str(self.data["design"]["method"])
@@ -161,7 +166,7 @@ class DatabaseConfig:
         seed = sample_seed(self.seed, origin, index)
         return {"id": sample_id(origin, index), "origin": origin, "index": int(index),
                 "point": [float(u) for u in point], "inputs": inputs, "seed": seed,
-                **tree}
+                "replicates": self.replicates, **tree}
 
     def _resolved(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         tree = {key: copy.deepcopy(self.data[key])
@@ -227,6 +232,12 @@ def sample_seed(seed: int, origin: str, index: int) -> int:
     return int(sequence.generate_state(1, dtype=np.uint32)[0])
 
 
+def replicate_seed(seed: int, replicate: int) -> int:
+    """Seed of a sample's replicate ≥ 1 (its own RVE packing and k-means), from the sample's."""
+    sequence = np.random.SeedSequence([int(seed), int(replicate)])
+    return int(sequence.generate_state(1, dtype=np.uint32)[0])
+
+
 def loading_path(table: Mapping[str, Any]) -> LoadPath:
     """The monotonic load path of a resolved ``[loading]`` table, up to ``max_strain``."""
     kind, strain, steps = table["type"], table["max_strain"], table["steps"]
@@ -258,6 +269,8 @@ def _validate(raw: dict[str, Any], folder: Path) -> DatabaseConfig:
     seed = raw.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed = {seed!r} must be a non-negative integer")
+    replicates = raw.get("replicates", 1)
+    _positive_int(replicates, "replicates")
     variables = _variables(raw.get("variables"))
     design = _design(raw.get("design", {}), variables, raw.get("samples"), folder)
     samples = len(design["rows"]) if design["method"] == "table" else raw.get("samples")
@@ -310,6 +323,8 @@ def _validate(raw: dict[str, Any], folder: Path) -> DatabaseConfig:
     if not isinstance(store["microstructure"], bool):
         raise ValueError("store.microstructure must be true or false (keep the label images)")
     data = {"samples": int(samples), "seed": seed, "design": design,
+            # absent: one realization (not recorded, so older stores resume)
+            **({"replicates": int(replicates)} if "replicates" in raw else {}),
             "variables": {v.path: v.to_config() for v in variables}, "microstructure": micro,
             "materials": materials, "rom": rom, "loading": load, "failure": failure,
             "store": store}

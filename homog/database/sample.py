@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from homog.database.config import generator_arguments, loading_path
+from homog.database.config import generator_arguments, loading_path, replicate_seed
 
 Labeller = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
@@ -56,38 +56,67 @@ def simulate(spec: Mapping[str, Any]) -> dict[str, Any]:
     image), arrays ``strain`` and ``stress`` (``(n + 1, 6)`` Mandel; plus ``labels``
     when ``store.microstructure``) and timings. ``spec["threads"]`` (default 1) caps the
     FFT, BLAS and numba threads of the sample.
+
+    With ``replicates`` = n > 1 the point is labelled on n RVE realizations (the sample's seed,
+    then :func:`~homog.database.config.replicate_seed` of it): every output is their mean,
+    ``<output>_sd`` their sample standard deviation, ``failed`` is 1.0 only when every
+    realization failed (so toughness is censored otherwise) and ``failed_fraction`` the share
+    that did; the curves of realization r ≥ 1 are the arrays ``strain_r``, ``stress_r``.
     """
     return _label(spec, full_field=spec["rom"].get("labeller", "sca") == "dns")
 
 
 def _label(spec: Mapping[str, Any], full_field: bool) -> dict[str, Any]:
+    """Outputs of the sample's ``replicates`` RVE realizations (module docstring of
+    :func:`simulate`): one realization as it is; several averaged."""
+    from kernels.threads import use_threads
+
+    n = int(spec.get("replicates", 1))
+    seeds = [int(spec["seed"])] + [replicate_seed(spec["seed"], r) for r in range(1, n)]
+    with use_threads(int(spec.get("threads", 1))):
+        runs = [_realization(spec, seed, full_field) for seed in seeds]
+    outputs, arrays, info = runs[0]
+    if n == 1:
+        return {"outputs": outputs, "arrays": arrays, "info": info}
+    table = {k: np.array([run[0][k] for run in runs]) for k in outputs}
+    mean = {k: float(np.mean(v)) for k, v in table.items()}
+    mean.update({f"{k}_sd": float(np.std(v, ddof=1)) for k, v in table.items() if k != "failed"})
+    mean["failed"] = float(np.all(table["failed"] == 1.0))  # censored unless every one failed
+    mean["failed_fraction"] = float(np.mean(table["failed"]))
+    for r, run in enumerate(runs[1:], start=1):
+        arrays.update({f"{k}_{r}": v for k, v in run[1].items()})
+    info = {**info, "replicates": n, "seeds": seeds,
+            "timings": {k: sum(run[2]["timings"][k] for run in runs) for k in info["timings"]}}
+    return {"outputs": mean, "arrays": arrays, "info": info}
+
+
+def _realization(spec: Mapping[str, Any], seed: int,
+                 full_field: bool) -> tuple[dict, dict, dict]:
+    """(outputs, arrays, info) of one RVE realization packed with ``seed``."""
     from homog.failure import failure_metrics, run_to_failure
     from homog.materials import from_config
     from homog.sca.model import build_rom
-    from kernels.threads import use_threads
 
-    with use_threads(int(spec.get("threads", 1))):
-        t0 = time.perf_counter()
-        generator, arguments = generator_arguments(spec["microstructure"])
-        ms = generator(**arguments, seed=spec["seed"]).voxelize(
-            tuple(spec["microstructure"]["shape"]))
-        t1 = time.perf_counter()
-        materials = from_config({"phases": spec["materials"]})
-        path, drop = loading_path(spec["loading"]), spec["failure"]["drop"]
-        if full_field:
-            clusters, t2 = 0, time.perf_counter()
-            response = run_to_failure(ms, path, drop=drop, materials=materials)
-        else:
-            clusters = {int(k): int(v) for k, v in spec["rom"]["clusters"].items()}
-            adaptive = spec["rom"].get("adaptive", False)
-            if isinstance(adaptive, dict):
-                adaptive = {int(k): int(v) for k, v in adaptive.items()}
-            rom = build_rom(ms, materials, clusters, seed=spec["seed"],
-                            adaptive=adaptive if adaptive is not False else None,
-                            discretization=spec["rom"].get("discretization", "willot"))
-            clusters, t2 = int(rom.K), time.perf_counter()
-            response = run_to_failure(rom, path, drop=drop, scs=spec["rom"]["scs"])
-        t3 = time.perf_counter()
+    t0 = time.perf_counter()
+    generator, arguments = generator_arguments(spec["microstructure"])
+    ms = generator(**arguments, seed=seed).voxelize(tuple(spec["microstructure"]["shape"]))
+    t1 = time.perf_counter()
+    materials = from_config({"phases": spec["materials"]})
+    path, drop = loading_path(spec["loading"]), spec["failure"]["drop"]
+    if full_field:
+        clusters, t2 = 0, time.perf_counter()
+        response = run_to_failure(ms, path, drop=drop, materials=materials)
+    else:
+        counts = {int(k): int(v) for k, v in spec["rom"]["clusters"].items()}
+        adaptive = spec["rom"].get("adaptive", False)
+        if isinstance(adaptive, dict):
+            adaptive = {int(k): int(v) for k, v in adaptive.items()}
+        rom = build_rom(ms, materials, counts, seed=seed,
+                        adaptive=adaptive if adaptive is not False else None,
+                        discretization=spec["rom"].get("discretization", "willot"))
+        clusters, t2 = int(rom.K), time.perf_counter()
+        response = run_to_failure(rom, path, drop=drop, scs=spec["rom"]["scs"])
+    t3 = time.perf_counter()
     metrics = failure_metrics(response, drop=drop).to_dict()
     notes = {k: v for k, v in metrics.items() if k == "measure" or isinstance(v, str)}
     outputs = {k: float(v) for k, v in metrics.items() if k not in notes and k != "drop"}
@@ -98,7 +127,7 @@ def _label(spec: Mapping[str, Any], full_field: bool) -> dict[str, Any]:
     info = {"increments": int(response.nsteps), "clusters": clusters,
             **notes, "stopped": response.info.get("stopped", ""),
             "timings": {"rve_s": t1 - t0, "offline_s": t2 - t1, "online_s": t3 - t2}}
-    return {"outputs": outputs, "arrays": arrays, "info": info}
+    return outputs, arrays, info
 
 
 def execute(labeller: Labeller, spec: Mapping[str, Any]) -> dict[str, Any]:
