@@ -62,6 +62,18 @@ def test_build_then_run_then_dns(tmp_path, capsys):
     assert "no cluster count" in capsys.readouterr().err
 
 
+def test_build_keeps_a_hierarchy_for_the_plastic_matrix_unless_static(tmp_path, capsys):
+    from homog.sca import load_rom
+
+    np.save(tmp_path / "micro.npy", disc_labels(16, 0.3))
+    for extra, name in (([], "adaptive.npz"), (["--static"], "static.npz")):
+        assert main(["build", str(tmp_path / "micro.npy"), "--clusters", "0=4,1=2",
+                     "-o", str(tmp_path / name), *extra]) == 0
+    assert "18 fine clusters" in capsys.readouterr().out  # 4 x 4 in the matrix, 2 fibres
+    assert load_rom(tmp_path / "adaptive.npz").hierarchy.n_fine == 4 * 4 + 2
+    assert load_rom(tmp_path / "static.npz").hierarchy is None
+
+
 def test_demo_writes_every_output(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "-o", str(out), "--size", "32", "--steps", "4",
