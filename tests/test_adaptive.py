@@ -132,6 +132,10 @@ def test_auto_refines_hardening_phases_with_four_fine_clusters_per_cluster(micro
     assert elastic.info["clusters_history"] == []
     plastic = rom.run(uniaxial_stress(0.02, 10))
     assert plastic.info["clusters_history"], "plastic flow concentrates: clusters split"
+    # trigger None: every matrix cluster splits in a hardening phase, down to the fine level
+    assert plastic.info["clusters_history"][-1][1] == h.n_fine
+    half = rom.run(uniaxial_stress(0.02, 10), adaptivity=Adaptivity(trigger=0.5, max_rounds=1))
+    assert half.info["clusters_history"][0][1] < 2 * 6 + 2  # the upper half only
     assert build_rom(micro, {0: MATRIX, 1: FIBRE}, {0: 6, 1: 2}, adaptive=None).hierarchy is None
     softening = build_rom(micro, {0: damage(), 1: FIBRE}, {0: 6, 1: 2})
     assert softening.hierarchy.n_fine == 8 * 6 + 2

@@ -11,7 +11,10 @@ increment converges, the adaptivity feature of every cluster of an adaptive phas
 increment of its damage driving variable (the non-local ε̄p of a non-local damage material,
 else ε̄p). Where the phase's spread of the feature, max − min, exceeds ``threshold`` times the
 norm of the macroscopic strain increment (plastic flow concentrating), the clusters whose
-feature lies in the top ``1 − trigger`` of that range split into their two children; the
+feature lies in the top ``1 − trigger`` of that range split into their two children (by
+default ``trigger`` = 0.5 in a phase that can soften, where the refinement should follow the
+band, and 0 in a hardening phase, which then refines at the onset of plastic flow: both
+measured, docs/adaptive.md); the
 children inherit their parent's strain, stress and material state, and the increment is solved
 again from its start, up to ``max_rounds`` times, while clusters keep splitting and the count
 stays within ``max_clusters`` (a refined model that does not converge the increment is dropped
@@ -30,26 +33,32 @@ import numpy as np
 
 from homog.sca.online import OnlineState
 
+#: Default ``trigger`` by phase kind (docs/adaptive.md): in a softening phase the clusters of
+#: the upper half of the feature range split (best toughness of eight 48² RVEs against the
+#: DNS); in a hardening phase every cluster splits (mean final-stress error on five 600² RVEs
+#: from 54 initial clusters: 0.85 % against 1.20 % with 0.5).
+TRIGGER = {"softening": 0.5, "hardening": 0.0}
+
 
 @dataclass(frozen=True)
 class Adaptivity:
     """Settings of the online refinement (module docstring).
 
     trigger : in [0, 1): clusters whose feature lies above min + trigger·(max − min) of their
-        phase split.
+        phase split; None (default): ``TRIGGER`` by phase kind.
     threshold : > 0: a phase refines only when its feature spread max − min exceeds
         ``threshold`` × ‖ΔE‖ (the macroscopic strain increment).
     max_clusters : cap on the total number of clusters (None: every fine cluster).
     max_rounds : split-and-solve-again rounds per increment.
     """
 
-    trigger: float = 0.5
+    trigger: float | None = None
     threshold: float = 1.0
     max_clusters: int | None = None
     max_rounds: int = 3
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.trigger < 1.0:
+        if self.trigger is not None and not 0.0 <= self.trigger < 1.0:
             raise ValueError(f"trigger = {self.trigger!r} must lie in [0, 1)")
         if not (np.isfinite(self.threshold) and self.threshold > 0):
             raise ValueError(f"threshold = {self.threshold!r} must be a positive number")
@@ -129,7 +138,11 @@ class AdaptiveStepper:
             low, high = float(feature.min()), float(feature.max())
             if high - low <= self.settings.threshold * dE:
                 continue
-            bar = low + self.settings.trigger * (high - low)
+            trigger = self.settings.trigger
+            if trigger is None:
+                softens = getattr(self.model.materials[phase], "max_damage", None) is not None
+                trigger = TRIGGER["softening" if softens else "hardening"]
+            bar = low + trigger * (high - low)
             chosen += [(float(f), int(i)) for f, i in zip(feature, idx)
                        if f >= bar and self.hierarchy.can_split(int(self.nodes[i]))]
         chosen.sort(reverse=True)
