@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from homog.sca.hierarchy import phase_kind
 from homog.sca.online import OnlineState
 
 #: Default ``trigger`` by phase kind (docs/adaptive.md): in a softening phase the clusters of
@@ -140,8 +141,7 @@ class AdaptiveStepper:
                 continue
             trigger = self.settings.trigger
             if trigger is None:
-                softens = getattr(self.model.materials[phase], "max_damage", None) is not None
-                trigger = TRIGGER["softening" if softens else "hardening"]
+                trigger = TRIGGER[phase_kind(self.model.materials[phase])]
             bar = low + trigger * (high - low)
             chosen += [(float(f), int(i)) for f, i in zip(feature, idx)
                        if f >= bar and self.hierarchy.can_split(int(self.nodes[i]))]
