@@ -34,7 +34,7 @@ def rom_for(clusters: int, size: int):
     import rve_gen
 
     ms = rve_gen.spheres(volume_fraction=0.2, radius=0.15, seed=0).voxelize((size,) * 3)
-    return build_rom(ms, reference_materials_path(), CLUSTERS[clusters], seed=0)
+    return build_rom(ms, reference_materials_path(), CLUSTERS[clusters], seed=0, adaptive=None)
 
 
 def run(umat, npoints: int, increments: int, xp) -> dict:

@@ -379,7 +379,8 @@ def fibre_rom(size: int = 64, clusters: dict[int, int] | None = None, radius: fl
     """SCA reduced-order model of a periodic 2D fibre RVE with the reference materials."""
     ms = rve_gen.circles(volume_fraction=volume_fraction, radius=radius,
                          seed=seed).voxelize((size, size))
-    return build_rom(ms, reference_materials(), clusters or {0: 8, 1: 4}, seed=seed)
+    return build_rom(ms, reference_materials(), clusters or {0: 8, 1: 4}, seed=seed,
+                     adaptive=None)  # the UMAT runs static clusters: no fine level to build
 
 
 #: UMAT options per reference-medium treatment. "frozen" keeps the (λ0, μ0) of STATEV — the
