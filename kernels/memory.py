@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
+
+import psutil
 
 GIB = float(1 << 30)
 
@@ -13,17 +14,7 @@ def available_bytes(xp: Any) -> int:
     if xp.__name__ == "cupy":
         free, _total = xp.cuda.Device().mem_info
         return int(free)
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return 1 << 62  # unknown platform: do not block the solve
+    return int(psutil.virtual_memory().available)
 
 
 def check_memory(needed: int, xp: Any, what: str) -> None:

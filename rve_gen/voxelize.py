@@ -13,10 +13,10 @@ voxel is sampled at ``s**dim`` points instead, which gives partial-volume fracti
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import psutil
 
 #: ``inside(index, local) -> mask``: ``index`` (m,) particle indices, ``local`` one array per
 #: axis, broadcastable to ``(m, b1, ..., bd)``, of coordinates relative to each particle
@@ -41,21 +41,8 @@ def grid_shape(shape: Sequence[int] | int, ndim: int) -> tuple[int, ...]:
 
 
 def available_memory() -> int:
-    """Bytes of RAM free for new allocations (``MemAvailable``; unbounded when unknown).
-
-    rve_gen does not import kernels (DESIGN.md, section 1), hence this reading of its own.
-    """
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return 1 << 62
+    """Bytes of RAM free for new allocations (psutil's ``available``: Linux's MemAvailable)."""
+    return int(psutil.virtual_memory().available)
 
 
 def check_grid_memory(shape: tuple[int, ...], bytes_per_voxel: float, what: str) -> None:
