@@ -228,14 +228,17 @@ def sample_id(origin: str, index: int) -> str:
 
 def sample_seed(seed: int, origin: str, index: int) -> int:
     """Seed of one sample's RVE packing and k-means, from the master seed and its identity."""
-    sequence = np.random.SeedSequence([int(seed), zlib.crc32(origin.encode()), int(index)])
-    return int(sequence.generate_state(1, dtype=np.uint32)[0])
+    return _derived_seed(int(seed), zlib.crc32(origin.encode()), int(index))
 
 
 def replicate_seed(seed: int, replicate: int) -> int:
     """Seed of a sample's replicate ≥ 1 (its own RVE packing and k-means), from the sample's."""
-    sequence = np.random.SeedSequence([int(seed), int(replicate)])
-    return int(sequence.generate_state(1, dtype=np.uint32)[0])
+    return _derived_seed(int(seed), int(replicate))
+
+
+def _derived_seed(*entropy: int) -> int:
+    """A 32-bit seed from integers, through numpy's SeedSequence."""
+    return int(np.random.SeedSequence(list(entropy)).generate_state(1, dtype=np.uint32)[0])
 
 
 def loading_path(table: Mapping[str, Any]) -> LoadPath:
