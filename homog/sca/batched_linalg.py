@@ -29,16 +29,18 @@ except ImportError:  # pragma: no cover - numba is a dependency; keep the numpy 
 
 
 def assemble_jacobians(delta_t: np.ndarray, d1t: np.ndarray, d2t: np.ndarray,
-                       coef_a: np.ndarray, coef_c: np.ndarray) -> np.ndarray:
+                       coef_a: np.ndarray, coef_c: np.ndarray,
+                       dtype: type = np.float64) -> np.ndarray:
     """Aᵀ (P, K m, K m), C order, of A_p = 1 + (a_p D1 − c_p D2)·blockdiag(Δ_pJ).
 
     ``delta_t`` (P, K, m, m): Δ_pJᵀ = (C_J − C0)ᵀ of each point; ``d1t``, ``d2t`` (K, m, K m):
     the shared interaction parts laid out as Dᵀ blocks, [J, b, (I a)] = D_IJ[a, b];
     ``coef_a``, ``coef_c`` (P,): the coefficients of each point's reference medium
     (:func:`kernels.green_coefficients`). Block row J of Aᵀ: Σ_e Δᵀ_J[b, e] (a D1ᵀ − c D2ᵀ)[J, e].
+    ``dtype``: of the result (float32 for a preconditioner: the sums are formed in float64).
     """
     P, K, m, _ = delta_t.shape
-    out = np.empty((P, K * m, K * m))
+    out = np.empty((P, K * m, K * m), dtype=dtype)
     if numba is None:  # pragma: no cover
         DT = coef_a[:, None, None, None] * d1t - coef_c[:, None, None, None] * d2t
         out[:] = (delta_t @ DT).reshape(P, K * m, K * m)

@@ -107,13 +107,13 @@ class ReducedOrderModel:
     def online_solver(self, *, tol: float = 1e-8, scs: str = "regression",
                       scs_tol: float = 1e-4, scs_maxiter: int = 20,
                       max_newton: int = 25, scs_tangent: bool = False,
-                      chord_from: int = 300) -> OnlineSolver:
+                      krylov_from: int = 300) -> OnlineSolver:
         """The :class:`homog.sca.OnlineSolver` of this model.
 
         ``scs_tangent``: return the tangent of the self-consistent solution, which includes
         the motion of the reference medium with the strain (regression scheme), rather than
-        C_hom at a fixed reference medium. ``chord_from``: systems of at least this many
-        unknowns (K·m) take chord steps (see the solver).
+        C_hom at a fixed reference medium. ``krylov_from``: systems of at least this many
+        unknowns (K·m) take GMRES steps preconditioned by a kept factorization (see the solver).
         """
         groups = [(self.materials[int(p)], np.flatnonzero(self.cluster_phases == p))
                   for p in np.unique(self.cluster_phases)]
@@ -124,7 +124,7 @@ class ReducedOrderModel:
                             cluster_lengths=self.cluster_lengths, tol=tol,
                             max_newton=max_newton, scs=scs, scs_tol=scs_tol,
                             scs_maxiter=scs_maxiter, scs_tangent=scs_tangent,
-                            chord_from=chord_from, nonlocal_weights=weights)
+                            krylov_from=krylov_from, nonlocal_weights=weights)
 
     def nonlocal_weights(self, length: float, clusters: np.ndarray) -> np.ndarray:
         """W (n, n): the Gaussian average of internal length ``length`` over ``clusters``.

@@ -21,8 +21,8 @@ the m components). With the regression, the self-consistency F = θ − fit(ΔE,
 θ = (λ0, μ0), is solved by Newton together with the cluster strains: δε_I = Y_I + X_I δε⁰ +
 Z_I δθ with Z = −A⁻¹ ∂R/∂θ from the same factorization, and (δε⁰, δθ) from one (m + 2)
 system per point (:meth:`OnlineSolver._newton_step`). Otherwise — the projection, a singular
-or inadmissible fit, a point whose Newton merit grew (it restarts its increment), systems with
-chord steps — the medium is refitted between Newton iterations (a fixed point). Either way the
+or inadmissible fit, a point whose Newton merit grew (it restarts its increment) — the medium
+is refitted between Newton iterations (a fixed point). Either way the
 increment converges in one Newton loop with a medium within ``scs_tol`` of its fit (rather
 than one full Newton solve per self-consistent iteration). Measured on a 2D fibre RVE (32²,
 30 %, von Mises matrix, uniaxial stress to 5 %): final-stress error against the full-field
@@ -46,6 +46,7 @@ iteration count and convergence flag; a point that fails does not disturb the ot
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,7 @@ import scipy.linalg.lapack
 from homog.materials.von_mises import ReturnMappingError
 from homog.nonlocal_average import ClusterAverage
 from homog.sca.batched_linalg import assemble_jacobians
+from homog.sca.krylov import gmres
 from kernels import green_coefficients
 from kernels import threads as thread_policy
 from kernels.arraymodule import array_module
@@ -64,8 +66,18 @@ from kernels.tensors import PLANE_INDICES
 SCS_SCHEMES = ("projection", "regression")
 #: Systems with fewer unknowns (K·m) run their dense linear algebra on one BLAS thread.
 _THREADED_SIZE = 2000
-#: A chord step (old factorization) is kept while the residual shrinks at least this much.
-CHORD_CONTRACTION = 0.25
+#: Large systems take their Newton steps by GMRES preconditioned with an earlier factorization
+#: (:meth:`OnlineSolver._krylov_step`): relative residual of the step (the forcing term of
+#: the inexact Newton iteration), at most KRYLOV_MAXITER iterations (more: the point
+#: refactorizes and solves again), and a point whose step took more than KRYLOV_REFRESH
+#: iterations refactorizes at its next iteration.
+KRYLOV_FORCING = 1e-3
+KRYLOV_MAXITER = 15
+KRYLOV_REFRESH = 8
+#: Iterative refinement after a single-precision factorization: relative error left, and at
+#: most this many steps.
+REFINE_RTOL = 1e-12
+REFINE_MAXITER = 4
 #: A reference medium within this relative distance of the one of a factorization keeps it.
 THETA_RTOL = 1e-11
 
@@ -78,9 +90,9 @@ class OnlineState:
     ``material_states``: for each material group of the solver, the material's state dict with
     arrays (P·n_g, size), point by point (the n_g clusters of point p are rows p·n_g to
     (p+1)·n_g − 1); ``lam0``, ``mu0`` (P,): the self-consistent reference medium of each point.
-    ``factors``: the factorized Jacobian of every point at its converged state (CPU, systems
-    that take chord steps), which the next increment starts its chord steps with, or None;
-    it is not part of the physical state (a copy or a subset of points drops it).
+    ``factors``: the last factorized Jacobian of every point, with its X = A⁻¹(1 ⊗ I) (CPU,
+    systems solved by GMRES), which preconditions the next increment, or None; it is not
+    part of the physical state (a copy or a subset of points drops it).
     States are immutable: the solver never writes into the arrays of a state it was given.
     """
 
@@ -157,23 +169,25 @@ class OnlineSolver:
     of points is advanced together (batched linear solves, one constitutive call per
     material group).
 
-    On the CPU each point keeps its LU factors (LAPACK getrf): it refactors at every Newton
-    iteration or, for systems of at least ``chord_from`` unknowns (K·m), only when its residual
-    contracted by less than ``CHORD_CONTRACTION`` (chord steps, also across refits of the
-    reference medium, and across increments through :attr:`OnlineState.factors`); at
-    convergence it refactors only if its Jacobian moved since (a medium within
+    On the CPU each point keeps its LU factors (LAPACK getrf). A system of fewer than
+    ``krylov_from`` unknowns (K·m) refactors at every Newton iteration. A larger one
+    factorizes in single precision (its solutions refined to double, :meth:`_refine`) and
+    takes its Newton steps by GMRES on the current Jacobian preconditioned by the last
+    factorization (:meth:`_krylov_steps`), kept across iterations, refits of the reference
+    medium and increments (:attr:`OnlineState.factors`); it refactors when GMRES was slow.
+    At convergence either refactors only if its Jacobian moved since (a medium within
     ``THETA_RTOL`` of the factorized one counts as unmoved), so the returned tangent is exact
     and an elastic increment pays one factorization. The Jacobians are assembled by one
-    compiled pass over the points (:func:`homog.sca.batched_linalg.assemble_jacobians`). On a GPU
-    each iteration is one batched solve. With the regression scheme (and no chord steps) the
-    reference medium is a Newton unknown (:meth:`_newton_step`). The decisions are taken point
-    by point, so a point advanced alone or in a batch follows the same iterates.
+    compiled pass over the points (:func:`homog.sca.batched_linalg.assemble_jacobians`). On a
+    GPU each iteration is one batched solve. With the regression scheme the reference medium
+    is a Newton unknown (:meth:`_newton_step`, :meth:`_krylov_steps`). The decisions are taken
+    point by point, so a point advanced alone or in a batch follows the same iterates.
     """
 
     def __init__(self, D1: np.ndarray, D2: np.ndarray, fractions: np.ndarray,
                  groups: list[tuple[Any, np.ndarray]], *, cluster_lengths: Any = None,
                  tol: float = 1e-8, max_newton: int = 25, scs: str = "regression",
-                 scs_tol: float = 1e-4, scs_maxiter: int = 20, chord_from: int = 300,
+                 scs_tol: float = 1e-4, scs_maxiter: int = 20, krylov_from: int = 300,
                  scs_tangent: bool = False, nonlocal_weights: Any = None) -> None:
         if scs not in SCS_SCHEMES:
             raise ValueError(f"unknown self-consistent scheme {scs!r}; choose one of "
@@ -186,7 +200,7 @@ class OnlineSolver:
         self.comps = np.arange(6) if self.m == 6 else np.asarray(PLANE_INDICES)
         self.tol, self.max_newton = float(tol), int(max_newton)
         self.scs, self.scs_tol, self.scs_maxiter = scs, float(scs_tol), int(scs_maxiter)
-        self.chord_from = int(chord_from)
+        self.krylov_from = int(krylov_from)
         # the correction differentiates the regression fit at its fixed point: it applies when
         # the reference medium is refitted to convergence, not when it is frozen (scs_tol = inf)
         self.scs_tangent = bool(scs_tangent) and scs == "regression" and np.isfinite(scs_tol)
@@ -323,7 +337,7 @@ class OnlineSolver:
         controlled = xp.asarray(strain_controlled, dtype=bool)
         target = xp.broadcast_to(xp.asarray(target, dtype=float), (P, m))
         keep = xp is np  # LAPACK factors kept per point (CPU); batched solves on a GPU
-        chord = keep and km >= self.chord_from
+        krylov = keep and km >= self.krylov_from
         D1f, D2f = a["D1T"].reshape(km, km), a["D2T"].reshape(km, km)
 
         out = state.copy()
@@ -351,14 +365,16 @@ class OnlineSolver:
                   stepped=xp.zeros(P, dtype=bool), fixed=xp.zeros(P, dtype=bool),
                   lu_theta=xp.zeros((P, 2)), merit=xp.full(P, xp.inf),
                   restart=xp.zeros(P, dtype=bool), leave=xp.zeros(P, dtype=bool),
-                  fresh=xp.ones(P, dtype=bool), deadline=xp.full(P, self.max_newton))
+                  fresh=xp.ones(P, dtype=bool), deadline=xp.full(P, self.max_newton),
+                  refresh=xp.zeros(P, dtype=bool), step_de=xp.zeros((P, K, m)),
+                  step_de0=xp.zeros((P, m)), step_dtheta=xp.zeros((P, 2)))
         w.coef_a, w.coef_c, w.C0 = self._reference(w.lam0, w.mu0, a)
-        if chord and state.factors is not None:  # chord steps from the last factorization
+        if krylov and state.factors is not None:  # preconditioner: the last factorization
             for name, value in state.factors.items():  # the LU is replaced, never written
                 setattr(w, name, value if name in ("LU", "piv") else value.copy())
             w.fresh[:], w.stale[:] = False, False  # exact for their tangents and medium
             w.lu_shared = xp.ones(P, dtype=bool)
-        factors = {} if chord else None  # the factorizations of the converged points
+        factors = {} if krylov else None  # the factorizations of the converged points
         it = 0
         while w.n:
             it += 1
@@ -381,7 +397,7 @@ class OnlineSolver:
             dsig = (stress - w.state.stress)[:, :, comps]
             moved = xp.zeros(w.n, dtype=bool)
             dE, dS = c @ w.de, c @ dsig
-            if self.newton_medium and not chord:
+            if self.newton_medium:
                 # Newton on the self-consistency where the regression fit is usable: the
                 # residual F = θ − fit(ΔE, ΔΣ) joins the Newton system (see _newton_step)
                 flam, fmu, fok = regression_fit(dE, dS, comps)
@@ -405,9 +421,15 @@ class OnlineSolver:
                     w.coef_a, w.coef_c, w.C0 = self._reference(w.lam0, w.mu0, a)
                     w.updates += moved
             # R_I = Δε_I + Σ_J D_IJ (Δσ_J − C0 Δε_J) − Δε⁰, D = a D1 − c D2 shared by the
-            # points up to (a, c): two GEMMs over the batch (D @ v = v @ Dᵀ)
+            # points up to (a, c): two GEMMs over the batch (D @ v = v @ Dᵀ), which also
+            # take (∂C0/∂θ)Δε for the medium's Newton step (_medium_sensitivity)
             v = (dsig - w.de @ w.C0.transpose(0, 2, 1)).reshape(w.n, km)
-            D1v, D2v = v @ D1f, v @ D2f
+            vecs = v[:, None]
+            if bool(w.newton.any()):
+                vecs = xp.concatenate([vecs, self._medium_directions(w, xp)], axis=1)
+            D1all = _products(D1f.T, vecs.reshape(-1, km)).reshape(vecs.shape)
+            D2all = _products(D2f.T, vecs.reshape(-1, km)).reshape(vecs.shape)
+            D1v, D2v = D1all[:, 0], D2all[:, 0]
             Dv = w.coef_a[:, None] * D1v - w.coef_c[:, None] * D2v
             R = w.de + Dv.reshape(w.n, K, m) - w.de0[:, None, :]
             macro = _where(controlled, c @ w.de, c @ dsig) - w.target
@@ -424,10 +446,11 @@ class OnlineSolver:
             # Newton progress on both equations
             merit = xp.maximum(residual / self.tol,
                                xp.where(w.newton, medium_change / self.scs_tol, 0.0))
-            # a point refactors at every iteration or, with chord steps, when its residual
-            # contracts poorly (the factorization is kept across refits of the reference
-            # medium); at convergence only if its Jacobian moved since the last factorization,
-            # so that the tangent is exact (an elastic increment pays one factorization)
+            # a point refactors at every iteration or, for large systems, when the GMRES of its
+            # last step was slow (the factorization is kept across refits of the reference
+            # medium and across increments); at convergence only if its Jacobian moved since
+            # the last factorization, so that the tangent is exact (an elastic increment pays
+            # one factorization)
             if keep:
                 w.stale |= xp.any(tangent_m != w.lu_tangent, axis=(1, 2, 3))
                 # the medium's Newton steps end at round-off: below THETA_RTOL (relative)
@@ -437,34 +460,37 @@ class OnlineSolver:
                 if coupling is not None:
                     w.stale |= (xp.any(coupling[0] != w.lu_U, axis=(1, 2))
                                 | xp.any(coupling[1] != w.lu_G, axis=(1, 2)))
-                contracted = (residual <= CHORD_CONTRACTION * w.previous if chord
-                              else xp.zeros(w.n, dtype=bool))
-                refactor = (w.LU is None) | xp.where(converged, w.stale, ~contracted)
+                refactor = (w.LU is None) | xp.where(converged, w.stale,
+                                                     w.refresh if krylov else True)
             else:
                 refactor = xp.ones(w.n, dtype=bool)
             idx = xp.flatnonzero(refactor)
             rhs = -R.reshape(w.n, km, 1)
             sensitivity = None
             if bool(w.newton.any()) or (self.scs_tangent and bool(converged.any())):
-                sensitivity = self._medium_sensitivity(w, v, D1v, D2v, D1f, D2f)
+                sensitivity = self._medium_sensitivity(w, D1all, D2all, D1f, D2f)
             B = rhs if sensitivity is None else xp.concatenate([rhs, -sensitivity], axis=2)
             w.step_tangent, w.step_coupling = tangent_m, coupling
             if keep:
-                sol = xp.empty(B.shape)
+                sol = xp.zeros(B.shape)
                 if idx.size:
                     sol[idx] = self._factorize(w, idx, tangent_m, tangent, coupling, B[idx], a)
-                rest = xp.flatnonzero(~refactor)
+                # a large system needs the solutions of its exact factorization only where it
+                # converged (medium sensitivities); its steps come from GMRES
+                rest = xp.flatnonzero(~refactor & (converged if krylov else True))
                 if rest.size:
                     sol[rest] = _lu_solve_points(w.LU, w.piv, B[rest], rest)
+                    if w.LU.dtype != np.float64:  # single precision (large systems)
+                        apply = self._jacobian_operator(w, rest, tangent_m, coupling, a)
+                        sol[rest] = self._refine(w.LU[rest], w.piv[rest], apply, B[rest],
+                                                 sol[rest])
                 w.Y = sol[:, :, 0].reshape(w.n, K, m)
                 if sensitivity is not None:
                     w.Z = sol[:, :, 1:].reshape(w.n, K, m, 2)
-                if chord:  # a chord step is a Newton step with the factorized Jacobian
-                    on = (w.stale & ~converged)[:, None, None]
-                    w.step_tangent = xp.where(on[..., None], w.lu_tangent, tangent_m)
-                    if coupling is not None:
-                        w.step_coupling = (xp.where(on, w.lu_U, coupling[0]),
-                                           xp.where(on, w.lu_G, coupling[1]))
+                if krylov:
+                    self._krylov_steps(w, xp.flatnonzero(~converged & ~failed), tangent_m,
+                                       tangent, coupling, R, macro, controlled, sensitivity,
+                                       B, a)
             else:
                 At = self._jacobian(w, idx, tangent_m, coupling, a)
                 stack = xp.broadcast_to(a["stack"], (w.n, km, m))
@@ -519,7 +545,13 @@ class OnlineSolver:
                     break
                 w = w.keep(~done)
                 macro = macro[~done]
-            self._newton_step(w, macro, controlled, sensitivity is not None, a)
+            if krylov:
+                w.de, w.de0 = w.de + w.step_de, w.de0 + w.step_de0
+                w.stepped = xp.zeros(w.n, dtype=bool)
+                if bool(w.newton.any()):
+                    self._step_medium(w, xp.where(w.newton[:, None], w.step_dtheta, 0.0), a)
+            else:
+                self._newton_step(w, macro, controlled, sensitivity is not None, a)
             if bool(w.restart.any()):
                 self._restart(w, w.restart, it, a)
         if factors and bool(converged_out.all()):
@@ -527,7 +559,8 @@ class OnlineSolver:
         return IncrementResult(out, tangent_out, iterations, scs_iterations, scs_out,
                                converged_out, residual_out)
 
-    def _jacobian(self, w: _Work, idx: Any, tangent_m: Any, coupling: Any, a: dict) -> Any:
+    def _jacobian(self, w: _Work, idx: Any, tangent_m: Any, coupling: Any, a: dict,
+                  dtype: type = np.float64) -> Any:
         """Aᵀ (n, K m, K m) of the points ``idx``: A = 1 + D·(blockdiag(C_J − C0) + N).
 
         Block J of Aᵀ is (C_J − C0)ᵀ·(column block J of D)ᵀ, so Aᵀ in C order, i.e. A in
@@ -538,7 +571,8 @@ class OnlineSolver:
         comps, km = a["comps"], self.K * self.m
         Delta_T = (tangent_m[idx] - w.C0[idx, None]).transpose(0, 1, 3, 2)
         if xp is np:  # one compiled pass, no per-point temporaries
-            At = assemble_jacobians(Delta_T, a["D1T"], a["D2T"], w.coef_a[idx], w.coef_c[idx])
+            At = assemble_jacobians(Delta_T, a["D1T"], a["D2T"], w.coef_a[idx], w.coef_c[idx],
+                                    dtype)
         else:
             DT = w.coef_a[idx, None, None, None] * a["D1T"]  # Dᵀ blocks of each point
             DT -= w.coef_c[idx, None, None, None] * a["D2T"]
@@ -562,11 +596,18 @@ class OnlineSolver:
         full ones (n, K, 6, 6), ``coupling`` the non-local (U, G) or None; ``B`` (n, K m, r).
         """
         km, m = self.K * self.m, self.m
-        At = self._jacobian(w, idx, tangent_m, coupling, a)
+        single = km >= self.krylov_from  # large systems: single precision, refined solutions
+        At = self._jacobian(w, idx, tangent_m, coupling, a, np.float32 if single else np.float64)
         piv = _lu_factor_points(At)
         self.factorizations += int(idx.size)
         stack = np.broadcast_to(a["stack"], (idx.size, km, m))
-        sol = _lu_solve_points(At, piv, np.concatenate([stack, B], axis=2))
+        rhs = np.concatenate([stack, B], axis=2)
+        sol = _lu_solve_points(At, piv, rhs)
+        if single:  # the tangent columns exact, and B where the solutions are used (below)
+            q = rhs.shape[2] if self.scs_tangent else m
+            sol[:, :, :q] = self._refine(
+                At, piv, self._jacobian_operator(w, idx, tangent_m, coupling, a), rhs[:, :, :q],
+                sol[:, :, :q])
         X = sol[:, :, :m]
         if w.LU is None or idx.size == w.n:
             w.LU, w.piv = At, piv
@@ -580,6 +621,161 @@ class OnlineSolver:
             w.lu_U[idx], w.lu_G[idx] = coupling[0][idx], coupling[1][idx]
         self._store_solutions(w, idx, X, tangent, coupling, a)
         return sol[:, :, m:]
+
+    def _jacobian_operator(self, w: _Work, idx: Any, tangent_m: Any, coupling: Any,
+                           a: dict) -> Callable[[Any], Any]:
+        """v ↦ A v for the points ``idx``, v (n, q, K m) (q vectors per point, as rows),
+        matrix-free: A = 1 + D·(blockdiag(C_J − C0) + N), (N z)_I = −U_I Σ_J W_IJ G_J·z_J,
+        D = a D1 − c D2 applied by two products with the shared D1, D2 (CPU)."""
+        K, m = self.K, self.m
+        km = K * m
+        delta = (tangent_m[idx] - w.C0[idx, None])[:, None]  # (n, 1, K, m, m)
+        coef_a, coef_c = w.coef_a[idx, None, None], w.coef_c[idx, None, None]
+        D1, D2 = a["D1T"].reshape(km, km).T, a["D2T"].reshape(km, km).T
+        if coupling is not None:
+            U, G = coupling[0][idx][:, None, :, a["comps"]], coupling[1][idx][:, None]
+
+        def apply(v: Any) -> Any:
+            n, q = v.shape[:2]
+            e = v.reshape(n, q, K, m)
+            u = (delta @ e[..., None])[..., 0]
+            if coupling is not None:
+                u -= U * (np.sum(G * e, axis=3) @ a["W"].T)[..., None]
+            u = u.reshape(n * q, km)
+            return (v + coef_a * _products(D1, u).reshape(n, q, km)
+                    - coef_c * _products(D2, u).reshape(n, q, km))
+
+        return apply
+
+    def _refine(self, LU: Any, piv: Any, apply: Callable[[Any], Any], B: Any,
+                sol: Any) -> Any:
+        """Solutions of A x = B (n, K m, r) to double precision from a single-precision LU of
+        A: iterative refinement, x ← x + LU⁻¹(B − A x) with the residual in double precision
+        (Wilkinson; Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., SIAM
+        2002, ch. 12); ``apply`` is A (:meth:`_jacobian_operator`). Each step contracts the
+        error by ρ ≈ u_single·κ(A) (1e-7–1e-6 on the 315-cluster ROM of
+        benchmarks/RESULTS.md): it stops once the error left, estimated as ρ times the last
+        relative correction, is below ``REFINE_RTOL`` (one or two steps there), or when the
+        corrections stop shrinking."""
+        size = np.maximum(np.linalg.norm(sol, axis=1), 1e-300)
+        previous = 1.0
+        for _ in range(REFINE_MAXITER):
+            res = B - apply(sol.transpose(0, 2, 1)).transpose(0, 2, 1)
+            dx = _lu_solve_points(LU, piv, res)
+            sol = sol + dx
+            change = float(np.max(np.linalg.norm(dx, axis=1) / size))
+            rho = change / previous
+            if not change * rho > REFINE_RTOL or rho > 0.5:  # accurate, NaN or stalled
+                break
+            previous = change
+        return sol
+
+    def _krylov_steps(self, w: _Work, idx: Any, tangent_m: Any, tangent: Any, coupling: Any,
+                      R: Any, macro: Any, controlled: Any, S: Any, B: Any, a: dict) -> None:
+        """Newton steps (δε, δε⁰, δθ) of the points ``idx`` into ``w.step_de``, ``w.step_de0``,
+        ``w.step_dtheta``, by GMRES on the whole linearized increment, preconditioned by its
+        exact solution with the last factorization (CPU, large systems).
+
+        The linearized system couples the cluster equations, the macroscopic conditions and,
+        where the medium θ = (λ0, μ0) is solved by Newton (``w.newton``, see
+        :meth:`_newton_step`), the self-consistency F = θ − fit(ΔE, ΔΣ):
+
+            A δε − 1 ⊗ δε⁰ + S δθ = −R                         (S = ∂R/∂θ),
+            Σ_J c_J δε_J[k] or Σ_J c_J (∂Δσ_J/∂Δε·δε)_J[k] = −macro_k,
+            δθ − G_E δΔE − G_Σ δΔΣ = −F                       (δθ = 0 elsewhere),
+
+        with A = 1 + D·(blockdiag(C_J − C0) + N) at the current iterate, applied matrix-free
+        (per cluster (C_J − C0), the non-local coupling (N z)_I = −U_I Σ_J W_IJ G_J·z_J, then
+        D = a D1 − c D2 by two products with the shared D1, D2). The preconditioner solves the
+        same system with the Jacobian of the last factorization: y = A_LU⁻¹ r, Z = A_LU⁻¹ S,
+        the (m + 2) system of (δε⁰, δθ) with its X = A_LU⁻¹(1 ⊗ I), δε = y + X δε⁰ − Z δθ —
+        the chord step of that factorization. GMRES (:func:`homog.sca.krylov.gmres`) then
+        makes it the Newton step of the current Jacobian to the relative residual
+        ``KRYLOV_FORCING`` (an inexact Newton iteration, Dembo, Eisenstat & Steihaug, SIAM J.
+        Numer. Anal. 19, 1982), so the factorization serves many iterations and increments
+        while Newton keeps its convergence rate. A point whose GMRES does not converge in
+        ``KRYLOV_MAXITER`` iterations refactorizes and solves again; one that took more than
+        ``KRYLOV_REFRESH`` refactorizes at its next iteration.
+        """
+        if idx.size == 0:
+            return
+        de, de0, dth, ok, its = self._krylov_solve(w, idx, tangent_m, coupling, R, macro,
+                                                   controlled, S, a)
+        bad = idx[~ok]
+        if bad.size:  # slow: the current Jacobian becomes the preconditioner (exact)
+            self._factorize(w, bad, tangent_m, tangent, coupling, B[bad], a)
+            de[~ok], de0[~ok], dth[~ok], _, its[~ok] = self._krylov_solve(
+                w, bad, tangent_m, coupling, R, macro, controlled, S, a)
+        w.step_de[idx], w.step_de0[idx], w.step_dtheta[idx] = de, de0, dth
+        w.refresh[idx] = its > KRYLOV_REFRESH
+        w.fresh[idx] = False  # the factorization's C_hom serves the refits from now on
+
+    def _krylov_solve(self, w: _Work, idx: Any, tangent_m: Any, coupling: Any, R: Any,
+                      macro: Any, controlled: Any, S: Any, a: dict) -> tuple[Any, ...]:
+        """GMRES of :meth:`_krylov_steps` for the points ``idx`` (R, macro, S of every point
+        of ``w``): (δε (n, K, m), δε⁰ (n, m), δθ (n, 2), converged (n,), iterations (n,))."""
+        K, m = self.K, self.m
+        km, n = K * m, idx.size
+        apply = self._jacobian_operator(w, idx, tangent_m, coupling, a)
+        modulus = (w.lam0[idx] + 2.0 * w.mu0[idx])[:, None]
+        # stress rows and θ rows in strain units, so that GMRES weighs the equations alike
+        scale = np.where(controlled, 1.0, 1.0 / modulus)
+        # the linearized macroscopic means as rows (n, K m, m) acting on δε: strain and
+        # stress, now and with the tangents of the factorized Jacobian
+        mean_e, mean_s = _mean_rows(a, tangent_m[idx], _take_coupling(coupling, idx))
+        then_s = _mean_rows(a, w.lu_tangent[idx],
+                            None if coupling is None else (w.lu_U[idx], w.lu_G[idx]))[1]
+        now, then = np.where(controlled, mean_e, mean_s), np.where(controlled, mean_e, then_s)
+        X = w.X[idx].transpose(0, 3, 1, 2).reshape(n, m, km)  # δε = y + δε⁰·X
+        M = X @ then  # the macroscopic block of the factorized system (Xbar or CXbar rows)
+        newton = (w.newton[idx] if S is not None else np.zeros(n, dtype=bool))[:, None]
+        if newton.any():
+            St = np.where(newton[..., None], S[idx].transpose(0, 2, 1), 0.0)  # (n, 2, K m)
+            GE, GS = w.G_E[idx], w.G_S[idx]
+            # rows of G_E δΔE + G_Σ δΔΣ (n, K m, 2), now and with the factorized tangents
+            fit_now = mean_e @ GE.transpose(0, 2, 1) + mean_s @ GS.transpose(0, 2, 1)
+            fit_then = mean_e @ GE.transpose(0, 2, 1) + then_s @ GS.transpose(0, 2, 1)
+            Zt = _lu_solve_points(w.LU, w.piv, St.transpose(0, 2, 1), idx).transpose(0, 2, 1)
+            if w.LU.dtype != np.float64:
+                Zt = Zt.astype(float)
+            # [δε⁰, δθ]·J = right-hand side, rows of the unknowns, columns of the equations
+            J = np.zeros((n, m + 2, m + 2))
+            J[:, :m, :m], J[:, :m, m:] = M, -X @ fit_then
+            J[:, m:, :m], J[:, m:, m:] = -Zt @ then, np.eye(2) + Zt @ fit_then
+            F = np.where(newton, w.F[idx], 0.0)
+        else:
+            J, St, F = M, None, None
+        J = J.transpose(0, 2, 1)[:, None]
+
+        def matvec(z: np.ndarray) -> np.ndarray:  # (n, q, K m + m [+ 2])
+            e = z[..., :km]
+            top = apply(e) - np.tile(z[..., km:km + m], K)
+            parts = [top, scale[:, None] * (e @ now)]
+            if St is not None:
+                th = z[..., km + m:]
+                top += th @ St
+                parts.append((th - e @ fit_now) / modulus[:, None])
+            return np.concatenate(parts, axis=2)
+
+        def precondition(r: np.ndarray) -> np.ndarray:
+            y = _lu_solve_points(w.LU, w.piv, r[..., :km].transpose(0, 2, 1), idx)
+            y = y.transpose(0, 2, 1)
+            small = [r[..., km:km + m] / scale[:, None] - y @ then]
+            if St is not None:
+                small.append(r[..., km + m:] * modulus[:, None] + y @ fit_then)
+            sol = np.linalg.solve(J, np.concatenate(small, axis=2)[..., None])[..., 0]
+            e = y + sol[..., :m] @ X
+            if St is not None:
+                e -= sol[..., m:] @ Zt
+            return np.concatenate([e, sol], axis=2)
+
+        parts = [-R[idx].reshape(n, 1, km), -(scale * macro[idx])[:, None]]
+        if St is not None:
+            parts.append(-(F / modulus)[:, None])
+        b = np.concatenate(parts, axis=2)
+        z, ok, its = gmres(matvec, precondition, b, None, KRYLOV_FORCING, KRYLOV_MAXITER)
+        dth = z[:, 0, km + m:] if St is not None else np.zeros((n, 2))
+        return (z[:, 0, :km].reshape(n, K, m), z[:, 0, km:km + m], dth, ok[:, 0], its[:, 0])
 
     def _store_solutions(self, w: _Work, idx: Any, X: Any, tangent: Any, coupling: Any,
                          a: dict) -> None:
@@ -638,6 +834,13 @@ class OnlineSolver:
         Zd = xp.where(on[..., None], w.Z @ dtheta[:, None, :, None], 0.0)[..., 0]
         w.de = w.de + w.Y + (w.X @ d0[:, None, :, None])[..., 0] + Zd
         w.de0 = w.de0 + d0
+        self._step_medium(w, dtheta, a)
+
+    def _step_medium(self, w: _Work, dtheta: Any, a: dict) -> None:
+        """θ ← θ + δθ at the points of ``w`` that solve the medium by Newton (``w.newton``;
+        δθ (n, 2) is 0 elsewhere); a step out of the admissible media takes the fixed-point
+        refit instead."""
+        xp = array_module(dtheta)
         lam, mu = w.lam0 + dtheta[:, 0], w.mu0 + dtheta[:, 1]
         # a step out of the admissible media takes the fixed-point refit instead (admissible)
         out = ~_admissible(lam, mu)
@@ -665,20 +868,32 @@ class OnlineSolver:
         w.newton[points] = False
         w.deadline[points] = it + self.max_newton
 
-    def _medium_sensitivity(self, w: _Work, v: Any, D1v: Any, D2v: Any, D1f: Any,
+    def _medium_directions(self, w: _Work, xp: Any) -> Any:
+        """(∂C0/∂λ0) Δε and (∂C0/∂μ0) Δε (P, 2, K m) at the current iterate."""
+        km = self.K * self.m
+        L, _ = self._arrays(xp)["C0_basis"]
+        de = w.de.reshape(w.n, self.K, self.m)
+        return xp.stack([(de @ L).reshape(w.n, km), 2.0 * de.reshape(w.n, km)], axis=1)
+
+    def _medium_sensitivity(self, w: _Work, D1all: Any, D2all: Any, D1f: Any,
                             D2f: Any) -> Any:
         """∂R/∂(λ0, μ0) (P, K m, 2) at the current iterate.
 
         R = Δε + D(λ0, μ0)(Δσ − C0 Δε) − Δε⁰ with D = a D1 − c D2, C0 = λ0 1⊗1 + 2μ0 I:
-        ∂R/∂θ = (∂a/∂θ D1 − ∂c/∂θ D2) v − D (∂C0/∂θ) Δε, v = Δσ − C0 Δε.
+        ∂R/∂θ = (∂a/∂θ D1 − ∂c/∂θ D2) v − D (∂C0/∂θ) Δε, v = Δσ − C0 Δε. ``D1all``,
+        ``D2all`` (P, q, K m): D1 and D2 applied to v and, if q = 3, to (∂C0/∂θ) Δε
+        (:meth:`_medium_directions`), which are applied here otherwise.
         """
-        xp = array_module(v)
+        xp = array_module(D1all)
         lam, mu = w.lam0, w.mu0
-        km = v.shape[1]
-        L, _ = self._arrays(xp)["C0_basis"]
-        de = w.de.reshape(w.n, self.K, self.m)
-        vecs = xp.stack([(de @ L).reshape(w.n, km), 2.0 * de.reshape(w.n, km)], axis=1)
-        D1e, D2e = vecs @ D1f, vecs @ D2f  # (P, 2, K m): D1, D2 applied to (∂C0/∂θ) Δε
+        D1v, D2v = D1all[:, 0], D2all[:, 0]
+        if D1all.shape[1] == 3:
+            D1e, D2e = D1all[:, 1:], D2all[:, 1:]
+        else:
+            vecs = self._medium_directions(w, xp)
+            flat = vecs.reshape(-1, vecs.shape[2])
+            D1e = _products(D1f.T, flat).reshape(vecs.shape)
+            D2e = _products(D2f.T, flat).reshape(vecs.shape)
         De = w.coef_a[:, None, None] * D1e - w.coef_c[:, None, None] * D2e
         a_mu = -1.0 / mu**2
         c_lam = 1.0 / (lam + 2.0 * mu) ** 2
@@ -784,6 +999,10 @@ class _Work:
     Y: Any = None
     LU: Any = None
     piv: Any = None
+    refresh: Any = None
+    step_de: Any = None
+    step_de0: Any = None
+    step_dtheta: Any = None
 
     @property
     def n(self) -> int:
@@ -798,7 +1017,10 @@ class _Work:
         return _Work(**fields)
 
 
-_GETRF, _GETRS = scipy.linalg.lapack.dgetrf, scipy.linalg.lapack.dgetrs
+_GETRF = {np.dtype(np.float64): scipy.linalg.lapack.dgetrf,
+          np.dtype(np.float32): scipy.linalg.lapack.sgetrf}
+_GETRS = {np.dtype(np.float64): scipy.linalg.lapack.dgetrs,
+          np.dtype(np.float32): scipy.linalg.lapack.sgetrs}
 #: What a factorization leaves in the Newton work (_Work fields), kept in OnlineState.factors.
 _FACTORS = ("LU", "piv", "lu_tangent", "lu_theta", "lu_U", "lu_G", "X", "Xbar", "CXbar",
             "C_hom")
@@ -813,8 +1035,9 @@ def _lu_factor_points(At: np.ndarray) -> np.ndarray:
     in its solutions), not an error.
     """
     piv = np.empty(At.shape[:2], dtype=np.int32)
+    getrf = _GETRF[At.dtype]
     for p in range(At.shape[0]):
-        _, piv[p], _ = _GETRF(At[p].T, overwrite_a=1)
+        _, piv[p], _ = getrf(At[p].T, overwrite_a=1)
     return piv
 
 
@@ -824,10 +1047,32 @@ def _lu_solve_points(LU: np.ndarray, piv: np.ndarray, B: np.ndarray,
     points ``points`` (n,) of the factors (default: all, n = P) and their right-hand sides B."""
     points = range(LU.shape[0]) if points is None else points
     X = np.empty(B.shape)
+    getrs = _GETRS[LU.dtype]
+    B = B.astype(LU.dtype, copy=False)
+    columns = B.shape[2] <= _FEW_VECTORS and B.shape[1] >= _LARGE_SYSTEM
     with np.errstate(all="ignore"):
         for q, p in enumerate(points):
-            X[q], _ = _GETRS(LU[p].T, piv[p], B[q])
+            if columns:
+                for j in range(B.shape[2]):
+                    X[q, :, j], _ = getrs(LU[p].T, piv[p], B[q, :, j])
+            else:
+                X[q], _ = getrs(LU[p].T, piv[p], B[q])
     return X
+
+
+#: Below this many vectors, a product with a large matrix or a triangular solve goes vector
+#: by vector: measured on a 945 × 945 system (2-core VM), BLAS and LAPACK take 2–3× longer
+#: for 2–4 right-hand sides at once than for each on its own (GEMV, one-column getrs).
+_FEW_VECTORS = 4
+#: ... where the system has at least this many unknowns (smaller ones: call overhead rules).
+_LARGE_SYSTEM = 300
+
+
+def _products(A: Any, V: Any) -> Any:
+    """A v for every row v of V (q, N): (q, N)."""
+    if V.shape[0] <= _FEW_VECTORS:
+        return array_module(V).stack([A @ v for v in V])
+    return (A @ V.T).T
 
 
 def _solve_points(A: Any, B: Any) -> Any:
@@ -919,6 +1164,21 @@ def _mean_response(c: Any, rows: Any, V: Any, coupling: Any, W: Any) -> Any:
         t = W @ xp.einsum("pJb,pJbc->pJc", G, V)  # (P, K, q): Σ_J W_IJ G_J·V_J
         out -= xp.einsum("I,pIa,pIc->pac", c, U, t)
     return out
+
+
+def _mean_rows(a: dict, tangent_m: Any, coupling: Any) -> tuple[Any, Any]:
+    """δΔE and δΔΣ = Σ_J c_J ∂Δσ_J/∂Δε·δε as matrices (n, K m, m) acting on δε (rows): c_J δ_kb
+    on (J, b), and Σ_J c_J C_J[k, b] with the non-local coupling −(Σ_I c_I U_I[k] W_IJ) G_J[b]
+    (see :func:`_mean_response`); ``coupling`` (U (n, K, 6), G (n, K, m)) or None."""
+    c, comps = a["c"], a["comps"]
+    n, K, m, _ = tangent_m.shape
+    stress = (c[None, :, None, None] * tangent_m).transpose(0, 2, 1, 3).reshape(n, m, K * m)
+    if coupling is not None:
+        U, G = coupling[0][:, :, comps], coupling[1]
+        q = np.einsum("I,pIk,IJ->pkJ", c, U, a["W"])
+        stress = stress - (q[..., None] * G[:, None]).reshape(n, m, K * m)
+    strain = (c[:, None, None] * np.eye(m)).transpose(1, 0, 2).reshape(m, K * m)
+    return np.broadcast_to(strain.T, (n, K * m, m)), stress.transpose(0, 2, 1)
 
 
 def _weighted_rows(W: Any, U: Any, DT: Any) -> Any:
