@@ -55,12 +55,6 @@ from kernels.tensors import (
 
 #: Working-set budget of one batched solve on the CPU / on a GPU (bytes).
 _CPU_BUDGET, _GPU_BUDGET = 256 * 2**20, 4 * 2**30
-#: The UMAT factorizes every Newton iteration in double precision, whatever the system size
-#: (:class:`homog.sca.OnlineSolver` solves large systems by GMRES preconditioned by a kept
-#: factorization): a call cannot keep its factorization for the next one (STATEV holds no
-#: LU). Measured on the 2-core machine, 3D 64 clusters (384 unknowns), 60 points × 20
-#: increments: 175 point-increments/s against 98 with the chord steps that preceded GMRES.
-_KRYLOV_FROM = 2**62
 
 
 class Umat:
@@ -77,8 +71,7 @@ class Umat:
                  chunk: int | None = None) -> None:
         self.rom = rom
         self.solver = rom.online_solver(tol=tol, scs=scs, scs_tol=scs_tol,
-                                        max_newton=max_newton, scs_tangent=True,
-                                        krylov_from=_KRYLOV_FROM)
+                                        max_newton=max_newton, scs_tangent=True)
         self.max_cuts = int(max_cuts)
         if chunk is not None and (isinstance(chunk, bool) or int(chunk) < 1):
             raise ValueError(f"chunk = {chunk!r} must be a positive number of points")

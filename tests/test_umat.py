@@ -26,6 +26,12 @@ def rom3d():
     return build_rom(sphere_labels(12, 0.2), PLASTIC, {0: 5, 1: 3})
 
 
+@pytest.fixture(scope="module")
+def rom3d_large():
+    """53 clusters, 318 unknowns: GMRES steps with a single-precision factorization."""
+    return build_rom(sphere_labels(12, 0.2), PLASTIC, {0: 35, 1: 18}, adaptive=None)
+
+
 def drive(umat, dstran, increments, statev=None):
     """``increments`` single-point calls with a constant increment; the last outputs."""
     n = umat.ntens
@@ -37,10 +43,14 @@ def drive(umat, dstran, increments, statev=None):
     return stress, statev, stran, ddsdde
 
 
-@pytest.mark.parametrize("dim", [2, 3])
-def test_ddsdde_is_the_derivative_of_the_stress(dim, rom2d, rom3d):
-    """DDSDDE against central differences of the UMAT itself, in the plastic range."""
-    umat = (rom2d if dim == 2 else rom3d).umat(tol=1e-12)
+@pytest.mark.parametrize("dim", [2, 3, "3-large"])
+def test_ddsdde_is_the_derivative_of_the_stress(dim, rom2d, rom3d, rom3d_large):
+    """DDSDDE against central differences of the UMAT itself, in the plastic range (also
+    where the system is large enough for the Krylov steps of the online solver)."""
+    rom = {2: rom2d, 3: rom3d, "3-large": rom3d_large}[dim]
+    umat = rom.umat(tol=1e-12)
+    if dim == "3-large":
+        assert 6 * sum(rom.n_clusters.values()) >= umat.solver.krylov_from
     n = umat.ntens
     dstran = DSTRAN[n]
     stress, statev, stran, _ = drive(umat, dstran, 6)
@@ -73,9 +83,9 @@ def test_single_point_calls_reproduce_rom_run_exactly(rom2d):
     assert statev[eqps].max() > 5e-3  # well into plasticity
 
 
-@pytest.mark.parametrize("dim", [2, 3])
-def test_batch_equals_single_point_calls(dim, rom2d, rom3d):
-    umat = (rom2d if dim == 2 else rom3d).umat()
+@pytest.mark.parametrize("dim", [2, 3, "3-large"])
+def test_batch_equals_single_point_calls(dim, rom2d, rom3d, rom3d_large):
+    umat = {2: rom2d, 3: rom3d, "3-large": rom3d_large}[dim].umat()
     n, npoints = umat.ntens, 5
     rng = np.random.default_rng(0)
     dstran = rng.normal(scale=1e-3, size=(npoints, n))
