@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from homog.sca.batched_linalg import assemble_jacobians
-from homog.sca.online import _lu_factor_points, _lu_solve_points
+from homog.sca.batched_linalg import assemble_jacobians, lu_factor_points, lu_solve_points
 
 
 @pytest.mark.parametrize("m", [3, 6])
@@ -38,17 +37,17 @@ def test_per_point_lu_solves_equal_numpy_including_pivoting():
     A[1, 5, 0] = 2.0
     B = rng.normal(size=(P, n, r))
     At = np.ascontiguousarray(A.transpose(0, 2, 1))  # A in Fortran order, as the solver holds it
-    piv = _lu_factor_points(At)
+    piv = lu_factor_points(At)
     expected = np.linalg.solve(A, B)
-    np.testing.assert_allclose(_lu_solve_points(At, piv, B), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(lu_solve_points(At, piv, B), expected, rtol=1e-12, atol=1e-12)
     points = np.array([3, 0])  # a subset of the factorized points with its own right-hand sides
-    np.testing.assert_allclose(_lu_solve_points(At, piv, B[points], points), expected[points],
+    np.testing.assert_allclose(lu_solve_points(At, piv, B[points], points), expected[points],
                                rtol=1e-12, atol=1e-12)
 
 
 def test_a_singular_point_gives_non_finite_solutions_not_an_error():
     A = np.stack([np.eye(4), np.zeros((4, 4))])
     At = np.ascontiguousarray(A.transpose(0, 2, 1))
-    X = _lu_solve_points(At, _lu_factor_points(At), np.ones((2, 4, 1)))
+    X = lu_solve_points(At, lu_factor_points(At), np.ones((2, 4, 1)))
     np.testing.assert_array_equal(X[0], np.ones((4, 1)))
     assert not np.all(np.isfinite(X[1]))

@@ -1,26 +1,43 @@
-"""Right-preconditioned GMRES over a batch of linear systems that share their operator per point.
+"""Newton steps of large SCA systems by GMRES preconditioned with an earlier factorization.
 
-The SCA Jacobian of a large reduced-order model (K·m ≳ 300 unknowns) changes at every Newton
-iteration, but slowly: the factorization of an earlier Jacobian is a close preconditioner of
-the current one. Solving A x = b by GMRES (Saad & Schultz, SIAM J. Sci. Stat. Comput. 7,
-1986) on the right-preconditioned system A M⁻¹ u = b, x = M⁻¹ u, with M the old LU factors,
-keeps Newton exact (the residual is the true one, ‖b − A x‖ ≤ rtol ‖b‖) while the
-factorization is reused over many iterations and increments; the products with A are
-matrix-free (Saad, Iterative Methods for Sparse Linear Systems, 2nd ed., SIAM 2003, §9.3.2).
+The SCA Jacobian of a large reduced-order model (K·m ≥ ``krylov_from``, 300 unknowns by
+default) changes at every Newton iteration, but slowly: the factorization of an earlier
+Jacobian is a close preconditioner of the current one. Solving the linearized increment by
+GMRES (Saad & Schultz, SIAM J. Sci. Stat. Comput. 7, 1986) on the right-preconditioned system
+A M⁻¹ u = b, x = M⁻¹ u, with M the old LU factors, keeps the Newton step that of the current
+Jacobian (the residual is the true one, ‖b − A x‖ ≤ rtol ‖b‖) while the factorization is
+reused over many iterations and increments; the products with A are matrix-free (Saad,
+Iterative Methods for Sparse Linear Systems, 2nd ed., SIAM 2003, §9.3.2).
 
-scipy's ``gmres`` takes one right-hand side per call; here every system of a point — the
-Newton step and the m tangent columns, for every point of a batch — advances together, so one
-iteration costs one product of A with an (n, r, N) block (two GEMMs with the shared
-interaction matrices) and one triangular solve with r right-hand sides per point, instead of
-r products with single vectors. Each system has its own Arnoldi basis (modified
-Gram–Schmidt), Givens rotations and stopping test.
+:func:`gmres` advances a batch of systems together (scipy's takes one right-hand side per
+call): every system of every point has its own Arnoldi basis (modified Gram–Schmidt), Givens
+rotations and stopping test, and one iteration applies the operator and the preconditioner
+to all of them at once. :class:`KrylovSteps` builds the steps of
+:class:`homog.sca.online.OnlineSolver` on it, with single-precision factorizations whose
+solutions are refined to double precision where they must be exact (the tangent).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+
+from homog.sca.batched_linalg import lu_solve_points, vector_products
+
+#: Large systems take their Newton steps by GMRES preconditioned with an earlier factorization
+#: (:meth:`KrylovSteps._krylov_steps`): relative residual of the step (the forcing term of
+#: the inexact Newton iteration), at most KRYLOV_MAXITER iterations (more: the point
+#: refactorizes and solves again), and a point whose step took more than KRYLOV_REFRESH
+#: iterations refactorizes at its next iteration.
+KRYLOV_FORCING = 1e-3
+KRYLOV_MAXITER = 15
+KRYLOV_REFRESH = 8
+#: Iterative refinement after a single-precision factorization: relative error left, and at
+#: most this many steps.
+REFINE_RTOL = 1e-12
+REFINE_MAXITER = 4
 
 
 def gmres(matvec: Callable[[np.ndarray], np.ndarray],
@@ -94,3 +111,180 @@ def gmres(matvec: Callable[[np.ndarray], np.ndarray],
     x += np.einsum("prj,jprk->prk", y, Zs[:k])
     converged = ~active & ~singular & np.all(np.isfinite(x), axis=2)
     return x, converged, steps
+
+
+class KrylovSteps:
+    """The Newton steps of large systems for :class:`homog.sca.online.OnlineSolver` (a mixin:
+    it uses the solver's K, m, its factorization ``_factorize`` and its Newton work ``w``):
+    GMRES on the current Jacobian, preconditioned by the last single-precision factorization,
+    whose solutions are refined to double precision where they must be exact."""
+
+    def _jacobian_operator(self, w: Any, idx: Any, tangent_m: Any, coupling: Any,
+                           a: dict) -> Callable[[Any], Any]:
+        """v ↦ A v for the points ``idx``, v (n, q, K m) (q vectors per point, as rows),
+        matrix-free: A = 1 + D·(blockdiag(C_J − C0) + N), (N z)_I = −U_I Σ_J W_IJ G_J·z_J,
+        D = a D1 − c D2 applied by two products with the shared D1, D2 (CPU)."""
+        K, m = self.K, self.m
+        km = K * m
+        delta = (tangent_m[idx] - w.C0[idx, None])[:, None]  # (n, 1, K, m, m)
+        coef_a, coef_c = w.coef_a[idx, None, None], w.coef_c[idx, None, None]
+        D1, D2 = a["D1T"].reshape(km, km).T, a["D2T"].reshape(km, km).T
+        if coupling is not None:
+            U, G = coupling[0][idx][:, None, :, a["comps"]], coupling[1][idx][:, None]
+
+        def apply(v: Any) -> Any:
+            n, q = v.shape[:2]
+            e = v.reshape(n, q, K, m)
+            u = (delta @ e[..., None])[..., 0]
+            if coupling is not None:
+                u -= U * (np.sum(G * e, axis=3) @ a["W"].T)[..., None]
+            u = u.reshape(n * q, km)
+            return (v + coef_a * vector_products(D1, u).reshape(n, q, km)
+                    - coef_c * vector_products(D2, u).reshape(n, q, km))
+
+        return apply
+
+    def _refine(self, LU: Any, piv: Any, apply: Callable[[Any], Any], B: Any,
+                sol: Any) -> Any:
+        """Solutions of A x = B (n, K m, r) to double precision from a single-precision LU of
+        A: iterative refinement, x ← x + LU⁻¹(B − A x) with the residual in double precision
+        (Wilkinson; Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., SIAM
+        2002, ch. 12); ``apply`` is A (:meth:`_jacobian_operator`). Each step contracts the
+        error by ρ ≈ u_single·κ(A) (1e-7–1e-6 on the 315-cluster ROM of
+        benchmarks/RESULTS.md): it stops once the error left, estimated as ρ times the last
+        relative correction, is below ``REFINE_RTOL`` (one or two steps there), or when the
+        corrections stop shrinking."""
+        size = np.maximum(np.linalg.norm(sol, axis=1), 1e-300)
+        previous = 1.0
+        for _ in range(REFINE_MAXITER):
+            res = B - apply(sol.transpose(0, 2, 1)).transpose(0, 2, 1)
+            dx = lu_solve_points(LU, piv, res)
+            sol = sol + dx
+            change = float(np.max(np.linalg.norm(dx, axis=1) / size))
+            rho = change / previous
+            if not change * rho > REFINE_RTOL or rho > 0.5:  # accurate, NaN or stalled
+                break
+            previous = change
+        return sol
+
+    def _krylov_steps(self, w: Any, idx: Any, tangent_m: Any, tangent: Any, coupling: Any,
+                      R: Any, macro: Any, controlled: Any, S: Any, B: Any, a: dict) -> None:
+        """Newton steps (δε, δε⁰, δθ) of the points ``idx`` into ``w.step_de``, ``w.step_de0``,
+        ``w.step_dtheta``, by GMRES on the whole linearized increment, preconditioned by its
+        exact solution with the last factorization (CPU, large systems).
+
+        The linearized system couples the cluster equations, the macroscopic conditions and,
+        where the medium θ = (λ0, μ0) is solved by Newton (``w.newton``, see
+        :meth:`_newton_step`), the self-consistency F = θ − fit(ΔE, ΔΣ):
+
+            A δε − 1 ⊗ δε⁰ + S δθ = −R                         (S = ∂R/∂θ),
+            Σ_J c_J δε_J[k] or Σ_J c_J (∂Δσ_J/∂Δε·δε)_J[k] = −macro_k,
+            δθ − G_E δΔE − G_Σ δΔΣ = −F                       (δθ = 0 elsewhere),
+
+        with A = 1 + D·(blockdiag(C_J − C0) + N) at the current iterate, applied matrix-free
+        (per cluster (C_J − C0), the non-local coupling (N z)_I = −U_I Σ_J W_IJ G_J·z_J, then
+        D = a D1 − c D2 by two products with the shared D1, D2). The preconditioner solves the
+        same system with the Jacobian of the last factorization: y = A_LU⁻¹ r, Z = A_LU⁻¹ S,
+        the (m + 2) system of (δε⁰, δθ) with its X = A_LU⁻¹(1 ⊗ I), δε = y + X δε⁰ − Z δθ —
+        the chord step of that factorization. GMRES (:func:`homog.sca.krylov.gmres`) then
+        makes it the Newton step of the current Jacobian to the relative residual
+        ``KRYLOV_FORCING`` (an inexact Newton iteration, Dembo, Eisenstat & Steihaug, SIAM J.
+        Numer. Anal. 19, 1982), so the factorization serves many iterations and increments
+        while Newton keeps its convergence rate. A point whose GMRES does not converge in
+        ``KRYLOV_MAXITER`` iterations refactorizes and solves again; one that took more than
+        ``KRYLOV_REFRESH`` refactorizes at its next iteration.
+        """
+        if idx.size == 0:
+            return
+        de, de0, dth, ok, its = self._krylov_solve(w, idx, tangent_m, coupling, R, macro,
+                                                   controlled, S, a)
+        bad = idx[~ok]
+        if bad.size:  # slow: the current Jacobian becomes the preconditioner (exact)
+            self._factorize(w, bad, tangent_m, tangent, coupling, B[bad], a)
+            de[~ok], de0[~ok], dth[~ok], _, its[~ok] = self._krylov_solve(
+                w, bad, tangent_m, coupling, R, macro, controlled, S, a)
+        w.step_de[idx], w.step_de0[idx], w.step_dtheta[idx] = de, de0, dth
+        w.refresh[idx] = its > KRYLOV_REFRESH
+        w.fresh[idx] = False  # the factorization's C_hom serves the refits from now on
+
+    def _krylov_solve(self, w: Any, idx: Any, tangent_m: Any, coupling: Any, R: Any,
+                      macro: Any, controlled: Any, S: Any, a: dict) -> tuple[Any, ...]:
+        """GMRES of :meth:`_krylov_steps` for the points ``idx`` (R, macro, S of every point
+        of ``w``): (δε (n, K, m), δε⁰ (n, m), δθ (n, 2), converged (n,), iterations (n,))."""
+        K, m = self.K, self.m
+        km, n = K * m, idx.size
+        apply = self._jacobian_operator(w, idx, tangent_m, coupling, a)
+        modulus = (w.lam0[idx] + 2.0 * w.mu0[idx])[:, None]
+        # stress rows and θ rows in strain units, so that GMRES weighs the equations alike
+        scale = np.where(controlled, 1.0, 1.0 / modulus)
+        # the linearized macroscopic means as rows (n, K m, m) acting on δε: strain and
+        # stress, now and with the tangents of the factorized Jacobian
+        now = None if coupling is None else (coupling[0][idx], coupling[1][idx])
+        then = None if coupling is None else (w.lu_U[idx], w.lu_G[idx])
+        mean_e, mean_s = mean_rows(a, tangent_m[idx], now)
+        then_s = mean_rows(a, w.lu_tangent[idx], then)[1]
+        now, then = np.where(controlled, mean_e, mean_s), np.where(controlled, mean_e, then_s)
+        X = w.X[idx].transpose(0, 3, 1, 2).reshape(n, m, km)  # δε = y + δε⁰·X
+        M = X @ then  # the macroscopic block of the factorized system (Xbar or CXbar rows)
+        newton = (w.newton[idx] if S is not None else np.zeros(n, dtype=bool))[:, None]
+        if newton.any():
+            St = np.where(newton[..., None], S[idx].transpose(0, 2, 1), 0.0)  # (n, 2, K m)
+            GE, GS = w.G_E[idx], w.G_S[idx]
+            # rows of G_E δΔE + G_Σ δΔΣ (n, K m, 2), now and with the factorized tangents
+            fit_now = mean_e @ GE.transpose(0, 2, 1) + mean_s @ GS.transpose(0, 2, 1)
+            fit_then = mean_e @ GE.transpose(0, 2, 1) + then_s @ GS.transpose(0, 2, 1)
+            Zt = lu_solve_points(w.LU, w.piv, St.transpose(0, 2, 1), idx).transpose(0, 2, 1)
+            # [δε⁰, δθ]·J = right-hand side, rows of the unknowns, columns of the equations
+            J = np.zeros((n, m + 2, m + 2))
+            J[:, :m, :m], J[:, :m, m:] = M, -X @ fit_then
+            J[:, m:, :m], J[:, m:, m:] = -Zt @ then, np.eye(2) + Zt @ fit_then
+            F = np.where(newton, w.F[idx], 0.0)
+        else:
+            J, St, F = M, None, None
+        J = J.transpose(0, 2, 1)[:, None]
+
+        def matvec(z: np.ndarray) -> np.ndarray:  # (n, q, K m + m [+ 2])
+            e = z[..., :km]
+            top = apply(e) - np.tile(z[..., km:km + m], K)
+            parts = [top, scale[:, None] * (e @ now)]
+            if St is not None:
+                th = z[..., km + m:]
+                top += th @ St
+                parts.append((th - e @ fit_now) / modulus[:, None])
+            return np.concatenate(parts, axis=2)
+
+        def precondition(r: np.ndarray) -> np.ndarray:
+            y = lu_solve_points(w.LU, w.piv, r[..., :km].transpose(0, 2, 1), idx)
+            y = y.transpose(0, 2, 1)
+            small = [r[..., km:km + m] / scale[:, None] - y @ then]
+            if St is not None:
+                small.append(r[..., km + m:] * modulus[:, None] + y @ fit_then)
+            sol = np.linalg.solve(J, np.concatenate(small, axis=2)[..., None])[..., 0]
+            e = y + sol[..., :m] @ X
+            if St is not None:
+                e -= sol[..., m:] @ Zt
+            return np.concatenate([e, sol], axis=2)
+
+        parts = [-R[idx].reshape(n, 1, km), -(scale * macro[idx])[:, None]]
+        if St is not None:
+            parts.append(-(F / modulus)[:, None])
+        b = np.concatenate(parts, axis=2)
+        z, ok, its = gmres(matvec, precondition, b, None, KRYLOV_FORCING, KRYLOV_MAXITER)
+        dth = z[:, 0, km + m:] if St is not None else np.zeros((n, 2))
+        return (z[:, 0, :km].reshape(n, K, m), z[:, 0, km:km + m], dth, ok[:, 0], its[:, 0])
+
+
+def mean_rows(a: dict, tangent_m: Any, coupling: Any) -> tuple[Any, Any]:
+    """δΔE and δΔΣ = Σ_J c_J ∂Δσ_J/∂Δε·δε as matrices (n, K m, m) acting on δε (rows): c_J δ_kb
+    on (J, b), and Σ_J c_J C_J[k, b] with the non-local coupling −(Σ_I c_I U_I[k] W_IJ) G_J[b]
+    (see :func:`homog.sca.online._mean_response`); ``coupling`` (U (n, K, 6), G (n, K, m))
+    or None."""
+    c, comps = a["c"], a["comps"]
+    n, K, m, _ = tangent_m.shape
+    stress = (c[None, :, None, None] * tangent_m).transpose(0, 2, 1, 3).reshape(n, m, K * m)
+    if coupling is not None:
+        U, G = coupling[0][:, :, comps], coupling[1]
+        q = np.einsum("I,pIk,IJ->pkJ", c, U, a["W"])
+        stress = stress - (q[..., None] * G[:, None]).reshape(n, m, K * m)
+    strain = (c[:, None, None] * np.eye(m)).transpose(1, 0, 2).reshape(m, K * m)
+    return np.broadcast_to(strain.T, (n, K * m, m)), stress.transpose(0, 2, 1)

@@ -46,18 +46,20 @@ iteration count and convergence flag; a point that fails does not disturb the ot
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.linalg
-import scipy.linalg.lapack
 
 from homog.materials.von_mises import ReturnMappingError
 from homog.nonlocal_average import ClusterAverage
-from homog.sca.batched_linalg import assemble_jacobians
-from homog.sca.krylov import gmres
+from homog.sca.batched_linalg import (
+    assemble_jacobians,
+    lu_factor_points,
+    lu_solve_points,
+    vector_products,
+)
+from homog.sca.krylov import KrylovSteps
 from kernels import green_coefficients
 from kernels import threads as thread_policy
 from kernels.arraymodule import array_module
@@ -66,18 +68,6 @@ from kernels.tensors import PLANE_INDICES
 SCS_SCHEMES = ("projection", "regression")
 #: Systems with fewer unknowns (K·m) run their dense linear algebra on one BLAS thread.
 _THREADED_SIZE = 2000
-#: Large systems take their Newton steps by GMRES preconditioned with an earlier factorization
-#: (:meth:`OnlineSolver._krylov_step`): relative residual of the step (the forcing term of
-#: the inexact Newton iteration), at most KRYLOV_MAXITER iterations (more: the point
-#: refactorizes and solves again), and a point whose step took more than KRYLOV_REFRESH
-#: iterations refactorizes at its next iteration.
-KRYLOV_FORCING = 1e-3
-KRYLOV_MAXITER = 15
-KRYLOV_REFRESH = 8
-#: Iterative refinement after a single-precision factorization: relative error left, and at
-#: most this many steps.
-REFINE_RTOL = 1e-12
-REFINE_MAXITER = 4
 #: A reference medium within this relative distance of the one of a factorization keeps it.
 THETA_RTOL = 1e-11
 
@@ -157,7 +147,7 @@ class IncrementResult:
     substeps: Any = None
 
 
-class OnlineSolver:
+class OnlineSolver(KrylovSteps):
     """The SCA system of one reduced-order model, for one or many material points at once.
 
     ``D1``, ``D2``: interaction parts (K, K, m, m); ``fractions`` (K,); ``groups``: list of
@@ -427,8 +417,8 @@ class OnlineSolver:
             vecs = v[:, None]
             if bool(w.newton.any()):
                 vecs = xp.concatenate([vecs, self._medium_directions(w, xp)], axis=1)
-            D1all = _products(D1f.T, vecs.reshape(-1, km)).reshape(vecs.shape)
-            D2all = _products(D2f.T, vecs.reshape(-1, km)).reshape(vecs.shape)
+            D1all = vector_products(D1f.T, vecs.reshape(-1, km)).reshape(vecs.shape)
+            D2all = vector_products(D2f.T, vecs.reshape(-1, km)).reshape(vecs.shape)
             D1v, D2v = D1all[:, 0], D2all[:, 0]
             Dv = w.coef_a[:, None] * D1v - w.coef_c[:, None] * D2v
             R = w.de + Dv.reshape(w.n, K, m) - w.de0[:, None, :]
@@ -479,7 +469,7 @@ class OnlineSolver:
                 # converged (medium sensitivities); its steps come from GMRES
                 rest = xp.flatnonzero(~refactor & (converged if krylov else True))
                 if rest.size:
-                    sol[rest] = _lu_solve_points(w.LU, w.piv, B[rest], rest)
+                    sol[rest] = lu_solve_points(w.LU, w.piv, B[rest], rest)
                     if w.LU.dtype != np.float64:  # single precision (large systems)
                         apply = self._jacobian_operator(w, rest, tangent_m, coupling, a)
                         sol[rest] = self._refine(w.LU[rest], w.piv[rest], apply, B[rest],
@@ -598,11 +588,11 @@ class OnlineSolver:
         km, m = self.K * self.m, self.m
         single = km >= self.krylov_from  # large systems: single precision, refined solutions
         At = self._jacobian(w, idx, tangent_m, coupling, a, np.float32 if single else np.float64)
-        piv = _lu_factor_points(At)
+        piv = lu_factor_points(At)
         self.factorizations += int(idx.size)
         stack = np.broadcast_to(a["stack"], (idx.size, km, m))
         rhs = np.concatenate([stack, B], axis=2)
-        sol = _lu_solve_points(At, piv, rhs)
+        sol = lu_solve_points(At, piv, rhs)
         if single:  # the tangent columns exact, and B where the solutions are used (below)
             q = rhs.shape[2] if self.scs_tangent else m
             sol[:, :, :q] = self._refine(
@@ -621,161 +611,6 @@ class OnlineSolver:
             w.lu_U[idx], w.lu_G[idx] = coupling[0][idx], coupling[1][idx]
         self._store_solutions(w, idx, X, tangent, coupling, a)
         return sol[:, :, m:]
-
-    def _jacobian_operator(self, w: _Work, idx: Any, tangent_m: Any, coupling: Any,
-                           a: dict) -> Callable[[Any], Any]:
-        """v ↦ A v for the points ``idx``, v (n, q, K m) (q vectors per point, as rows),
-        matrix-free: A = 1 + D·(blockdiag(C_J − C0) + N), (N z)_I = −U_I Σ_J W_IJ G_J·z_J,
-        D = a D1 − c D2 applied by two products with the shared D1, D2 (CPU)."""
-        K, m = self.K, self.m
-        km = K * m
-        delta = (tangent_m[idx] - w.C0[idx, None])[:, None]  # (n, 1, K, m, m)
-        coef_a, coef_c = w.coef_a[idx, None, None], w.coef_c[idx, None, None]
-        D1, D2 = a["D1T"].reshape(km, km).T, a["D2T"].reshape(km, km).T
-        if coupling is not None:
-            U, G = coupling[0][idx][:, None, :, a["comps"]], coupling[1][idx][:, None]
-
-        def apply(v: Any) -> Any:
-            n, q = v.shape[:2]
-            e = v.reshape(n, q, K, m)
-            u = (delta @ e[..., None])[..., 0]
-            if coupling is not None:
-                u -= U * (np.sum(G * e, axis=3) @ a["W"].T)[..., None]
-            u = u.reshape(n * q, km)
-            return (v + coef_a * _products(D1, u).reshape(n, q, km)
-                    - coef_c * _products(D2, u).reshape(n, q, km))
-
-        return apply
-
-    def _refine(self, LU: Any, piv: Any, apply: Callable[[Any], Any], B: Any,
-                sol: Any) -> Any:
-        """Solutions of A x = B (n, K m, r) to double precision from a single-precision LU of
-        A: iterative refinement, x ← x + LU⁻¹(B − A x) with the residual in double precision
-        (Wilkinson; Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., SIAM
-        2002, ch. 12); ``apply`` is A (:meth:`_jacobian_operator`). Each step contracts the
-        error by ρ ≈ u_single·κ(A) (1e-7–1e-6 on the 315-cluster ROM of
-        benchmarks/RESULTS.md): it stops once the error left, estimated as ρ times the last
-        relative correction, is below ``REFINE_RTOL`` (one or two steps there), or when the
-        corrections stop shrinking."""
-        size = np.maximum(np.linalg.norm(sol, axis=1), 1e-300)
-        previous = 1.0
-        for _ in range(REFINE_MAXITER):
-            res = B - apply(sol.transpose(0, 2, 1)).transpose(0, 2, 1)
-            dx = _lu_solve_points(LU, piv, res)
-            sol = sol + dx
-            change = float(np.max(np.linalg.norm(dx, axis=1) / size))
-            rho = change / previous
-            if not change * rho > REFINE_RTOL or rho > 0.5:  # accurate, NaN or stalled
-                break
-            previous = change
-        return sol
-
-    def _krylov_steps(self, w: _Work, idx: Any, tangent_m: Any, tangent: Any, coupling: Any,
-                      R: Any, macro: Any, controlled: Any, S: Any, B: Any, a: dict) -> None:
-        """Newton steps (δε, δε⁰, δθ) of the points ``idx`` into ``w.step_de``, ``w.step_de0``,
-        ``w.step_dtheta``, by GMRES on the whole linearized increment, preconditioned by its
-        exact solution with the last factorization (CPU, large systems).
-
-        The linearized system couples the cluster equations, the macroscopic conditions and,
-        where the medium θ = (λ0, μ0) is solved by Newton (``w.newton``, see
-        :meth:`_newton_step`), the self-consistency F = θ − fit(ΔE, ΔΣ):
-
-            A δε − 1 ⊗ δε⁰ + S δθ = −R                         (S = ∂R/∂θ),
-            Σ_J c_J δε_J[k] or Σ_J c_J (∂Δσ_J/∂Δε·δε)_J[k] = −macro_k,
-            δθ − G_E δΔE − G_Σ δΔΣ = −F                       (δθ = 0 elsewhere),
-
-        with A = 1 + D·(blockdiag(C_J − C0) + N) at the current iterate, applied matrix-free
-        (per cluster (C_J − C0), the non-local coupling (N z)_I = −U_I Σ_J W_IJ G_J·z_J, then
-        D = a D1 − c D2 by two products with the shared D1, D2). The preconditioner solves the
-        same system with the Jacobian of the last factorization: y = A_LU⁻¹ r, Z = A_LU⁻¹ S,
-        the (m + 2) system of (δε⁰, δθ) with its X = A_LU⁻¹(1 ⊗ I), δε = y + X δε⁰ − Z δθ —
-        the chord step of that factorization. GMRES (:func:`homog.sca.krylov.gmres`) then
-        makes it the Newton step of the current Jacobian to the relative residual
-        ``KRYLOV_FORCING`` (an inexact Newton iteration, Dembo, Eisenstat & Steihaug, SIAM J.
-        Numer. Anal. 19, 1982), so the factorization serves many iterations and increments
-        while Newton keeps its convergence rate. A point whose GMRES does not converge in
-        ``KRYLOV_MAXITER`` iterations refactorizes and solves again; one that took more than
-        ``KRYLOV_REFRESH`` refactorizes at its next iteration.
-        """
-        if idx.size == 0:
-            return
-        de, de0, dth, ok, its = self._krylov_solve(w, idx, tangent_m, coupling, R, macro,
-                                                   controlled, S, a)
-        bad = idx[~ok]
-        if bad.size:  # slow: the current Jacobian becomes the preconditioner (exact)
-            self._factorize(w, bad, tangent_m, tangent, coupling, B[bad], a)
-            de[~ok], de0[~ok], dth[~ok], _, its[~ok] = self._krylov_solve(
-                w, bad, tangent_m, coupling, R, macro, controlled, S, a)
-        w.step_de[idx], w.step_de0[idx], w.step_dtheta[idx] = de, de0, dth
-        w.refresh[idx] = its > KRYLOV_REFRESH
-        w.fresh[idx] = False  # the factorization's C_hom serves the refits from now on
-
-    def _krylov_solve(self, w: _Work, idx: Any, tangent_m: Any, coupling: Any, R: Any,
-                      macro: Any, controlled: Any, S: Any, a: dict) -> tuple[Any, ...]:
-        """GMRES of :meth:`_krylov_steps` for the points ``idx`` (R, macro, S of every point
-        of ``w``): (δε (n, K, m), δε⁰ (n, m), δθ (n, 2), converged (n,), iterations (n,))."""
-        K, m = self.K, self.m
-        km, n = K * m, idx.size
-        apply = self._jacobian_operator(w, idx, tangent_m, coupling, a)
-        modulus = (w.lam0[idx] + 2.0 * w.mu0[idx])[:, None]
-        # stress rows and θ rows in strain units, so that GMRES weighs the equations alike
-        scale = np.where(controlled, 1.0, 1.0 / modulus)
-        # the linearized macroscopic means as rows (n, K m, m) acting on δε: strain and
-        # stress, now and with the tangents of the factorized Jacobian
-        mean_e, mean_s = _mean_rows(a, tangent_m[idx], _take_coupling(coupling, idx))
-        then_s = _mean_rows(a, w.lu_tangent[idx],
-                            None if coupling is None else (w.lu_U[idx], w.lu_G[idx]))[1]
-        now, then = np.where(controlled, mean_e, mean_s), np.where(controlled, mean_e, then_s)
-        X = w.X[idx].transpose(0, 3, 1, 2).reshape(n, m, km)  # δε = y + δε⁰·X
-        M = X @ then  # the macroscopic block of the factorized system (Xbar or CXbar rows)
-        newton = (w.newton[idx] if S is not None else np.zeros(n, dtype=bool))[:, None]
-        if newton.any():
-            St = np.where(newton[..., None], S[idx].transpose(0, 2, 1), 0.0)  # (n, 2, K m)
-            GE, GS = w.G_E[idx], w.G_S[idx]
-            # rows of G_E δΔE + G_Σ δΔΣ (n, K m, 2), now and with the factorized tangents
-            fit_now = mean_e @ GE.transpose(0, 2, 1) + mean_s @ GS.transpose(0, 2, 1)
-            fit_then = mean_e @ GE.transpose(0, 2, 1) + then_s @ GS.transpose(0, 2, 1)
-            Zt = _lu_solve_points(w.LU, w.piv, St.transpose(0, 2, 1), idx).transpose(0, 2, 1)
-            if w.LU.dtype != np.float64:
-                Zt = Zt.astype(float)
-            # [δε⁰, δθ]·J = right-hand side, rows of the unknowns, columns of the equations
-            J = np.zeros((n, m + 2, m + 2))
-            J[:, :m, :m], J[:, :m, m:] = M, -X @ fit_then
-            J[:, m:, :m], J[:, m:, m:] = -Zt @ then, np.eye(2) + Zt @ fit_then
-            F = np.where(newton, w.F[idx], 0.0)
-        else:
-            J, St, F = M, None, None
-        J = J.transpose(0, 2, 1)[:, None]
-
-        def matvec(z: np.ndarray) -> np.ndarray:  # (n, q, K m + m [+ 2])
-            e = z[..., :km]
-            top = apply(e) - np.tile(z[..., km:km + m], K)
-            parts = [top, scale[:, None] * (e @ now)]
-            if St is not None:
-                th = z[..., km + m:]
-                top += th @ St
-                parts.append((th - e @ fit_now) / modulus[:, None])
-            return np.concatenate(parts, axis=2)
-
-        def precondition(r: np.ndarray) -> np.ndarray:
-            y = _lu_solve_points(w.LU, w.piv, r[..., :km].transpose(0, 2, 1), idx)
-            y = y.transpose(0, 2, 1)
-            small = [r[..., km:km + m] / scale[:, None] - y @ then]
-            if St is not None:
-                small.append(r[..., km + m:] * modulus[:, None] + y @ fit_then)
-            sol = np.linalg.solve(J, np.concatenate(small, axis=2)[..., None])[..., 0]
-            e = y + sol[..., :m] @ X
-            if St is not None:
-                e -= sol[..., m:] @ Zt
-            return np.concatenate([e, sol], axis=2)
-
-        parts = [-R[idx].reshape(n, 1, km), -(scale * macro[idx])[:, None]]
-        if St is not None:
-            parts.append(-(F / modulus)[:, None])
-        b = np.concatenate(parts, axis=2)
-        z, ok, its = gmres(matvec, precondition, b, None, KRYLOV_FORCING, KRYLOV_MAXITER)
-        dth = z[:, 0, km + m:] if St is not None else np.zeros((n, 2))
-        return (z[:, 0, :km].reshape(n, K, m), z[:, 0, km:km + m], dth, ok[:, 0], its[:, 0])
 
     def _store_solutions(self, w: _Work, idx: Any, X: Any, tangent: Any, coupling: Any,
                          a: dict) -> None:
@@ -892,8 +727,8 @@ class OnlineSolver:
         else:
             vecs = self._medium_directions(w, xp)
             flat = vecs.reshape(-1, vecs.shape[2])
-            D1e = _products(D1f.T, flat).reshape(vecs.shape)
-            D2e = _products(D2f.T, flat).reshape(vecs.shape)
+            D1e = vector_products(D1f.T, flat).reshape(vecs.shape)
+            D2e = vector_products(D2f.T, flat).reshape(vecs.shape)
         De = w.coef_a[:, None, None] * D1e - w.coef_c[:, None, None] * D2e
         a_mu = -1.0 / mu**2
         c_lam = 1.0 / (lam + 2.0 * mu) ** 2
@@ -1017,62 +852,9 @@ class _Work:
         return _Work(**fields)
 
 
-_GETRF = {np.dtype(np.float64): scipy.linalg.lapack.dgetrf,
-          np.dtype(np.float32): scipy.linalg.lapack.sgetrf}
-_GETRS = {np.dtype(np.float64): scipy.linalg.lapack.dgetrs,
-          np.dtype(np.float32): scipy.linalg.lapack.sgetrs}
 #: What a factorization leaves in the Newton work (_Work fields), kept in OnlineState.factors.
 _FACTORS = ("LU", "piv", "lu_tangent", "lu_theta", "lu_U", "lu_G", "X", "Xbar", "CXbar",
             "C_hom")
-
-
-def _lu_factor_points(At: np.ndarray) -> np.ndarray:
-    """LU-factorize A_p in place for every p, A_p held transposed in ``At`` (C order).
-
-    ``At[p].T`` is A_p in Fortran order, factorized by LAPACK's dgetrf without a copy (called
-    directly: scipy's wrappers cost more than the factorization of a small system); returns
-    the pivots (P, n). A singular or non-finite A_p leaves NaN or inf in its factors (and so
-    in its solutions), not an error.
-    """
-    piv = np.empty(At.shape[:2], dtype=np.int32)
-    getrf = _GETRF[At.dtype]
-    for p in range(At.shape[0]):
-        _, piv[p], _ = getrf(At[p].T, overwrite_a=1)
-    return piv
-
-
-def _lu_solve_points(LU: np.ndarray, piv: np.ndarray, B: np.ndarray,
-                     points: Any = None) -> np.ndarray:
-    """Solutions (n, N, r) of A_p X = B from the factors of :func:`_lu_factor_points`, for the
-    points ``points`` (n,) of the factors (default: all, n = P) and their right-hand sides B."""
-    points = range(LU.shape[0]) if points is None else points
-    X = np.empty(B.shape)
-    getrs = _GETRS[LU.dtype]
-    B = B.astype(LU.dtype, copy=False)
-    columns = B.shape[2] <= _FEW_VECTORS and B.shape[1] >= _LARGE_SYSTEM
-    with np.errstate(all="ignore"):
-        for q, p in enumerate(points):
-            if columns:
-                for j in range(B.shape[2]):
-                    X[q, :, j], _ = getrs(LU[p].T, piv[p], B[q, :, j])
-            else:
-                X[q], _ = getrs(LU[p].T, piv[p], B[q])
-    return X
-
-
-#: Below this many vectors, a product with a large matrix or a triangular solve goes vector
-#: by vector: measured on a 945 × 945 system (2-core VM), BLAS and LAPACK take 2–3× longer
-#: for 2–4 right-hand sides at once than for each on its own (GEMV, one-column getrs).
-_FEW_VECTORS = 4
-#: ... where the system has at least this many unknowns (smaller ones: call overhead rules).
-_LARGE_SYSTEM = 300
-
-
-def _products(A: Any, V: Any) -> Any:
-    """A v for every row v of V (q, N): (q, N)."""
-    if V.shape[0] <= _FEW_VECTORS:
-        return array_module(V).stack([A @ v for v in V])
-    return (A @ V.T).T
 
 
 def _solve_points(A: Any, B: Any) -> Any:
@@ -1164,21 +946,6 @@ def _mean_response(c: Any, rows: Any, V: Any, coupling: Any, W: Any) -> Any:
         t = W @ xp.einsum("pJb,pJbc->pJc", G, V)  # (P, K, q): Σ_J W_IJ G_J·V_J
         out -= xp.einsum("I,pIa,pIc->pac", c, U, t)
     return out
-
-
-def _mean_rows(a: dict, tangent_m: Any, coupling: Any) -> tuple[Any, Any]:
-    """δΔE and δΔΣ = Σ_J c_J ∂Δσ_J/∂Δε·δε as matrices (n, K m, m) acting on δε (rows): c_J δ_kb
-    on (J, b), and Σ_J c_J C_J[k, b] with the non-local coupling −(Σ_I c_I U_I[k] W_IJ) G_J[b]
-    (see :func:`_mean_response`); ``coupling`` (U (n, K, 6), G (n, K, m)) or None."""
-    c, comps = a["c"], a["comps"]
-    n, K, m, _ = tangent_m.shape
-    stress = (c[None, :, None, None] * tangent_m).transpose(0, 2, 1, 3).reshape(n, m, K * m)
-    if coupling is not None:
-        U, G = coupling[0][:, :, comps], coupling[1]
-        q = np.einsum("I,pIk,IJ->pkJ", c, U, a["W"])
-        stress = stress - (q[..., None] * G[:, None]).reshape(n, m, K * m)
-    strain = (c[:, None, None] * np.eye(m)).transpose(1, 0, 2).reshape(m, K * m)
-    return np.broadcast_to(strain.T, (n, K * m, m)), stress.transpose(0, 2, 1)
 
 
 def _weighted_rows(W: Any, U: Any, DT: Any) -> Any:
