@@ -120,10 +120,11 @@ class KrylovSteps:
     whose solutions are refined to double precision where they must be exact."""
 
     def _jacobian_operator(self, w: Any, idx: Any, tangent_m: Any, coupling: Any,
-                           a: dict) -> Callable[[Any], Any]:
-        """v ↦ A v for the points ``idx``, v (n, q, K m) (q vectors per point, as rows),
-        matrix-free: A = 1 + D·(blockdiag(C_J − C0) + N), (N z)_I = −U_I Σ_J W_IJ G_J·z_J,
-        D = a D1 − c D2 applied by two products with the shared D1, D2 (CPU)."""
+                           a: dict) -> Callable[..., Any]:
+        """(v, rows) ↦ A v for the points ``idx[rows]`` (default: all of ``idx``), v (n, q, K m)
+        (q vectors per point, as rows), matrix-free: A = 1 + D·(blockdiag(C_J − C0) + N),
+        (N z)_I = −U_I Σ_J W_IJ G_J·z_J, D = a D1 − c D2 applied by two products with the
+        shared D1, D2 (CPU)."""
         K, m = self.K, self.m
         km = K * m
         delta = (tangent_m[idx] - w.C0[idx, None])[:, None]  # (n, 1, K, m, m)
@@ -132,39 +133,44 @@ class KrylovSteps:
         if coupling is not None:
             U, G = coupling[0][idx][:, None, :, a["comps"]], coupling[1][idx][:, None]
 
-        def apply(v: Any) -> Any:
+        def apply(v: Any, rows: Any = slice(None)) -> Any:
             n, q = v.shape[:2]
             e = v.reshape(n, q, K, m)
-            u = (delta @ e[..., None])[..., 0]
+            u = (delta[rows] @ e[..., None])[..., 0]
             if coupling is not None:
-                u -= U * (np.sum(G * e, axis=3) @ a["W"].T)[..., None]
+                u -= U[rows] * (np.sum(G[rows] * e, axis=3) @ a["W"].T)[..., None]
             u = u.reshape(n * q, km)
-            return (v + coef_a * vector_products(D1, u).reshape(n, q, km)
-                    - coef_c * vector_products(D2, u).reshape(n, q, km))
+            return (v + coef_a[rows] * vector_products(D1, u).reshape(n, q, km)
+                    - coef_c[rows] * vector_products(D2, u).reshape(n, q, km))
 
         return apply
 
-    def _refine(self, LU: Any, piv: Any, apply: Callable[[Any], Any], B: Any,
-                sol: Any) -> Any:
+    def _refine(self, LU: Any, piv: Any, points: Any, apply: Callable[[Any, Any], Any],
+                B: Any, sol: Any) -> Any:
         """Solutions of A x = B (n, K m, r) to double precision from a single-precision LU of
-        A: iterative refinement, x ← x + LU⁻¹(B − A x) with the residual in double precision
-        (Wilkinson; Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., SIAM
-        2002, ch. 12); ``apply`` is A (:meth:`_jacobian_operator`). Each step contracts the
-        error by ρ ≈ u_single·κ(A) (1e-7–1e-6 on the 315-cluster ROM of
-        benchmarks/RESULTS.md): it stops once the error left, estimated as ρ times the last
-        relative correction, is below ``REFINE_RTOL`` (one or two steps there), or when the
-        corrections stop shrinking."""
-        size = np.maximum(np.linalg.norm(sol, axis=1), 1e-300)
-        previous = 1.0
+        A (the factors ``LU[points]``): iterative refinement, x ← x + LU⁻¹(B − A x) with the
+        residual in double precision (Wilkinson; Higham, Accuracy and Stability of Numerical
+        Algorithms, 2nd ed., SIAM 2002, ch. 12); ``apply(v, rows)`` is A of the points
+        ``rows`` (:meth:`_jacobian_operator`). Each step contracts the error by
+        ρ ≈ u_single·κ(A) (1e-7–1e-6 on the 315-cluster ROM of benchmarks/RESULTS.md): a
+        point stops once its error left, estimated as ρ times its last relative correction,
+        is below ``REFINE_RTOL`` (one or two steps there), or when its corrections stop
+        shrinking."""
+        points = np.arange(LU.shape[0]) if points is None else np.asarray(points)
+        size = np.maximum(np.linalg.norm(sol, axis=1).max(axis=1), 1e-300)
+        previous = np.ones(sol.shape[0])
+        rows = np.arange(sol.shape[0])
         for _ in range(REFINE_MAXITER):
-            res = B - apply(sol.transpose(0, 2, 1)).transpose(0, 2, 1)
-            dx = lu_solve_points(LU, piv, res)
-            sol = sol + dx
-            change = float(np.max(np.linalg.norm(dx, axis=1) / size))
-            rho = change / previous
-            if not change * rho > REFINE_RTOL or rho > 0.5:  # accurate, NaN or stalled
+            res = B[rows] - apply(sol[rows].transpose(0, 2, 1), rows).transpose(0, 2, 1)
+            dx = lu_solve_points(LU, piv, res, points[rows])
+            sol[rows] += dx
+            change = np.linalg.norm(dx, axis=1).max(axis=1) / size[rows]
+            rho = change / previous[rows]
+            previous[rows] = change
+            # a point goes on while its error is above the target and its corrections shrink
+            rows = rows[(change * rho > REFINE_RTOL) & (rho <= 0.5)]
+            if rows.size == 0:
                 break
-            previous = change
         return sol
 
     def _krylov_steps(self, w: Any, idx: Any, tangent_m: Any, tangent: Any, coupling: Any,

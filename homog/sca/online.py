@@ -465,15 +465,15 @@ class OnlineSolver(KrylovSteps):
                 sol = xp.zeros(B.shape)
                 if idx.size:
                     sol[idx] = self._factorize(w, idx, tangent_m, tangent, coupling, B[idx], a)
-                # a large system needs the solutions of its exact factorization only where it
-                # converged (medium sensitivities); its steps come from GMRES
-                rest = xp.flatnonzero(~refactor & (converged if krylov else True))
+                # a large system takes its steps from GMRES: it needs the solutions of its
+                # exact factorization only for the self-consistent tangent at convergence
+                wanted = converged & (sensitivity is not None) & self.scs_tangent
+                rest = xp.flatnonzero(~refactor & (wanted if krylov else True))
                 if rest.size:
                     sol[rest] = lu_solve_points(w.LU, w.piv, B[rest], rest)
                     if w.LU.dtype != np.float64:  # single precision (large systems)
                         apply = self._jacobian_operator(w, rest, tangent_m, coupling, a)
-                        sol[rest] = self._refine(w.LU[rest], w.piv[rest], apply, B[rest],
-                                                 sol[rest])
+                        sol[rest] = self._refine(w.LU, w.piv, rest, apply, B[rest], sol[rest])
                 w.Y = sol[:, :, 0].reshape(w.n, K, m)
                 if sensitivity is not None:
                     w.Z = sol[:, :, 1:].reshape(w.n, K, m, 2)
@@ -596,8 +596,8 @@ class OnlineSolver(KrylovSteps):
         if single:  # the tangent columns exact, and B where the solutions are used (below)
             q = rhs.shape[2] if self.scs_tangent else m
             sol[:, :, :q] = self._refine(
-                At, piv, self._jacobian_operator(w, idx, tangent_m, coupling, a), rhs[:, :, :q],
-                sol[:, :, :q])
+                At, piv, None, self._jacobian_operator(w, idx, tangent_m, coupling, a),
+                rhs[:, :, :q], sol[:, :, :q])
         X = sol[:, :, :m]
         if w.LU is None or idx.size == w.n:
             w.LU, w.piv = At, piv
