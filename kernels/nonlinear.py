@@ -31,9 +31,11 @@ Walker, SIAM J. Sci. Comput. 17, 1996): each Krylov solve stops at ||r_K|| â‰¤ Î
 Increment cutting: when Newton does not converge in ``max_iterations``, the Krylov solve fails
 (CG breakdown, no convergence in ``cg_maxiter``) or the constitutive law raises
 ``RuntimeError``/``ValueError`` (e.g. a failed return mapping), the solver returns to the last
-converged state and halves the sub-step, down to 2**-``max_cuts`` of the increment; then it
-raises :class:`~kernels.projection.ConvergenceError` naming the increment, the iterations and
-the residual.
+converged state and halves the sub-step, down to 2**-``max_cuts`` of the increment. A
+Newton-CG solve that fails there switches to GMRES for the rest of the run and tries the
+increment again (``info["krylov_switch"]``); otherwise it raises
+:class:`~kernels.projection.ConvergenceError` naming the increment, the iterations and the
+residual.
 
 The constitutive law is a callable ``law(dstrain, state) -> (stress, tangent, new_state)`` on
 point-first arrays (npoints, 6), (npoints, 6), (npoints, 6, 6) in 3D Mandel notation, with
@@ -380,6 +382,28 @@ class NewtonCG:
 
         return project
 
+    def _switch_to_gmres(self, step: int) -> bool:
+        """After an increment that Newton-CG could not complete with every cut: GMRES for the
+        corrections from here on (``info["krylov"] = "gmres"``, ``info["krylov_switch"]`` the
+        increment, 1-based), if the restart basis fits in memory. A softening tangent is not
+        symmetric, and CG can stall on it where GMRES converges (measured on two of 64 DNS
+        labels of the example database, docs/database.md). False when already on GMRES or
+        when the basis does not fit (the caller then raises the increment's error)."""
+        if self.krylov != "cg":
+            return False
+        real_shape = (self.ncomp,) + self.shape
+        basis = 8 * (self.gmres_restart + 1) * int(np.prod(real_shape))
+        try:
+            check_memory(basis, self.xp, "the GMRES basis after a stalled Newton-CG")
+        except MemoryError:
+            return False
+        self._p = None
+        self._basis = self.xp.empty((self.gmres_restart + 1,) + real_shape)
+        self.krylov = "gmres"
+        self.info.update(krylov="gmres", krylov_switch=step + 1)
+        self._restore()  # the tangent again, now with a non-local law's coupling
+        return True
+
     def _restore(self) -> None:
         """Back to the last converged state; the tangent there, from a zero increment."""
         self._eps[...] = self._eps_n
@@ -414,6 +438,9 @@ class NewtonCG:
                     except ConvergenceError as exc:
                         iterations += exc.iterations
                         self._restore()
+                        if fraction <= 2.0 ** -self.max_cuts and self._switch_to_gmres(step):
+                            fraction, cuts = 1.0, 0  # the rest of the increment, by GMRES
+                            continue
                         if fraction <= 2.0 ** -self.max_cuts:
                             raise ConvergenceError(
                                 f"load increment {step + 1} of {nsteps} did not converge after "

@@ -95,6 +95,7 @@ def test_gmres_and_cg_give_the_same_stresses_on_a_plastic_rve():
                         backend=BACKEND, tol=1e-9, krylov=krylov) for krylov in ("cg", "gmres")}
     cg, gm = runs["cg"], runs["gmres"]
     assert (cg.info["krylov"], gm.info["krylov"]) == ("cg", "gmres")
+    assert "krylov_switch" not in cg.info  # CG converges on the symmetric plastic tangent
     assert cg.stress[-1, 0] > 0.6  # well into the plastic range (σy = 0.5)
     # both meet the equilibrium tolerance 1e-9: measured differences 1.5e-10 (stress) and
     # 2e-11 (strain) of the largest value
@@ -131,6 +132,51 @@ def test_gmres_follows_softening_with_the_consistent_tangent():
     eqps = consistent.fields["eqps"][-1]
     assert np.abs(eqps - eqps[::-1]).max() < 1e-3 * eqps.max()
     assert np.abs(eqps - eqps[:, ::-1]).max() < 1e-3 * eqps.max()
+
+
+def skew_law(labels, skew):
+    """A linear law σ = K:ε with a non-symmetric tangent: isotropic K (E 100 in the matrix, 500
+    in the fibre, ν 0.3) plus ``skew``·μ times an antisymmetric coupling of 11, 22 and 12."""
+    E = np.where(labels.reshape(-1) == 1, 500.0, 100.0)
+    lam, mu = E * 0.3 / (1.3 * 0.4), E / 2.6
+    J = np.zeros((6, 6))
+    J[:3, :3] = 1.0
+    A = np.zeros((6, 6))
+    for i, j in ((0, 1), (0, 5), (1, 5)):
+        A[i, j], A[j, i] = 1.0, -1.0
+    K = lam[:, None, None] * J + 2.0 * mu[:, None, None] * np.eye(6) + skew * mu[:, None, None] * A
+
+    def law(dstrain, state):
+        strain = state + dstrain
+        return np.einsum("pij,pj->pi", K, strain), K.copy(), strain
+
+    return law, np.zeros((labels.size, 6))
+
+
+def test_a_newton_cg_that_cannot_converge_switches_to_gmres():
+    """CG on a non-symmetric tangent fails at the first increment, even cut twice; the solver
+    switches to GMRES for the rest of the run and ends where GMRES from the start ends."""
+    labels = disc_labels(16, 0.3)
+    targets = np.array([[0.01, 0.0, 0.0], [0.02, 0.0, 0.0]])
+    controls = np.array([[True, False, False]] * 2)
+    runs = {}
+    for krylov in ("cg", "gmres"):
+        law, state = skew_law(labels, 2.0)
+        solver = NewtonCG(labels, law, state, krylov=krylov, cg_maxiter=30, max_cuts=2,
+                          backend=BACKEND, tol=1e-8)
+        runs[krylov] = (list(solver.run(targets, controls)), solver.info)
+    (switched, info), (direct, _) = runs["cg"], runs["gmres"]
+    assert (info["krylov"], info["krylov_switch"]) == ("gmres", 1)
+    for a, b in zip(switched, direct):
+        np.testing.assert_allclose(a.macro_stress, b.macro_stress, rtol=1e-12, atol=1e-12)
+    assert switched[-1].macro_stress[0] > 4.0  # the skew stiffens the 11 response (4.57)
+    # with CG alone the increment fails: without the switch it would have raised
+    law, state = skew_law(labels, 2.0)
+    solver = NewtonCG(labels, law, state, krylov="cg", cg_maxiter=30, max_cuts=2,
+                      backend=BACKEND, tol=1e-8)
+    solver._switch_to_gmres = lambda step: False
+    with pytest.raises(ConvergenceError, match="load increment 1 of 2 did not converge"):
+        list(solver.run(targets, controls))
 
 
 def test_unknown_krylov_solver_is_rejected():

@@ -47,8 +47,9 @@ def simulate(spec: Mapping[str, Any]) -> dict[str, Any]:
     With ``rom.labeller = "dns"`` the full-field solver (:func:`homog.dns.dns`) labels the
     point instead, on the same RVE, materials, load path and failure rule: the reference that
     checks a store's reduced-order labels (the other ``[rom]`` keys are then unused and
-    ``info["clusters"]`` is 0). A DNS whose Newton-CG diverges before the peak runs again with
-    GMRES corrections (``info["krylov"] = "gmres"``): a softening tangent is not symmetric.
+    ``info["clusters"]`` is 0). Where the DNS's Newton-CG fails at an increment it switches
+    to GMRES corrections (:class:`kernels.nonlinear.NewtonCG`; a softening tangent is not
+    symmetric): ``info["krylov"] = "gmres"`` and ``info["krylov_switch"]`` the increment.
 
     Returns outputs (:class:`homog.failure.FailureMetrics`: ``toughness``, ``peak_stress``,
     ``strain_at_peak``, ``failure_strain`` (NaN if the run never failed), ``initial_stiffness``,
@@ -94,7 +95,7 @@ def _label(spec: Mapping[str, Any], full_field: bool) -> dict[str, Any]:
 def _realization(spec: Mapping[str, Any], seed: int,
                  full_field: bool) -> tuple[dict, dict, dict]:
     """(outputs, arrays, info) of one RVE realization packed with ``seed``."""
-    from homog.failure import PrePeakDivergence, failure_metrics, run_to_failure
+    from homog.failure import failure_metrics, run_to_failure
     from homog.materials import from_config
     from homog.sca.model import build_rom
 
@@ -104,16 +105,9 @@ def _realization(spec: Mapping[str, Any], seed: int,
     t1 = time.perf_counter()
     materials = from_config({"phases": spec["materials"]})
     path, drop = loading_path(spec["loading"]), spec["failure"]["drop"]
-    krylov = None
     if full_field:
         clusters, t2 = 0, time.perf_counter()
-        try:
-            response = run_to_failure(ms, path, drop=drop, materials=materials)
-        except PrePeakDivergence:
-            # Newton-CG stalls where softening makes the tangent non-symmetric: run again
-            # with GMRES (homog.dns, krylov); a second failure is the sample's error
-            krylov = "gmres"
-            response = run_to_failure(ms, path, drop=drop, materials=materials, krylov=krylov)
+        response = run_to_failure(ms, path, drop=drop, materials=materials)
     else:
         counts = {int(k): int(v) for k, v in spec["rom"]["clusters"].items()}
         adaptive = spec["rom"].get("adaptive", False)
@@ -132,8 +126,9 @@ def _realization(spec: Mapping[str, Any], seed: int,
     arrays = {"strain": response.strain, "stress": response.stress}
     if spec["store"]["microstructure"]:
         arrays["labels"] = ms.labels.astype(np.uint8 if ms.labels.max() < 256 else np.int32)
+    switch = response.info.get("krylov_switch")  # the DNS's Newton-CG gave way to GMRES
     info = {"increments": int(response.nsteps), "clusters": clusters,
-            **({"krylov": krylov} if krylov else {}),
+            **({"krylov": "gmres", "krylov_switch": int(switch)} if switch else {}),
             **notes, "stopped": response.info.get("stopped", ""),
             "timings": {"rve_s": t1 - t0, "offline_s": t2 - t1, "online_s": t3 - t2}}
     return outputs, arrays, info
