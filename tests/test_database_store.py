@@ -174,6 +174,30 @@ def test_replicates_average_the_outputs_of_several_rve_realizations():
             load_config(tomllib.loads(bad + text))
 
 
+def test_a_dns_label_that_diverges_before_its_peak_is_run_again_with_gmres(monkeypatch):
+    import homog.failure as failure
+    from homog.database.design import design_points
+    from homog.database.sample import simulate
+
+    text = tiny_config(2, "max_strain = 0.002\nsteps = 2").replace("samples = 6", "samples = 2")
+    config = load_config(tomllib.loads(text.replace("[rom]\n", '[rom]\nlabeller = "dns"\n')))
+    spec = config.sample_spec(design_points(config)[0], "doe", 0)
+    real, calls = failure.run_to_failure, []
+
+    def cg_stalls(model, loading, **options):
+        calls.append(options.get("krylov", "cg"))
+        response = real(model, loading, **options)
+        if options.get("krylov", "cg") == "cg":
+            raise failure.PrePeakDivergence("Newton-CG stalled", response)
+        return response
+
+    monkeypatch.setattr(failure, "run_to_failure", cg_stalls)
+    out = simulate(spec)
+    assert calls == ["cg", "gmres"] and out["info"]["krylov"] == "gmres"
+    assert "krylov_switch" not in out["info"]
+    assert out["outputs"]["initial_stiffness"] > 0
+
+
 def test_a_dns_label_records_where_its_newton_cg_gave_way_to_gmres(monkeypatch):
     import homog.failure as failure
     from homog.database.design import design_points
