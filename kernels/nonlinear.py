@@ -193,10 +193,7 @@ class NewtonCG:
         real_shape = (n,) + self.shape
         (self._eps, self._eps_n, self._sigma, self._sigma_n, self._delta, self._r,
          self._w) = (self.backend.empty_real(real_shape) for _ in range(7))
-        if krylov == "cg":  # the search direction, or the GMRES basis
-            self._p = self.backend.empty_real(real_shape)
-        else:
-            self._basis = xp.empty((self.gmres_restart + 1,) + real_shape)
+        self._krylov_buffers()
         self._K = xp.empty((n, n, self.N))  # K_ij(x), component-first
         self._spec = self.backend.empty_spectrum(real_shape)
         self.threads = self.backend.threads_for(n * self.N)
@@ -382,6 +379,15 @@ class NewtonCG:
 
         return project
 
+    def _krylov_buffers(self) -> None:
+        """The Krylov solver's own fields: CG's search direction, or the GMRES basis."""
+        real_shape = (self.ncomp,) + self.shape
+        if self.krylov == "cg":
+            self._p, self._basis = self.backend.empty_real(real_shape), None
+        else:
+            self._p = None
+            self._basis = self.xp.empty((self.gmres_restart + 1,) + real_shape)
+
     def _switch_to_gmres(self, step: int) -> bool:
         """After an increment that Newton-CG could not complete with every cut: GMRES for the
         corrections from here on (``info["krylov"] = "gmres"``, ``info["krylov_switch"]`` the
@@ -391,15 +397,14 @@ class NewtonCG:
         when the basis does not fit (the caller then raises the increment's error)."""
         if self.krylov != "cg":
             return False
-        real_shape = (self.ncomp,) + self.shape
-        basis = 8 * (self.gmres_restart + 1) * int(np.prod(real_shape))
+        extra = (estimate_memory(self.shape, "gmres", self.gmres_restart)
+                 - estimate_memory(self.shape, "cg"))
         try:
-            check_memory(basis, self.xp, "the GMRES basis after a stalled Newton-CG")
+            check_memory(extra, self.xp, "the GMRES basis after a stalled Newton-CG")
         except MemoryError:
             return False
-        self._p = None
-        self._basis = self.xp.empty((self.gmres_restart + 1,) + real_shape)
         self.krylov = "gmres"
+        self._krylov_buffers()
         self.info.update(krylov="gmres", krylov_switch=step + 1)
         self._restore()  # the tangent again, now with a non-local law's coupling
         return True
