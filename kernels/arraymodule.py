@@ -21,6 +21,15 @@ def array_module(*arrays: object) -> ModuleType:
     return np
 
 
+def holds_device_arrays(tree: object) -> bool:
+    """True if ``tree`` (an array, or dicts, lists and tuples of them) holds a cupy array."""
+    if isinstance(tree, dict):
+        return any(holds_device_arrays(v) for v in tree.values())
+    if isinstance(tree, list | tuple):
+        return any(holds_device_arrays(v) for v in tree)
+    return type(tree).__module__.startswith("cupy")
+
+
 def to_numpy(a: object) -> np.ndarray:
     """A host (numpy) copy of a numpy or cupy array; numpy arrays pass through."""
     if type(a).__module__.startswith("cupy"):

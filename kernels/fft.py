@@ -223,17 +223,20 @@ class _BoundPlan:
 Backend = ScipyBackend | PyFFTWBackend | CupyBackend
 
 
-def get_backend(name: str | Backend = "auto", *, threads: int | None = None) -> Backend:
+def get_backend(name: str | Backend = "auto", *, threads: int | None = None,
+                gpu: bool = True) -> Backend:
     """An FFT backend by name: "auto", "scipy", "pyfftw" or "cupy" (or pass one through).
 
-    "auto" picks CuPy when a GPU is usable, else pyFFTW when it imports, else scipy.
+    "auto" picks CuPy when a GPU is usable (and ``gpu`` is True), else pyFFTW when it
+    imports, else scipy. ``gpu=False`` keeps "auto" on the CPU, e.g. for a user's
+    constitutive law written for numpy arrays.
     """
     if not isinstance(name, str):
         return name
     if name not in BACKENDS:
         raise ValueError(f"unknown FFT backend {name!r}; choose one of {', '.join(BACKENDS)}")
     if name == "auto":
-        if gpu_available():
+        if gpu and gpu_available():
             return CupyBackend()
         try:
             return PyFFTWBackend(threads)

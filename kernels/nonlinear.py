@@ -60,7 +60,7 @@ import numpy as np
 
 from kernels import pointwise
 from kernels import threads as thread_policy
-from kernels.arraymodule import to_numpy
+from kernels.arraymodule import holds_device_arrays, to_numpy
 from kernels.fft import get_backend, spectrum_shape
 from kernels.frequency import frequency_grid
 from kernels.memory import check_memory
@@ -119,6 +119,8 @@ class NewtonCG:
     lengths : RVE lengths per axis (default 1).
     tol : tolerance on the relative equilibrium residual, in (0, 1).
     backend : "auto", "scipy", "pyfftw", "cupy" or a backend from :func:`kernels.get_backend`.
+        "auto" takes the GPU (CuPy) only when ``state`` holds cupy arrays, so a law written
+        for numpy keeps running on the CPU of a machine with a GPU.
     discretization : Green operator discretization, "willot" (default) or "spectral".
     max_iterations : Newton iterations per (sub-)step before the step is cut.
     max_cuts : halvings of one increment before giving up.
@@ -179,7 +181,9 @@ class NewtonCG:
         self.max_iterations, self.max_cuts, self.cg_maxiter = (
             int(max_iterations), int(max_cuts), int(cg_maxiter))
         self.krylov, self.gmres_restart = krylov, int(gmres_restart)
-        self.backend = get_backend(backend)
+        # "auto" runs on the GPU only for a state held there: a law written for numpy arrays
+        # (a numpy state) keeps the CPU on a machine with a GPU
+        self.backend = get_backend(backend, gpu=holds_device_arrays(state))
         xp = self.xp = self.backend.xp
         self.shape = tuple(int(s) for s in labels.shape)
         self.ndim = len(self.shape)

@@ -338,7 +338,7 @@ class OnlineSolver(KrylovSteps):
 
         scale_e = xp.maximum(
             xp.maximum(xp.max(xp.abs(xp.where(controlled, target, 0.0)), axis=1),
-                       xp.max(xp.abs(state.strain.reshape(P, km)), axis=1, initial=0.0) * 1e-3),
+                       xp.max(xp.abs(state.strain.reshape(P, km)), axis=1) * 1e-3),
             1e-12)
         start = xp.zeros((P, K, m)) if guess is None else xp.array(guess, dtype=float)
         w = _Work(points=xp.arange(P), state=state, target=target, scale_e=scale_e,
@@ -878,7 +878,8 @@ def _solve_right(B: Any, A: Any) -> Any:
 
 
 def _where(controlled: Any, strain: Any, stress: Any) -> Any:
-    return array_module(strain).where(controlled, strain, stress)
+    xp = array_module(strain)
+    return xp.where(xp.asarray(controlled), strain, stress)
 
 
 def _take_points(state: dict, idx: Any, P: int) -> dict:
@@ -995,7 +996,7 @@ def _regression_derivatives(dE: Any, dS: Any, lam: Any, mu: Any, ok: Any,
     xp = array_module(dE)
     one = np.zeros(6)
     one[:3] = 1.0
-    one = xp.asarray(one[comps])
+    one = xp.asarray(one)[xp.asarray(comps)]
     A = xp.stack([(dE @ one)[:, None] * one, 2.0 * dE], axis=2)  # (P, m, 2)
     At = A.transpose(0, 2, 1)
     N = At @ A
@@ -1060,7 +1061,7 @@ def regression_fit(dE: Any, dS: Any, comps: np.ndarray) -> tuple[Any, Any, Any]:
     xp = array_module(dE)
     one = np.zeros(6)
     one[:3] = 1.0
-    one = xp.asarray(one[comps])
+    one = xp.asarray(one)[xp.asarray(comps)]
     a1 = (dE @ one)[..., None] * one
     a2 = 2.0 * dE
     r11 = xp.sqrt((a1 * a1).sum(axis=-1))
