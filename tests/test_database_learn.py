@@ -22,6 +22,39 @@ CONFIG = {
     "loading": {"max_strain": 0.1, "steps": 5},
 }
 
+CONFIG_TOML = """samples = 8
+seed = 3
+
+[variables]
+"microstructure.volume_fraction" = [0.1, 0.4]
+"microstructure.radius" = [0.05, 0.1]
+"materials.matrix.E" = {low = 50.0, high = 150.0, scale = "log"}
+"loading.max_strain" = [0.05, 0.2]
+
+[microstructure]
+generator = "circles"
+radius = 0.1
+shape = [16, 16]
+
+[materials.matrix]
+model = "linear_elastic"
+E = 100.0
+nu = 0.3
+
+[materials.phase1]
+model = "linear_elastic"
+E = 500.0
+nu = 0.2
+
+[rom.clusters]
+matrix = 2
+phase1 = 1
+
+[loading]
+max_strain = 0.1
+steps = 5
+"""
+
 
 def smooth(u):
     """A smooth function of the first two of four unit coordinates."""
@@ -103,6 +136,40 @@ def test_uncertainty_sampling_reduces_the_error_faster_than_random(tmp_path):
     with pytest.raises(ValueError, match="explored with"):
         explore(config, store, rounds=5, batch=3, labeller=synthetic, pool=512, test=64,
                 baseline="random", restarts=0)
+
+
+def flaky(spec):
+    """The bumpy toughness, except that two samples raise."""
+    if spec["id"] in ("doe-000003", "explore-000001"):
+        raise RuntimeError(f"{spec['id']} diverged")
+    return synthetic(spec)
+
+
+def test_explore_reports_failed_samples_and_the_cli_exits_1(tmp_path, monkeypatch, capsys):
+    """Failed samples are left out of the curve, counted in the report, and make
+    `homog database explore` exit with 1 and name them (it returned 0 before)."""
+    import homog.database.explore as module
+    from homog.database.runner import RunReport
+
+    config = load_config(CONFIG)
+    report = RunReport()
+    curve = explore(config, tmp_path / "a.zarr", rounds=2, batch=3, labeller=flaky, pool=64,
+                    test=4, baseline=None, restarts=0, report=report)
+    assert report.failed == report.unfinished == 2 and report.complete == 8 + 4 + 6 - 2
+    assert report.first_error.startswith("doe-000003: ")
+    assert list(curve["labelled_explore"]) == [7, 9, 12]  # the failed ones are left out
+
+    real = module.explore
+    monkeypatch.setattr(module, "explore", lambda *a, **k: real(*a, **k, labeller=flaky,
+                                                                restarts=0))
+    (tmp_path / "db.toml").write_text(CONFIG_TOML)
+    assert load_config(tmp_path / "db.toml").names == config.names
+    args = ["database", "explore", str(tmp_path / "db.toml"), "--store",
+            str(tmp_path / "b.zarr"), "--rounds", "2", "--batch", "3", "--pool", "64",
+            "--test", "4", "--baseline", "none", "--workers", "0"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "homog database explore: 2 of 18 samples failed" in err and "doe-000003" in err
 
 
 def unfailed_every_third(spec):

@@ -159,13 +159,16 @@ def train(args: argparse.Namespace) -> int:
 
 
 def explore(args: argparse.Namespace) -> int:
+    """Explore rounds; exit status 1 when samples stay failed (the curve leaves them out)."""
     from homog.database import load_config
     from homog.database.explore import explore as run_rounds
     from homog.database.explore import plot_learning_curve
+    from homog.database.runner import RunReport
 
     _check_execution(args)
     config = load_config(args.config)
     baseline = None if args.baseline == "none" else args.baseline
+    report = RunReport()
     with _open_store(args.store, config) as store:
         try:
             with _client(args) as client:
@@ -175,7 +178,8 @@ def explore(args: argparse.Namespace) -> int:
                                    max_attempts=args.max_attempts,
                                    threads=args.threads_per_sample,
                                    progress=progress_bar("samples"),
-                                   log=lambda line: print(line, flush=True))
+                                   log=lambda line: print(line, flush=True),
+                                   report=report)
         except KeyboardInterrupt:
             return _interrupted(args.store)
     columns = [c for c in curve.columns if c.split("_")[0] in ("labelled", "rmse", "r2")]
@@ -187,7 +191,8 @@ def explore(args: argparse.Namespace) -> int:
     if args.plot:
         plot_learning_curve(curve, args.plot, args.target)
         print(f"plot written to {args.plot}")
-    return 0
+    return _failures(report, report.ran + report.skipped_complete + report.skipped_failed,
+                     args.store, "explore")
 
 
 def example(args: argparse.Namespace) -> int:
@@ -251,13 +256,13 @@ def _open_store(path: str, config: Any) -> Any:
     return store
 
 
-def _failures(report: Any, samples: int, store: str) -> int:
+def _failures(report: Any, samples: int, store: str, command: str = "run") -> int:
     """Exit status of a run: 0 if no sample of the design is left failed, else 1 and a line."""
     if not report.unfinished:
         return 0
     first = f"; first this run: {report.first_error.splitlines()[0][:200]}" if (
         report.first_error) else ""
-    print(f"homog database run: {report.unfinished} of {samples} samples failed{first}; see "
+    print(f"homog database {command}: {report.unfinished} of {samples} samples failed{first}; see "
           f"`homog database summary {store}`, then rerun with --retry-failed (or a higher "
           "--max-attempts)", file=sys.stderr)
     return 1

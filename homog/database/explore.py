@@ -67,7 +67,8 @@ def explore(config: DatabaseConfig, store: str | os.PathLike | SampleStore, *, r
             client: Any = None, pool: int = 2048, test: int = 32, baseline: str | None = "sobol",
             kernel: str = "matern", restarts: int = 1, max_attempts: int = 1,
             threads: int = 1, progress: Progress | None = None,
-            log: Callable[[str], None] | None = None) -> pd.DataFrame:
+            log: Callable[[str], None] | None = None,
+            report: RunReport | None = None) -> pd.DataFrame:
     """Run (or resume) ``rounds`` rounds of ``batch`` uncertainty-driven samples.
 
     First completes the base design and the ``test`` held-out samples, then per round labels
@@ -76,6 +77,8 @@ def explore(config: DatabaseConfig, store: str | os.PathLike | SampleStore, *, r
     :class:`~homog.database.learn.GaussianProcessSurrogate` fitted every round; ``labeller``,
     ``client``, ``threads``, ``progress`` and ``max_attempts`` as in
     :func:`homog.database.runner.run_database`; ``log`` receives one line per stage.
+    ``report``, if given, adds up what every stage did (:class:`RunReport`): its
+    ``unfinished`` counts the samples left failed, which the learning curve leaves out.
 
     Returns :func:`learning_curve` of the store.
     """
@@ -98,12 +101,16 @@ def explore(config: DatabaseConfig, store: str | os.PathLike | SampleStore, *, r
         say = log or (lambda line: None)
 
         def label(specs: list[dict[str, Any]], what: str) -> None:
-            report = RunReport()
-            todo = pending(store, specs, max_attempts=max_attempts, report=report)
+            stage = RunReport()
+            todo = pending(store, specs, max_attempts=max_attempts, report=stage)
             if todo:
                 say(f"{what}: labelling {len(todo)} sample(s)")
                 run_specs(store, todo, labeller=labeller, client=client, threads=threads,
-                          progress=progress, report=report)
+                          progress=progress, report=stage)
+            if stage.failed:
+                say(f"{what}: {stage.failed} sample(s) failed; first: {stage.first_error}")
+            if report is not None:
+                _add_report(report, stage)
 
         store.remove_incomplete()
         d, n0 = len(config.variables), config.samples
@@ -131,6 +138,16 @@ def explore(config: DatabaseConfig, store: str | os.PathLike | SampleStore, *, r
     finally:
         if owned:
             store.close()
+
+
+def _add_report(total: RunReport, stage: RunReport) -> None:
+    """Add the counts and times of one stage's report to ``total``."""
+    for name in ("complete", "failed", "skipped_complete", "skipped_failed", "elapsed_s",
+                 "sample_s"):
+        setattr(total, name, getattr(total, name) + getattr(stage, name))
+    total.removed += stage.removed
+    total.notes += stage.notes
+    total.first_error = total.first_error or stage.first_error
 
 
 def learning_curve(store: str | os.PathLike | SampleStore, target: str = "toughness", *,
