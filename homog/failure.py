@@ -13,7 +13,9 @@ reduces the history to scalars. Both use one scalar **stress measure** m and its
 
 Definitions, over the Mandel history (ε_j, σ_j), j = 0..n (row 0 the unloaded state):
 
-- **peak stress** m_peak = max_j m_j, reached at row j*; **strain at peak** e_{j*};
+- **peak stress** m_peak = max_j m_j, reached at row j*; **strain at peak** e_{j*}; the
+  peak is **reached** (``peaked``) when j* is not the last row: a history whose stress is
+  still at its maximum at the end only bounds the material's peak from below;
 - **failure**: the first row j > j* with m_j < drop · m_peak; the **failure strain** e_f is
   interpolated linearly between rows j − 1 and j where m crosses drop · m_peak. A run that
   diverged past the peak (``info["stopped"] == "diverged"``) fails at its last converged row;
@@ -67,8 +69,10 @@ class FailureMetrics:
 
     ``failure_mode`` is "drop" (the stress fell below ``drop`` × peak), "diverged" (the solver
     diverged past the peak: the last converged state is the failure point) or "none" (neither:
-    ``failure_strain`` is NaN and ``failed`` False); ``measure`` is the Mandel component index
-    or "von_mises".
+    ``failure_strain`` is NaN and ``failed`` False); ``peaked`` is False when the stress was
+    still at its maximum at the end of the history (``peak_stress`` and ``strain_at_peak``
+    then bound the material's from below; a failed run has always peaked); ``measure`` is the
+    Mandel component index or "von_mises".
     """
 
     toughness: float
@@ -80,6 +84,7 @@ class FailureMetrics:
     failure_mode: str
     drop: float
     measure: int | str
+    peaked: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON- and DataFrame-friendly)."""
@@ -231,7 +236,8 @@ def failure_metrics(
     return FailureMetrics(toughness=toughness, peak_stress=peak,
                           strain_at_peak=float(e[peak_row]), failure_strain=failure_strain,
                           initial_stiffness=initial, failed=mode != "none",
-                          failure_mode=mode, drop=drop, measure=measure)
+                          failure_mode=mode, drop=drop, measure=measure,
+                          peaked=peak_row < response.nsteps)
 
 
 def stress_measure(stress: np.ndarray, strain: np.ndarray, measure: int | str) -> np.ndarray:

@@ -180,6 +180,31 @@ def unfailed_every_third(spec):
                         "failed": 1.0 if failed else 0.0}}
 
 
+def unpeaked_every_fourth(spec):
+    """A bumpy peak stress; every fourth sample's stress was 'still rising' (peak ×5)."""
+    value = float(bumpy(spec["point"])[0]) + 3.0
+    peaked = int(spec["id"][-6:]) % 4 != 0
+    return {"outputs": {"peak_stress": value if peaked else 5 * value, "failed": 0.0,
+                        "peaked": 1.0 if peaked else 0.0}}
+
+
+def test_a_peak_stress_still_rising_at_the_end_is_not_trained_on(tmp_path, capsys):
+    """A sample whose stress had not peaked (a reduced model that locked and kept hardening)
+    bounds the peak from below: left out of a peak-stress target, as the unfailed samples are
+    out of toughness; a store without the `peaked` output keeps every sample."""
+    config = load_config(CONFIG | {"samples": 16})
+    run_database(config, tmp_path / "db.zarr", labeller=unpeaked_every_fourth)
+    result = train(tmp_path / "db.zarr", "peak_stress", folds=4)
+    assert result.y.size == 12 and len(result.censored) == 4
+    assert result.y.max() < 6.0  # none of the ×5 values
+    assert main(["database", "train", str(tmp_path / "db.zarr"), "--target", "peak_stress",
+                 "--folds", "4"]) == 0
+    assert "left out 4 samples whose stress was still rising" in capsys.readouterr().out
+    run_database(config, tmp_path / "old.zarr", labeller=lambda spec: {
+        "outputs": {"peak_stress": float(bumpy(spec["point"])[0])}})
+    assert train(tmp_path / "old.zarr", "peak_stress", folds=4).y.size == 16
+
+
 def test_samples_that_did_not_fail_are_not_trained_on_for_toughness(tmp_path, capsys):
     config = load_config(CONFIG | {"samples": 18})
     run_database(config, tmp_path / "db.zarr", labeller=unfailed_every_third)

@@ -36,6 +36,7 @@ def test_metrics_of_a_piecewise_linear_curve():
     assert m.failure_strain == pytest.approx(0.03 + 0.01 / 3, rel=1e-12)
     assert m.toughness == pytest.approx(0.026 + 0.5 * (0.8 + 0.6) * 0.01 / 3, rel=1e-12)
     assert m.initial_stiffness == pytest.approx(100.0)
+    assert m.peaked
     # compression reads the same; a later drop threshold fails later
     flipped = Response(-r.strain, -r.stress, r.iterations)
     assert failure_metrics(flipped).to_dict() == pytest.approx(m.to_dict())
@@ -43,6 +44,10 @@ def test_metrics_of_a_piecewise_linear_curve():
     unfailed = failure_metrics(history([0.0, 0.01, 0.02], [0.0, 1.0, 1.1]))
     assert not unfailed.failed and np.isnan(unfailed.failure_strain)
     assert unfailed.toughness == pytest.approx(0.005 + 0.0105)
+    # still rising at the end: the peak is not reached; past a peak, short of the drop: it is
+    assert not unfailed.peaked and unfailed.peak_stress == 1.1
+    softened = failure_metrics(history([0.0, 0.01, 0.02, 0.03], [0.0, 1.0, 1.1, 0.9]))
+    assert softened.peaked and not softened.failed and softened.peak_stress == 1.1
 
 
 @pytest.mark.parametrize("solver", ["dns", "rom"])

@@ -133,6 +133,7 @@ def summary(args: argparse.Namespace) -> int:
 def train(args: argparse.Namespace) -> int:
     from homog.database.learn import plot_inputs, plot_predictions
     from homog.database.learn import train as fit
+    from homog.database.summary import PEAK_TARGETS
 
     origins = args.origin or ["doe", "explore", "sobol", "random"]
     result = fit(args.store, args.target, folds=args.folds, kernel=args.kernel,
@@ -141,8 +142,11 @@ def train(args: argparse.Namespace) -> int:
     print(f"Gaussian process of {args.target} on {result.y.size} samples "
           f"({args.kernel} kernel, inputs scaled to the design box, normalized target)")
     if result.censored:
-        print(f"left out {len(result.censored)} samples that did not fail by the end of their "
-              f"load path (their {args.target} only bounds the material's): "
+        why = ("whose stress was still rising at the end of their load path"
+               if args.target in PEAK_TARGETS else
+               "that did not fail by the end of their load path")
+        print(f"left out {len(result.censored)} samples {why} "
+              f"(their {args.target} only bounds the material's): "
               f"{', '.join(result.censored[:5])}{' ...' if len(result.censored) > 5 else ''}; "
               "lengthen the path (loading.max_strain) to label them")
     print(f"{cv.folds}-fold cross-validation: RMSE {cv.rmse:.4g} ({100 * cv.nrmse:.1f}% of "

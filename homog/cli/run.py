@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         m = failure_metrics(response, drop=args.drop)
         state = (f"failed at strain {m.failure_strain:.6g} ({m.failure_mode})" if m.failed else
                  "did not fail by the end of the path: lengthen it (--strain); the toughness "
-                 "below only bounds the material's")
+                 "below only bounds the material's" + (
+                     "" if m.peaked else ", and so does the peak stress (still rising)"))
         print(f"{state}\ntoughness {m.toughness:.6g}, peak stress {m.peak_stress:.6g} at "
               f"strain {m.strain_at_peak:.6g}, initial stiffness {m.initial_stiffness:.6g} "
               f"(measure {m.measure})")

@@ -183,7 +183,8 @@ def _least_samples(folds: int) -> int:
 class Training:
     """What :func:`train` learned: the surrogate fitted to all samples, its cross-validation,
     the variable names, the samples' ``values`` ``(n, d)`` and ``y`` ``(n,)``, the ids, and the
-    ids of the samples left out because their target is censored (they did not fail)."""
+    ids of the samples left out because their target is censored (they did not fail, or,
+    for the peak stress, their stress had not peaked)."""
 
     surrogate: GaussianProcessSurrogate
     cv: CrossValidation
@@ -200,7 +201,8 @@ def train(store: Any, target: str = "toughness", *, folds: int = 5, kernel: str 
 
     ``store``: path or :class:`~homog.database.store.SampleStore`; ``origins``: the sample
     origins to learn from (e.g. ``("doe", "explore")``; default all). Samples that did not
-    fail by the end of their path are left out of a toughness or failure-strain target
+    fail by the end of their path are left out of a toughness or failure-strain target, and
+    those whose stress had not peaked out of a peak-stress or strain-at-peak target
     (``Training.censored``): their value bounds the material's from below.
     """
     from homog.database.store import SampleStore

@@ -55,17 +55,18 @@ def simulate(spec: Mapping[str, Any]) -> dict[str, Any]:
 
     Returns outputs (:class:`homog.failure.FailureMetrics`: ``toughness``, ``peak_stress``,
     ``strain_at_peak``, ``failure_strain`` (NaN if the run never failed), ``initial_stiffness``,
-    ``failed`` (1.0 or 0.0), its text fields (``measure``, ``failure_mode``) going to ``info``;
-    and ``rve_volume_fraction``, the inclusion fraction of the voxel
-    image), arrays ``strain`` and ``stress`` (``(n + 1, 6)`` Mandel; plus ``labels``
+    ``failed`` and ``peaked`` (1.0 or 0.0), its text fields (``measure``,
+    ``failure_mode``) going to ``info``; and ``rve_volume_fraction``, the inclusion fraction
+    of the voxel image), arrays ``strain`` and ``stress`` (``(n + 1, 6)`` Mandel; plus ``labels``
     when ``store.microstructure``) and timings. ``spec["threads"]`` (default 1) caps the
     FFT, BLAS and numba threads of the sample.
 
     With ``replicates`` = n > 1 the point is labelled on n RVE realizations (the sample's seed,
     then :func:`~homog.database.config.replicate_seed` of it): every output is their mean,
     ``<output>_sd`` their sample standard deviation, ``failed`` is 1.0 only when every
-    realization failed (so toughness is censored otherwise) and ``failed_fraction`` the share
-    that did; the curves of realization r ≥ 1 are the arrays ``strain_r``, ``stress_r``.
+    realization failed (so toughness is censored otherwise), ``peaked`` likewise, and
+    ``failed_fraction`` the share that failed; the curves of realization r ≥ 1 are the arrays
+    ``strain_r``, ``stress_r``.
     """
     return _label(spec, full_field=spec["rom"].get("labeller", "sca") == "dns")
 
@@ -84,8 +85,11 @@ def _label(spec: Mapping[str, Any], full_field: bool) -> dict[str, Any]:
         return {"outputs": outputs, "arrays": arrays, "info": info}
     table = {k: np.array([run[0][k] for run in runs]) for k in outputs}
     mean = {k: float(np.mean(v)) for k, v in table.items()}
-    mean.update({f"{k}_sd": float(np.std(v, ddof=1)) for k, v in table.items() if k != "failed"})
+    flags = ("failed", "peaked")
+    mean.update({f"{k}_sd": float(np.std(v, ddof=1)) for k, v in table.items() if k not in flags})
     mean["failed"] = float(np.all(table["failed"] == 1.0))  # censored unless every one failed
+    if "peaked" in table:  # the mean peak bounds the material's unless every one peaked
+        mean["peaked"] = float(np.all(table["peaked"] == 1.0))
     mean["failed_fraction"] = float(np.mean(table["failed"]))
     for r, run in enumerate(runs[1:], start=1):
         arrays.update({f"{k}_{r}": v for k, v in run[1].items()})

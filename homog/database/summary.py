@@ -67,20 +67,29 @@ def export_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
 #: Outputs measured up to failure: a sample that did not fail by the end of its load path
 #: only bounds them from below (right-censored), so it is left out of their training data.
 CENSORED_TARGETS = ("toughness", "failure_strain")
+#: Outputs measured at the peak: a sample whose stress was still at its maximum at the end of
+#: its path (``peaked`` 0; e.g. a reduced model that locked and kept hardening) only bounds
+#: them from below, so it is left out of their training data.
+PEAK_TARGETS = ("peak_stress", "strain_at_peak")
 
 
 def censored(table: pd.DataFrame, target: str) -> pd.DataFrame:
-    """The complete samples whose ``target`` is censored: they did not fail (``failed`` 0)."""
-    if target not in CENSORED_TARGETS or "failed" not in table.columns:
+    """The complete samples whose ``target`` is censored: for :data:`CENSORED_TARGETS` they
+    did not fail (``failed`` 0), for :data:`PEAK_TARGETS` their stress had not peaked
+    (``peaked`` 0; stores written before that output had no such column: none)."""
+    flag = ("failed" if target in CENSORED_TARGETS else
+            "peaked" if target in PEAK_TARGETS else None)
+    if flag is None or flag not in table.columns:
         return table.iloc[:0]
-    return table[(table["status"] == "complete") & (table["failed"] != 1.0)]
+    return table[(table["status"] == "complete") & (table[flag] != 1.0)]
 
 
 def training_data(table: pd.DataFrame, names: list[str], target: str,
                   origins: tuple[str, ...] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Complete samples with a finite ``target``: (their rows, the target values). For a
-    target of :data:`CENSORED_TARGETS`, samples that did not fail are left out
-    (:func:`censored`): their value is the path's, not the material's."""
+    target of :data:`CENSORED_TARGETS` (:data:`PEAK_TARGETS`), samples that did not fail (whose
+    stress had not peaked) are left out (:func:`censored`): their value is the path's, not the
+    material's."""
     if target not in table.columns or target in names or target in _LEADING + _TRAILING:
         outputs = [c for c in table.columns if c not in names + _LEADING + _TRAILING]
         raise ValueError(f"target {target!r} is not an output of this database; outputs: "
