@@ -71,6 +71,34 @@ def test_aggregated_interaction_tensors_equal_the_direct_ones(adaptive_rom):
     assert np.array_equal(phases, h.node_phase[nodes])
 
 
+def test_aggregated_nonlocal_weights_equal_the_direct_ones(tmp_path, adaptive_rom):
+    """W is linear in the indicators too: a refined model's W from the fine W = W of its own
+    cluster map (one FFT pair per fine cluster once, none per split); saved, the refined model
+    loads with its own cut."""
+    from homog.nonlocal_average import cluster_weights
+    from homog.sca.model import ReducedOrderModel, load_rom
+
+    h, rom = adaptive_rom.hierarchy, adaptive_rom
+    nodes = list(h.initial)
+    for _ in range(4):
+        i = next(i for i, n in enumerate(nodes) if h.can_split(n))
+        nodes[i:i + 1] = list(h.children[nodes[i]])
+    nodes = np.array(nodes)
+    labels, phases, D1, D2 = h.cut(nodes)
+    refined = ReducedOrderModel(labels, phases, D1, D2, rom.C_eff, rom.materials, rom.lengths,
+                                rom.info, h, nodes)
+    matrix = np.flatnonzero(phases == 0)
+    W = refined.nonlocal_weights(0.08, matrix)
+    np.testing.assert_allclose(W, cluster_weights(labels, matrix, rom.lengths, 0.08),
+                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(W.sum(axis=1), 1.0, rtol=1e-12)  # an average: rows sum to 1
+    with pytest.raises(ValueError, match="partition"):
+        h.nonlocal_weights(nodes[matrix][1:], rom.lengths, 0.08)
+    refined.save(tmp_path / "refined.npz")
+    back = load_rom(tmp_path / "refined.npz")
+    assert np.array_equal(back.nodes, nodes) and back.K == refined.K
+
+
 def test_a_cut_must_partition_the_fine_clusters(adaptive_rom):
     h = adaptive_rom.hierarchy
     with pytest.raises(ValueError, match="partition"):

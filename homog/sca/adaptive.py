@@ -88,7 +88,7 @@ class AdaptiveStepper:
         self.rom, self.settings = rom, settings
         self.hierarchy = rom.hierarchy
         self.options = dict(solver_options)
-        self.nodes = self.hierarchy.initial.copy()
+        self.nodes = rom.nodes.copy()
         self.model = rom
         self.solver = rom.online_solver(**self.options)
         self.cap = settings.max_clusters or self.hierarchy.n_fine
@@ -160,7 +160,7 @@ class AdaptiveStepper:
         labels, phases, D1, D2 = self.hierarchy.cut(self.nodes)
         rom = self.rom
         self.model = type(rom)(labels, phases, D1, D2, rom.C_eff, rom.materials, rom.lengths,
-                               rom.info)
+                               rom.info, self.hierarchy, self.nodes)
         self.solver = self.model.online_solver(**self.options)
         lengths = self.model.cluster_lengths
         states = []

@@ -13,7 +13,10 @@ aggregation of the fine one,
     D_IJ = (1 / c_I) Σ_{i ∈ I} Σ_{j ∈ J} c_i D_ij,
 
 exactly the tensor computed from the cut's own cluster map (tested): a split costs a few
-matrix products, no FFT (:meth:`ClusterHierarchy.cut`).
+matrix products, no FFT (:meth:`ClusterHierarchy.cut`). The weights W of a non-local average
+over the clusters (:func:`homog.nonlocal_average.cluster_weights`) are linear in the cluster
+indicators as well, W_IJ = (1 / c_I) Σ_{i ∈ I} Σ_{j ∈ J} c_i W_ij: computed once on the fine
+clusters of a phase, aggregated for every cut (:meth:`ClusterHierarchy.nonlocal_weights`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from homog.nonlocal_average import cluster_weights
 from homog.sca.clustering import _canonical_order, kmeans_labels, phase_features
 from homog.sca.interaction import interaction_parts
 
@@ -67,6 +71,8 @@ class ClusterHierarchy:
                 raise ValueError(f"node {node}: children {a}, {b} must be earlier nodes")
             self.members.append(np.concatenate([self.members[a], self.members[b]]))
         self.node_phase = np.array([self.fine_phases[m[0]] for m in self.members])
+        # (phase, length, RVE lengths) -> (fine clusters of the phase, their W), on first use
+        self._fine_weights: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
     @property
     def n_fine(self) -> int:
@@ -98,6 +104,33 @@ class ClusterHierarchy:
 
         labels = owner[self.fine_labels].astype(np.int32)
         return labels, self.node_phase[nodes], aggregate(self.D1), aggregate(self.D2)
+
+
+    def nonlocal_weights(self, nodes: np.ndarray, lengths: Any, length: float) -> np.ndarray:
+        """W (n, n) of the non-local average of internal length ``length`` over the clusters
+        ``nodes``, which must partition the fine clusters of one phase: the fine clusters' W
+        (computed once per phase and length, one FFT pair per fine cluster) aggregated,
+        W_IJ = Σ_{i ∈ I} c_i Σ_{j ∈ J} W_ij / Σ_{i ∈ I} c_i (module docstring)."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        phase = int(self.node_phase[nodes[0]])
+        key = (phase, float(length), tuple(float(v) for v in lengths))
+        if key not in self._fine_weights:
+            fine = np.flatnonzero(self.fine_phases == phase)
+            self._fine_weights[key] = (fine, cluster_weights(self.fine_labels, fine, lengths,
+                                                             length))
+        fine, W = self._fine_weights[key]
+        position = np.full(self.n_fine, -1)
+        position[fine] = np.arange(fine.size)
+        M = np.zeros((fine.size, nodes.size))
+        for k, node in enumerate(nodes):
+            rows = position[self.members[node]]
+            if np.any(rows < 0):
+                raise ValueError(f"node {node} is not in phase {phase}")
+            M[rows, k] += 1.0
+        if not np.all(M.sum(axis=1) == 1.0):
+            raise ValueError(f"the nodes must partition the fine clusters of phase {phase}")
+        c = self.fine_fractions[fine]
+        return (M.T @ (c[:, None] * W) @ M) / (c @ M)[:, None]
 
 
 FINE_PER_CLUSTER = {"softening": 8, "hardening": 4}

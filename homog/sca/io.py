@@ -42,6 +42,7 @@ def save_rom(rom: Any, path: Any) -> Path:
     if rom.hierarchy is not None:
         meta["adaptive_phases"] = list(rom.hierarchy.adaptive_phases)
         hierarchy = {f"hierarchy_{k}": getattr(rom.hierarchy, k) for k in _HIERARCHY}
+        hierarchy["hierarchy_initial"] = rom.nodes  # the model's own cut
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(path, "wb") as f:
         np.savez(f, cluster_labels=rom.cluster_labels, cluster_phases=rom.cluster_phases,

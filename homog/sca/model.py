@@ -48,14 +48,19 @@ class ReducedOrderModel:
     materials : phase label -> :class:`homog.materials.Material`.
     lengths : RVE lengths; ``info``: build settings and stage timings.
     hierarchy : the fine clusters and their tree when built with adaptive clusters
-        (:class:`homog.sca.adaptive.ClusterHierarchy`; this model is its initial cut), else None.
+        (:class:`homog.sca.adaptive.ClusterHierarchy`), else None.
+    nodes : the hierarchy nodes of this model's clusters, a cut of ``hierarchy`` (its initial
+        cut unless given; a refined model of :mod:`homog.sca.adaptive` is a later one).
     """
 
     def __init__(self, cluster_labels: np.ndarray, cluster_phases: np.ndarray,
                  D1: np.ndarray, D2: np.ndarray, C_eff: np.ndarray,
                  materials: Mapping[int, Material], lengths: tuple[float, ...],
-                 info: dict | None = None, hierarchy: ClusterHierarchy | None = None) -> None:
+                 info: dict | None = None, hierarchy: ClusterHierarchy | None = None,
+                 nodes: np.ndarray | None = None) -> None:
         self.hierarchy = hierarchy
+        self.nodes = (None if hierarchy is None else
+                      np.asarray(hierarchy.initial if nodes is None else nodes, dtype=np.int64))
         self.cluster_labels = np.asarray(cluster_labels, dtype=np.int32)
         self.cluster_phases = np.asarray(cluster_phases, dtype=np.int64)
         self.K = self.cluster_phases.size
@@ -130,13 +135,20 @@ class ReducedOrderModel:
         """W (n, n): the Gaussian average of internal length ``length`` over ``clusters``.
 
         :func:`homog.nonlocal_average.cluster_weights` on this model's cluster map, computed
-        once per (length, clusters) and kept.
+        once per (length, clusters) and kept. A refined cut of a hierarchy aggregates the
+        fine clusters' W instead (:meth:`ClusterHierarchy.nonlocal_weights`; the same matrix,
+        no FFT per split); the initial cut computes its own, one FFT pair per cluster.
         """
         key = (float(length), tuple(int(i) for i in clusters))
         if key not in self._nonlocal_weights:
-            self._nonlocal_weights[key] = cluster_weights(self.cluster_labels,
-                                                          np.asarray(clusters), self.lengths,
-                                                          length)
+            if self.hierarchy is not None and not np.array_equal(self.nodes,
+                                                                 self.hierarchy.initial):
+                W = self.hierarchy.nonlocal_weights(self.nodes[np.asarray(clusters)],
+                                                    self.lengths, length)
+            else:
+                W = cluster_weights(self.cluster_labels, np.asarray(clusters), self.lengths,
+                                    length)
+            self._nonlocal_weights[key] = W
         return self._nonlocal_weights[key]
 
     def umat(self, **options: Any) -> Any:
