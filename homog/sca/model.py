@@ -157,7 +157,7 @@ class ReducedOrderModel:
 
         return Umat(self, **options)
 
-    def run(self, loading: LoadPath, *, tol: float = 1e-8, scs: str = "regression",
+    def run(self, loading: LoadPath, *, tol: float = 1e-6, scs: str = "regression",
             scs_tol: float = 1e-4, max_cuts: int = 6, progress: Any = None,
             stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
             failure: str = "raise", adaptivity: Adaptivity | str | None = "auto") -> Response:
@@ -166,6 +166,12 @@ class ReducedOrderModel:
         Each increment is solved by Newton with a self-consistent reference medium
         (``scs`` = "projection" or "regression"). An increment that fails is split in halves,
         up to ``max_cuts`` times. ``progress``: optional callable(done, total).
+
+        ``tol`` bounds Newton's scaled residual. The default 1e-6 is below what the
+        self-consistency tolerance ``scs_tol`` leaves (the curves lie ~2e-6 from the exactly
+        self-consistent ones with either 1e-6 or 1e-8): measured on 2D and 3D models of 18 to
+        315 clusters, the curves at 1e-6 stay within 1e-6 (relative) of those at 1e-8, with
+        10–25 % fewer Newton iterations (docs/sca.md).
 
         ``stop(strain, stress)`` is called after every converged increment k with the Mandel
         histories up to it (rows 0..k, row 0 the unloaded state); when it returns True the
