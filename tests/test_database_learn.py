@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from database_cases import tiny_config
 
 from homog.cli import main
 from homog.database import SampleStore, load_config, run_database, summary_table
@@ -21,39 +22,6 @@ CONFIG = {
     "rom": {"clusters": {"matrix": 2, "phase1": 1}},
     "loading": {"max_strain": 0.1, "steps": 5},
 }
-
-CONFIG_TOML = """samples = 8
-seed = 3
-
-[variables]
-"microstructure.volume_fraction" = [0.1, 0.4]
-"microstructure.radius" = [0.05, 0.1]
-"materials.matrix.E" = {low = 50.0, high = 150.0, scale = "log"}
-"loading.max_strain" = [0.05, 0.2]
-
-[microstructure]
-generator = "circles"
-radius = 0.1
-shape = [16, 16]
-
-[materials.matrix]
-model = "linear_elastic"
-E = 100.0
-nu = 0.3
-
-[materials.phase1]
-model = "linear_elastic"
-E = 500.0
-nu = 0.2
-
-[rom.clusters]
-matrix = 2
-phase1 = 1
-
-[loading]
-max_strain = 0.1
-steps = 5
-"""
 
 
 def smooth(u):
@@ -162,14 +130,13 @@ def test_explore_reports_failed_samples_and_the_cli_exits_1(tmp_path, monkeypatc
     real = module.explore
     monkeypatch.setattr(module, "explore", lambda *a, **k: real(*a, **k, labeller=flaky,
                                                                 restarts=0))
-    (tmp_path / "db.toml").write_text(CONFIG_TOML)
-    assert load_config(tmp_path / "db.toml").names == config.names
+    (tmp_path / "db.toml").write_text(tiny_config(3))
     args = ["database", "explore", str(tmp_path / "db.toml"), "--store",
             str(tmp_path / "b.zarr"), "--rounds", "2", "--batch", "3", "--pool", "64",
             "--test", "4", "--baseline", "none", "--workers", "0"]
     assert main(args) == 1
     err = capsys.readouterr().err
-    assert "homog database explore: 2 of 18 samples failed" in err and "doe-000003" in err
+    assert "homog database explore: 2 of 16 samples failed" in err and "doe-000003" in err
 
 
 def unfailed_every_third(spec):
