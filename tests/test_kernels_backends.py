@@ -48,6 +48,21 @@ def test_auto_backend_and_unknown_names():
             get_backend("cupy")
 
 
+def test_auto_stays_on_the_cpu_for_numpy_data():
+    """gpu=False keeps "auto" on the CPU; NewtonCG asks for it when its state is numpy
+    (a law written for numpy), whatever the machine."""
+    from kernels.arraymodule import holds_device_arrays
+
+    assert get_backend("auto", gpu=False).name == "pyfftw"
+    state = {0: {"strain": np.zeros((4, 6))}, 1: [np.zeros(3), (np.ones(2), None)]}
+    assert not holds_device_arrays(state) and not holds_device_arrays(None)
+    if gpu_available():
+        import cupy
+
+        state[1][1] = (cupy.ones(2), None)
+        assert holds_device_arrays(state)
+
+
 def test_pyfftw_wisdom_is_saved_and_reused(tmp_path):
     from kernels.fft import PyFFTWBackend
     path = tmp_path / "wisdom"
