@@ -5,9 +5,10 @@ default) changes at every Newton iteration, but slowly: the factorization of an 
 Jacobian is a close preconditioner of the current one. Solving the linearized increment by
 GMRES (Saad & Schultz, SIAM J. Sci. Stat. Comput. 7, 1986) on the right-preconditioned system
 A M⁻¹ u = b, x = M⁻¹ u, with M the old LU factors, keeps the Newton step that of the current
-Jacobian (the residual is the true one, ‖b − A x‖ ≤ rtol ‖b‖) while the factorization is
-reused over many iterations and increments; the products with A are matrix-free (Saad,
-Iterative Methods for Sparse Linear Systems, 2nd ed., SIAM 2003, §9.3.2).
+Jacobian (‖b − A x‖ ≤ rtol ‖b‖, A applied with D in single precision: exact to ~1e-6, far
+below rtol) while the factorization is reused over many iterations and increments; the
+products with A are matrix-free (Saad, Iterative Methods for Sparse Linear Systems, 2nd ed.,
+SIAM 2003, §9.3.2).
 
 :func:`gmres` advances a batch of systems together (scipy's takes one right-hand side per
 call): every system of every point has its own Arnoldi basis (modified Gram–Schmidt), Givens
@@ -120,16 +121,22 @@ class KrylovSteps:
     whose solutions are refined to double precision where they must be exact."""
 
     def _jacobian_operator(self, w: Any, idx: Any, tangent_m: Any, coupling: Any,
-                           a: dict) -> Callable[..., Any]:
+                           a: dict, single: bool = False) -> Callable[..., Any]:
         """(v, rows) ↦ A v for the points ``idx[rows]`` (default: all of ``idx``), v (n, q, K m)
         (q vectors per point, as rows), matrix-free: A = 1 + D·(blockdiag(C_J − C0) + N),
         (N z)_I = −U_I Σ_J W_IJ G_J·z_J, D = a D1 − c D2 applied by two products with the
-        shared D1, D2 (CPU)."""
+        shared D1, D2 (CPU). ``single``: the products with D1, D2 in single precision
+        (:meth:`_single_interactions`; the operator exact to ~1e-6 relative: for GMRES steps,
+        never for residuals or refinement).
+        """
         K, m = self.K, self.m
         km = K * m
         delta = (tangent_m[idx] - w.C0[idx, None])[:, None]  # (n, 1, K, m, m)
         coef_a, coef_c = w.coef_a[idx, None, None], w.coef_c[idx, None, None]
-        D1, D2 = a["D1T"].reshape(km, km).T, a["D2T"].reshape(km, km).T
+        if single:
+            D1, D2 = self._single_interactions(a)
+        else:
+            D1, D2 = a["D1T"].reshape(km, km).T, a["D2T"].reshape(km, km).T
         if coupling is not None:
             U, G = coupling[0][idx][:, None, :, a["comps"]], coupling[1][idx][:, None]
 
@@ -139,11 +146,24 @@ class KrylovSteps:
             u = (delta[rows] @ e[..., None])[..., 0]
             if coupling is not None:
                 u -= U[rows] * (np.sum(G[rows] * e, axis=3) @ a["W"].T)[..., None]
-            u = u.reshape(n * q, km)
+            u = u.reshape(n * q, km).astype(D1.dtype, copy=False)
             return (v + coef_a[rows] * vector_products(D1, u).reshape(n, q, km)
                     - coef_c[rows] * vector_products(D2, u).reshape(n, q, km))
 
         return apply
+
+    def _single_interactions(self, a: dict) -> tuple[np.ndarray, np.ndarray]:
+        """D1, D2 (K m × K m) in single precision, made once per solver. The GMRES products
+        are bound by the memory traffic of the two matrices (945 × 945 on the 315-cluster ROM
+        of benchmarks/RESULTS.md), which single precision halves; their relative error
+        (~1e-6) is far below the forcing term ``KRYLOV_FORCING`` of the steps, and the
+        residuals stay in double precision."""
+        if self._D_single is None:
+            km = self.K * self.m
+            self._D_single = tuple(
+                np.ascontiguousarray(a[name].reshape(km, km).T, dtype=np.float32)
+                for name in ("D1T", "D2T"))
+        return self._D_single
 
     def _refine(self, LU: Any, piv: Any, points: Any, apply: Callable[[Any, Any], Any],
                 B: Any, sol: Any) -> Any:
@@ -219,7 +239,7 @@ class KrylovSteps:
         of ``w``): (δε (n, K, m), δε⁰ (n, m), δθ (n, 2), converged (n,), iterations (n,))."""
         K, m = self.K, self.m
         km, n = K * m, idx.size
-        apply = self._jacobian_operator(w, idx, tangent_m, coupling, a)
+        apply = self._jacobian_operator(w, idx, tangent_m, coupling, a, single=True)
         modulus = (w.lam0[idx] + 2.0 * w.mu0[idx])[:, None]
         # stress rows and θ rows in strain units, so that GMRES weighs the equations alike
         scale = np.where(controlled, 1.0, 1.0 / modulus)

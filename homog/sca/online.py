@@ -229,6 +229,7 @@ class OnlineSolver(KrylovSteps):
             "groups": [idx for _, idx in self.groups],
         }
         self._device: dict[str, dict] = {}
+        self._D_single: tuple[np.ndarray, np.ndarray] | None = None  # see KrylovSteps
 
     def _arrays(self, xp: Any) -> dict:
         """The solver's constant arrays on the array module ``xp`` (copied once per module)."""
