@@ -416,7 +416,7 @@ class OnlineSolver(KrylovSteps):
             # take (∂C0/∂θ)Δε for the medium's Newton step (_medium_sensitivity)
             v = (dsig - w.de @ w.C0.transpose(0, 2, 1)).reshape(w.n, km)
             vecs = v[:, None]
-            if bool(w.newton.any()):
+            if bool(w.newton.any()) and not krylov:  # large systems: see _medium_sensitivity
                 vecs = xp.concatenate([vecs, self._medium_directions(w, xp)], axis=1)
             D1all = vector_products(D1f.T, vecs.reshape(-1, km)).reshape(vecs.shape)
             D2all = vector_products(D2f.T, vecs.reshape(-1, km)).reshape(vecs.shape)
@@ -459,7 +459,9 @@ class OnlineSolver(KrylovSteps):
             rhs = -R.reshape(w.n, km, 1)
             sensitivity = None
             if bool(w.newton.any()) or (self.scs_tangent and bool(converged.any())):
-                sensitivity = self._medium_sensitivity(w, D1all, D2all, D1f, D2f)
+                exact = not krylov or (self.scs_tangent and bool(converged.any()))
+                sensitivity = self._medium_sensitivity(w, D1all, D2all, D1f, D2f,
+                                                       None if exact else a)
             B = rhs if sensitivity is None else xp.concatenate([rhs, -sensitivity], axis=2)
             w.step_tangent, w.step_coupling = tangent_m, coupling
             if keep:
@@ -712,13 +714,15 @@ class OnlineSolver(KrylovSteps):
         return xp.stack([(de @ L).reshape(w.n, km), 2.0 * de.reshape(w.n, km)], axis=1)
 
     def _medium_sensitivity(self, w: _Work, D1all: Any, D2all: Any, D1f: Any,
-                            D2f: Any) -> Any:
+                            D2f: Any, single: dict | None = None) -> Any:
         """∂R/∂(λ0, μ0) (P, K m, 2) at the current iterate.
 
         R = Δε + D(λ0, μ0)(Δσ − C0 Δε) − Δε⁰ with D = a D1 − c D2, C0 = λ0 1⊗1 + 2μ0 I:
         ∂R/∂θ = (∂a/∂θ D1 − ∂c/∂θ D2) v − D (∂C0/∂θ) Δε, v = Δσ − C0 Δε. ``D1all``,
         ``D2all`` (P, q, K m): D1 and D2 applied to v and, if q = 3, to (∂C0/∂θ) Δε
-        (:meth:`_medium_directions`), which are applied here otherwise.
+        (:meth:`_medium_directions`), which are applied here otherwise: in single precision
+        when ``single`` holds the solver's arrays (a large system's Newton step, whose GMRES
+        stops at a relative residual of 1e-3; never for the self-consistent tangent).
         """
         xp = array_module(D1all)
         lam, mu = w.lam0, w.mu0
@@ -728,8 +732,13 @@ class OnlineSolver(KrylovSteps):
         else:
             vecs = self._medium_directions(w, xp)
             flat = vecs.reshape(-1, vecs.shape[2])
-            D1e = vector_products(D1f.T, flat).reshape(vecs.shape)
-            D2e = vector_products(D2f.T, flat).reshape(vecs.shape)
+            if single is not None:
+                S1, S2 = self._single_interactions(single)
+                flat = flat.astype(np.float32)
+            else:
+                S1, S2 = D1f.T, D2f.T
+            D1e = vector_products(S1, flat).reshape(vecs.shape)
+            D2e = vector_products(S2, flat).reshape(vecs.shape)
         De = w.coef_a[:, None, None] * D1e - w.coef_c[:, None, None] * D2e
         a_mu = -1.0 / mu**2
         c_lam = 1.0 / (lam + 2.0 * mu) ** 2
