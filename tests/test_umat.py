@@ -98,10 +98,14 @@ def test_batch_equals_single_point_calls(dim, rom2d, rom3d, rom3d_large):
         stress, statev, ddsdde, ok = umat.batch(stress, statev, stran, dstran)
         stran = stran + dstran
     assert ok.all()
+    # a large system's Newton steps take single-precision products with D (GEMM over the
+    # batch, GEMV for one point: different rounding), so its states agree to the Newton
+    # tolerance's effect (~1e-11 here on strains ~1e-3), not to the last bits
+    atol = 1e-10 if dim == "3-large" else 1e-12
     for p in range(npoints):
         s, sv, _, dd = drive(umat, dstran[p], 8)
         np.testing.assert_allclose(stress[p], s, rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(statev[p], sv, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(statev[p], sv, rtol=1e-10, atol=atol)
         np.testing.assert_allclose(ddsdde[p], dd, rtol=1e-9, atol=1e-9)
 
 
