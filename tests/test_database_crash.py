@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import zarr
 from database_cases import tiny_config
 
 from homog.cli import main
@@ -22,6 +23,9 @@ from homog.database.config import tomllib
 from homog.database.lock import LOCK_NAME, StoreLockedError
 
 ROOT = Path(__file__).resolve().parents[1]
+# metadata files of a sample group (its attributes) and of an array: Zarr 3 and Zarr 2
+ZARR3 = int(zarr.__version__.split(".")[0]) >= 3
+GROUP_META, ARRAY_META = ("zarr.json", "zarr.json") if ZARR3 else (".zattrs", ".zarray")
 CONFIG = tiny_config(3)
 # A driver: argv = mode, folder. Sample 3 fails when "fail" is in the mode; with "block" the
 # labeller of sample 2 writes folder/waiting and waits for folder/go; "kill-install" and
@@ -201,9 +205,9 @@ def test_without_flock_a_live_pid_holds_the_store_and_a_dead_one_is_taken_over(
 
 def test_a_truncated_sample_metadata_file_is_removed_and_run_again(folder, capsys):
     run_database(config(), folder / "db.zarr", labeller=synthetic)
-    meta = folder / "db.zarr" / "samples" / "doe-000002" / "zarr.json"
+    meta = folder / "db.zarr" / "samples" / "doe-000002" / GROUP_META
     meta.write_bytes(meta.read_bytes()[:40])          # power loss: half a metadata file
-    array = folder / "db.zarr" / "samples" / "doe-000004" / "stress" / "zarr.json"
+    array = folder / "db.zarr" / "samples" / "doe-000004" / "stress" / ARRAY_META
     array.write_bytes(array.read_bytes()[:25])        # and half an array's
     table = summary_table(folder / "db.zarr")
     assert table.loc["doe-000002", "status"] == "incomplete"
@@ -216,7 +220,7 @@ def test_a_truncated_sample_metadata_file_is_removed_and_run_again(folder, capsy
 
 def test_a_sample_folder_without_metadata_is_listed_and_run_again(folder):
     run_database(config(), folder / "db.zarr", labeller=synthetic)
-    (folder / "db.zarr" / "samples" / "doe-000001" / "zarr.json").unlink()
+    (folder / "db.zarr" / "samples" / "doe-000001" / GROUP_META).unlink()
     assert SampleStore.open(folder / "db.zarr").scan()["doe-000001"]["status"] == "incomplete"
     report = run_database(config(), folder / "db.zarr", labeller=synthetic)
     assert report.removed == ["doe-000001"] and report.complete == 1
@@ -225,7 +229,7 @@ def test_a_sample_folder_without_metadata_is_listed_and_run_again(folder):
 
 def test_a_kill_during_the_cleanup_of_a_damaged_sample_is_repaired(folder):
     run_database(config(), folder / "db.zarr", labeller=synthetic)
-    meta = folder / "db.zarr" / "samples" / "doe-000003" / "zarr.json"
+    meta = folder / "db.zarr" / "samples" / "doe-000003" / GROUP_META
     meta.write_bytes(meta.read_bytes()[:40])
     killed = driver(folder, "kill-rmtree")
     assert killed.wait(timeout=60) == -signal.SIGKILL, killed.stderr.read().decode()

@@ -5,6 +5,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import zarr
 from database_cases import tiny_config
 
 from homog.database import SampleStore, load_config, run_database, summary_table
@@ -41,7 +42,7 @@ def test_a_failing_sample_is_recorded_and_the_others_finish(tmp_path, config):
     assert "synthetic" in failed["traceback"]
     good = store.sample("doe-000004")
     assert good["status"] == "complete" and good["attempts"] == 1
-    vf, E = good["inputs"].values()
+    vf, E = (good["inputs"][k] for k in ("microstructure.volume_fraction", "materials.matrix.E"))
     assert good["outputs"]["toughness"] == pytest.approx(vf * E)
     np.testing.assert_array_equal(good["arrays"]["stress"], np.full((3, 6), E))
 
@@ -82,9 +83,7 @@ def test_resuming_with_another_configuration_is_an_error(tmp_path, config):
     with pytest.raises(ValueError, match=r"different configuration .*0\.3, 0\.4|0\.4"):
         run_database(other, tmp_path / "db.zarr", labeller=synthetic)
     with pytest.raises(ValueError, match="not a homog database"):
-        (tmp_path / "empty.zarr").mkdir()
-        (tmp_path / "empty.zarr" / "zarr.json").write_text(
-            '{"zarr_format": 3, "node_type": "group", "attributes": {}}')
+        zarr.open_group(str(tmp_path / "empty.zarr"), mode="w")  # a Zarr group, nothing else
         SampleStore.open(tmp_path / "empty.zarr")
 
 
@@ -218,3 +217,18 @@ def test_a_dns_label_records_where_its_newton_cg_gave_way_to_gmres(monkeypatch):
     out = simulate(spec)
     assert (out["info"]["krylov"], out["info"]["krylov_switch"]) == ("gmres", 2)
     assert out["outputs"]["initial_stiffness"] > 0
+
+
+def test_the_store_keeps_the_order_of_the_design_variables(tmp_path, config):
+    """Zarr 2 writes attributes with sorted keys: the recorded variable order restores the
+    configuration's columns (here "microstructure.volume_fraction" before "materials...")."""
+    run_database(config, tmp_path / "db.zarr", labeller=synthetic)
+    root = zarr.open_group(str(tmp_path / "db.zarr"), mode="a")
+    recorded = dict(root.attrs["config"])
+    recorded["variables"] = dict(sorted(recorded["variables"].items()))  # as Zarr 2 reads it
+    root.attrs["config"] = recorded
+    assert list(recorded["variables"]) != config.names
+    assert SampleStore.open(tmp_path / "db.zarr").config.names == config.names
+    root.attrs["variable_order"] = config.names[:1]
+    with pytest.raises(ValueError, match="variable order"):
+        _ = SampleStore.open(tmp_path / "db.zarr").config

@@ -210,10 +210,20 @@ def load_config(config: str | os.PathLike | Mapping[str, Any]) -> DatabaseConfig
     return config
 
 
-def config_from_data(data: Mapping[str, Any]) -> DatabaseConfig:
+def config_from_data(data: Mapping[str, Any],
+                     variable_order: Sequence[str] | None = None) -> DatabaseConfig:
     """The configuration a store recorded (its normalized ``data``), validated again (its RVE
-    was checked when the store was created)."""
-    return _validate(copy.deepcopy(dict(data)), Path.cwd())
+    was checked when the store was created). ``variable_order``: the paths of the design
+    variables in column order, where the stored ``data`` may have lost it (JSON objects with
+    sorted keys)."""
+    data = copy.deepcopy(dict(data))
+    if variable_order is not None:
+        variables = data.get("variables", {})
+        if sorted(variable_order) != sorted(variables):
+            raise ValueError(f"the recorded variable order {list(variable_order)} does not "
+                             f"match the recorded variables {sorted(variables)}")
+        data["variables"] = {path: variables[path] for path in variable_order}
+    return _validate(data, Path.cwd())
 
 
 def canonical_json(data: Any) -> str:

@@ -50,6 +50,8 @@ VERSION = 1
 #: Final statuses; any other (or unreadable) group is incomplete.
 FINAL = ("complete", "failed")
 _ZARR3 = int(zarr.__version__.split(".")[0]) >= 3
+#: Files of a group's metadata and attributes (Zarr 3; Zarr 2).
+_ROOT_METADATA = ("zarr.json", ".zattrs", ".zgroup")
 _STAGING, _TRASH, _REMOVED = ".staging", ".trash", ".removed"
 
 
@@ -105,6 +107,7 @@ class SampleStore:
         shutil.rmtree(tmp, ignore_errors=True)
         root = zarr.open_group(str(tmp), mode="w")
         root.attrs.put({"schema": SCHEMA, "version": VERSION, "config": config.data,
+                        "variable_order": config.names,
                         "fingerprint": config.fingerprint, "homog": __version__,
                         "created": _now()})
         root.require_group("samples")
@@ -202,7 +205,8 @@ class SampleStore:
             raise ValueError(f"store {self.path} was explored beyond its base design of {old} "
                              "samples (the rounds and baselines are numbered after it), so "
                              f"its design cannot grow; keep samples = {old}, or use a new store")
-        self.set_attrs(config=config.data, fingerprint=config.fingerprint,
+        self.set_attrs(config=config.data, variable_order=config.names,
+                       fingerprint=config.fingerprint,
                        grown=[*self.root.attrs.get("grown", []),
                               {"from": old, "to": new, "at": _now()}])
         self._config = config
@@ -212,7 +216,7 @@ class SampleStore:
         """Update root attributes and make them durable (the root metadata is fsynced)."""
         self.root.attrs.update(jsonable(attrs))
         for entry in os.scandir(self.path):
-            if entry.is_file() and not entry.name.startswith("."):
+            if entry.is_file() and entry.name in _ROOT_METADATA:
                 fd = os.open(entry.path, os.O_RDONLY)
                 try:
                     os.fsync(fd)
@@ -224,7 +228,10 @@ class SampleStore:
     def config(self) -> DatabaseConfig:
         """The configuration the store was created with (or grown to)."""
         if self._config is None:
-            self._config = config_from_data(self.root.attrs["config"])
+            # zarr 2 writes attributes with sorted keys: the recorded order of the design
+            # variables (the columns of the design) puts them back in the configuration's
+            self._config = config_from_data(self.root.attrs["config"],
+                                            self.root.attrs.get("variable_order"))
         return self._config
 
     @property
