@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from homog.inputs import labels_and_lengths, materials_for_labels
+from homog.inputs import check_callable, labels_and_lengths, materials_for_labels
 from homog.loading import LoadPath
 from homog.materials import Material
 from homog.nonlocal_average import GridAverage
@@ -207,8 +207,8 @@ def dns(
             f"loading must be a homog.loading.LoadPath, got {type(loading).__name__}; build one "
             "with e.g. homog.loading.uniaxial_stress(0.05, steps=100)"
         )
-    if stop is not None and not callable(stop):
-        raise ValueError(f"stop must be a callable (strain, stress) -> bool or None, got {stop!r}")
+    check_callable(stop, "stop", "(strain, stress) -> bool")
+    check_callable(progress, "progress", "(done, total)")
     if failure not in FAILURE_MODES:
         raise ValueError(f"failure = {failure!r}: use one of {list(FAILURE_MODES)}")
     steps = loading.for_dimension(labels.ndim)
@@ -283,7 +283,13 @@ def _snapshot_steps(save_fields: Any, nsteps: int) -> set[int]:
         if save_fields != "last":
             raise ValueError(f"save_fields = {save_fields!r}: use 'last' or increment indices")
         return {nsteps - 1}
-    items = [save_fields] if isinstance(save_fields, int | np.integer) else list(save_fields)
+    if isinstance(save_fields, int | np.integer):
+        items = [save_fields]
+    elif isinstance(save_fields, Iterable):
+        items = list(save_fields)
+    else:
+        raise ValueError(f"save_fields = {save_fields!r}: use 'last', an increment index or a "
+                         "list of them")
     out = set()
     for k in items:
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or not -nsteps <= k < nsteps:

@@ -24,8 +24,34 @@ def labels_and_lengths(microstructure: Any, lengths: Any) -> tuple[np.ndarray, A
         labels, lengths = microstructure.labels, getattr(microstructure, "lengths", None)
     else:
         labels = microstructure
+        if labels is None or isinstance(labels, str | bytes | os.PathLike):
+            raise ValueError(
+                f"microstructure must be an integer label array or an object with .labels "
+                f"(e.g. rve_gen.Microstructure; read a file with rve_gen.read), got {labels!r}"
+            )
     labels = validate_labels(np.asarray(to_numpy(labels)))
     return labels, lengths
+
+
+def check_int(value: Any, name: str, low: int) -> int:
+    """``value`` as an int; ValueError naming ``name`` unless it is an integer >= ``low``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ValueError(f"{name} = {value!r} must be an integer >= {low}")
+    return int(value)
+
+
+def check_tolerance(value: Any, name: str = "tol") -> float:
+    """``value`` as a float; ValueError naming ``name`` unless it is a number in (0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number) \
+            or not 0.0 < float(value) < 1.0:
+        raise ValueError(f"{name} = {value!r} must be a number in (0, 1)")
+    return float(value)
+
+
+def check_callable(value: Any, name: str, signature: str) -> None:
+    """ValueError naming ``name`` unless ``value`` is None or callable."""
+    if value is not None and not callable(value):
+        raise ValueError(f"{name} must be a callable {signature} or None, got {value!r}")
 
 
 def materials_for_labels(materials: Any, labels: np.ndarray) -> dict[int, Material]:

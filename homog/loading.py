@@ -27,16 +27,20 @@ control (or back) is only known after solving, so a path cannot state its starti
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from kernels.memory import available_bytes
 from kernels.tensors import MANDEL_NAMES, PLANE_INDICES, SQRT2
 
 #: Tensor component names accepted by the helpers, mapped to Mandel indices.
 COMPONENTS = {name: k for k, name in enumerate(MANDEL_NAMES)} | {"32": 3, "31": 4, "21": 5}
 _MANDEL_FACTOR = np.array([1.0, 1.0, 1.0, SQRT2, SQRT2, SQRT2])
+#: Memory per increment of a path and of the response a solver returns for it (strain,
+#: stress, tangent histories), estimated before allocating.
+_BYTES_PER_INCREMENT = 1024
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,14 @@ class LoadPath:
                     "second part as a separate analysis from the converged state"
                 )
         self.segments = segments
+        total = sum(s.steps for s in segments)
+        needed, free = total * _BYTES_PER_INCREMENT, available_bytes(np)
+        if needed > free:
+            raise MemoryError(
+                f"a load path of {total} increments needs about {needed / 2**30:.1f} GiB for it "
+                f"and its response but only {free / 2**30:.1f} GiB of RAM is free: use fewer "
+                "steps"
+            )
         start = np.zeros(6)
         targets = []
         for segment in segments:
@@ -239,6 +251,8 @@ def biaxial(
 ) -> LoadPath:
     """Normal strains ε_aa = ``strain1``, ε_bb = ``strain2`` for ``axes`` = (a, b); other
     stresses zero."""
+    if isinstance(axes, str) or not isinstance(axes, Sequence) or len(axes) != 2:
+        raise ValueError(f"biaxial axes = {axes!r} must be two different axes in 0..2, e.g. (0, 1)")
     a, b = (_normal(axis) for axis in axes)
     if a == b:
         raise ValueError(f"biaxial axes {axes} must be two different axes in 0..2")
@@ -297,10 +311,22 @@ def strain_path(
     those named in any waypoint; a component a waypoint leaves out keeps its previous value
     (zero before it is first named). ``steps`` is per segment, one int or one per waypoint.
     """
+    if isinstance(waypoints, Mapping | str) or not isinstance(waypoints, Iterable):
+        raise ValueError(f"waypoints must be a list of mappings component -> strain, e.g. "
+                         f"[{{'11': 0.02}}], got {waypoints!r}")
     waypoints = list(waypoints)
     if not waypoints:
         raise ValueError("strain_path needs at least one waypoint")
-    counts = [steps] * len(waypoints) if isinstance(steps, int | np.integer) else list(steps)
+    bad = [point for point in waypoints if not isinstance(point, Mapping)]
+    if bad:
+        raise ValueError(f"waypoint {bad[0]!r} is not a mapping component -> strain, e.g. "
+                         "{'11': 0.02}")
+    if isinstance(steps, int | np.integer) and not isinstance(steps, bool):
+        counts = [steps] * len(waypoints)
+    elif isinstance(steps, Sequence | np.ndarray) and not isinstance(steps, str):
+        counts = list(steps)
+    else:
+        raise ValueError(f"steps = {steps!r} must be an integer >= 1 or one per waypoint")
     if len(counts) != len(waypoints):
         raise ValueError(f"steps has {len(counts)} entries for {len(waypoints)} waypoints")
     names = {name for point in waypoints for name in point}
@@ -319,7 +345,8 @@ def _normal(axis: int) -> str:
 
 
 def _shear(plane: tuple[int, int]) -> str:
-    i, j = sorted(plane) if len(plane) == 2 else (0, 0)
+    pair = isinstance(plane, Sequence) and not isinstance(plane, str) and len(plane) == 2
+    i, j = sorted(plane) if pair else (0, 0)
     if i == j or i not in (0, 1, 2) or j not in (0, 1, 2):
         raise ValueError(f"plane = {plane!r} must be two different axes in 0..2, e.g. (0, 1)")
     return f"{i + 1}{j + 1}"

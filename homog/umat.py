@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from homog.inputs import check_int
 from kernels import ConvergenceError
 from kernels.arraymodule import array_module
 from kernels.tensors import (
@@ -72,8 +73,9 @@ class Umat:
         self.rom = rom
         self.solver = rom.online_solver(tol=tol, scs=scs, scs_tol=scs_tol,
                                         max_newton=max_newton, scs_tangent=True)
-        self.max_cuts = int(max_cuts)
-        if chunk is not None and (isinstance(chunk, bool) or int(chunk) < 1):
+        self.max_cuts = check_int(max_cuts, "max_cuts", 0)
+        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int | np.integer)
+                                  or chunk < 1):
             raise ValueError(f"chunk = {chunk!r} must be a positive number of points")
         self.chunk = None if chunk is None else int(chunk)
         self.plane_strain = rom.ndim == 2
@@ -99,6 +101,8 @@ class Umat:
         n = 1 if npoints is None else npoints
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
             raise ValueError(f"npoints = {npoints!r} must be a non-negative integer")
+        if n == 0:
+            return xp.zeros((0, self.nstatv))
         state = self.solver.initial_state(*self.rom.reference_medium, npoints=int(n), xp=xp)
         statev = self._pack(state, xp.zeros_like(state.strain))
         return statev[0] if npoints is None else statev
@@ -239,7 +243,7 @@ class Umat:
             bad = ~xp.all(xp.isfinite(a), axis=1)
             if bool(bad.any()):
                 raise ValueError(f"{name} has NaN or inf at points {_first(bad)}")
-        if not (np.isfinite(dtime) and dtime >= 0):
+        if not _real_scalar(dtime) or not (np.isfinite(float(dtime)) and float(dtime) >= 0):
             raise ValueError(f"dtime = {dtime!r} must be finite and non-negative")
         if self.plane_strain:
             bad = (stran[:, 2] != 0) | (dstran[:, 2] != 0)
@@ -276,6 +280,18 @@ def _as_float(a: Any, name: str) -> Any:
     if arr.dtype.kind not in "fiu":
         raise ValueError(f"{name} must be a real array, got dtype {arr.dtype}")
     return arr.astype(xp.float64, copy=False)
+
+
+def _real_scalar(value: Any) -> bool:
+    """True for a real number or a 0-d real array (numpy or cupy), not a bool or a string."""
+    if isinstance(value, bool | str | bytes):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return getattr(value, "ndim", 0) == 0 and getattr(getattr(value, "dtype", None), "kind",
+                                                      "f") in "iuf"
 
 
 def _first(mask: Any, count: int = 8) -> list[int]:

@@ -134,6 +134,13 @@ class LippmannSchwinger:
             raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
         if not (np.isfinite(tol) and 0 < tol < 1):
             raise ValueError(f"tol must lie in (0, 1), got {tol}")
+        if maxiter is not None and (isinstance(maxiter, bool)
+                                    or not isinstance(maxiter, int | np.integer) or maxiter < 1):
+            raise ValueError(f"maxiter = {maxiter!r} must be an integer >= 1, or None for the "
+                             f"default ({DEFAULT_MAXITER[solver]} for solver={solver!r})")
+        if reference_medium is not None and np.shape(reference_medium) != (2,):
+            raise ValueError(f"reference_medium = {reference_medium!r} must be two numbers "
+                             "(lam0, mu0), or None")
         self.solver = solver
         self.reference_medium = reference_medium
         self.tol = float(tol)
@@ -304,7 +311,11 @@ def estimate_memory(shape: tuple[int, ...], solver: str = "cg") -> int:
 def _vector(value: Any, n: int, name: str) -> np.ndarray:
     if value is None:
         return np.full(n, np.nan)
-    v = np.asarray(to_numpy(value), dtype=float).reshape(-1)
+    try:
+        v = np.asarray(to_numpy(value), dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {n} numbers (NaN where not prescribed), got "
+                         f"{value!r}") from None
     if v.shape != (n,):
         names = "11, 22, 33, 23, 13, 12" if n == 6 else "11, 22, 12"
         raise ValueError(f"{name} must have {n} Mandel components ({names}), got {v.size}")

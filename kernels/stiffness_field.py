@@ -33,6 +33,9 @@ def validate_labels(labels: Any) -> Any:
             f"labels must have an integer dtype, got {dtype}; convert a phase map with "
             "labels.astype(int) after checking that its values are whole numbers"
         )
+    if labels.size == 0:
+        raise ValueError(f"labels is empty (shape {labels.shape}): give at least one voxel per "
+                         "axis")
     return labels
 
 
@@ -130,5 +133,10 @@ def stiffness_map(stiffness: Mapping[int, Any] | Any) -> dict[int, np.ndarray]:
     for key, value in stiffness.items():
         if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
             raise ValueError(f"stiffness keys must be integer labels, got {key!r}")
-        out[int(key)] = np.asarray(value.get() if hasattr(value, "get") else value, dtype=float)
+        try:
+            out[int(key)] = np.asarray(value.get() if hasattr(value, "get") else value,
+                                       dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"stiffness of label {key} must be a 6x6 Mandel matrix of numbers, "
+                             f"got {value!r}") from None
     return out

@@ -118,7 +118,11 @@ def check_stiffness(
     A stiffness that is exactly zero (a void) passes when ``allow_zero``. Returns the matrix as
     a float64 array. Raises ``ValueError`` naming ``name`` and the offending property.
     """
-    C = np.asarray(C, dtype=float)
+    try:
+        C = np.asarray(C, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a 6x6 Mandel stiffness matrix of numbers, got "
+                         f"{C!r}") from None
     if C.shape != (6, 6):
         raise ValueError(f"{name}: expected a 6x6 Mandel stiffness matrix, got shape {C.shape}")
     if not np.all(np.isfinite(C)):

@@ -17,9 +17,22 @@ def rng_from(seed: SeedLike) -> np.random.Generator:
     """A numpy Generator from an int seed, an existing Generator, or ``None`` (fresh entropy)."""
     if isinstance(seed, np.random.Generator):
         return seed
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed < 0:
+        raise ValueError(f"seed={seed!r} is not usable: pass a non-negative int, a "
+                         "numpy.random.Generator or None.")
     if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
         return np.random.default_rng(seed)
     raise ValueError(f"seed={seed!r} is not usable: pass an int, a numpy.random.Generator or None.")
+
+
+def integer(name: str, value, low: int = 1) -> int:
+    """``value`` as an int after checking it is a whole number >= ``low`` (not a bool, NaN or
+    2.5)."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
+            or not np.isfinite(value) or int(value) != value or value < low):
+        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ValueError(f"{name}={value!r} must be {kind}.")
+    return int(value)
 
 
 def lengths_for(lengths: Sequence[float] | float | None, ndim: int) -> tuple[float, ...]:

@@ -136,6 +136,7 @@ def pack_ellipsoids(
 ) -> EllipsoidPacking:
     """Ellipses (``ndim = 2``) or ellipsoids (``ndim = 3``); see :func:`ellipsoids`."""
     rng = _checks.rng_from(seed)
+    max_steps = _checks.integer("max_steps", max_steps, 0)
     box = np.asarray(_checks.lengths_for(lengths, ndim))
     fractions = _checks.volume_fractions(
         volume_fraction, MAX_VOLUME_FRACTION[ndim], "ellipsoid overlap elimination"

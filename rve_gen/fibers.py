@@ -146,6 +146,7 @@ def fibers(
     min_gap, lengths, phase_names, seed, max_steps : as in :func:`rve_gen.circles`.
     """
     rng = _checks.rng_from(seed)
+    max_steps = _checks.integer("max_steps", max_steps, 0)
     box = np.asarray(_checks.lengths_for(lengths, 3))
     fractions = _checks.volume_fractions(
         volume_fraction, MAX_VOLUME_FRACTION, "fibre overlap elimination"

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from rve_gen._checks import lengths_for
+from rve_gen.voxelize import available_memory
 
 
 def default_phase_names(nphases: int) -> tuple[str, ...]:
@@ -20,6 +21,21 @@ def phase_names_for(phases: np.ndarray, phase_names=None) -> tuple[str, ...]:
     if phase_names is not None:
         return tuple(phase_names)
     return default_phase_names(int(np.max(phases, initial=0)) + 1)
+
+
+#: Memory per phase label of a microstructure (its default name and volume-fraction count).
+_BYTES_PER_LABEL = 128
+
+
+def _check_label_memory(nphases: int) -> None:
+    """Refuse, before allocating, labels so large that one name per label does not fit."""
+    needed, free = nphases * _BYTES_PER_LABEL, available_memory()
+    if needed > free:
+        raise MemoryError(
+            f"labels go up to {nphases - 1}: one phase per label 0..{nphases - 1} needs about "
+            f"{needed / 2**30:.1f} GiB but only {free / 2**30:.1f} GiB of RAM is free; number "
+            "the phases 0, 1, 2, ... (e.g. np.unique(labels, return_inverse=True)[1])."
+        )
 
 
 class Microstructure:
@@ -48,6 +64,11 @@ class Microstructure:
                 f"labels has shape {arr.shape}: a microstructure is a non-empty 2D or 3D "
                 "label image."
             )
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(
+                f"labels must be a real numeric array (integer phase labels 0, 1, 2, ...), got "
+                f"dtype {arr.dtype}."
+            )
         if not np.issubdtype(arr.dtype, np.integer):
             if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
                 raise ValueError(
@@ -58,7 +79,13 @@ class Microstructure:
             raise ValueError(
                 f"labels contain negative values ({arr.min()}): phase labels are 0, 1, 2, ..."
             )
+        if arr.max() > np.iinfo(np.int32).max:
+            raise ValueError(
+                f"labels go up to {arr.max()}, beyond the int32 range of phase labels: number "
+                "the phases 0, 1, 2, ... (e.g. np.unique(labels, return_inverse=True)[1])."
+            )
         nphases = int(arr.max()) + 1
+        _check_label_memory(nphases)
         self.labels = np.ascontiguousarray(arr, dtype=np.int32)
         self.lengths = lengths_for(lengths, arr.ndim)
         if phases is None:

@@ -83,6 +83,7 @@ def pack_spheres(
 ) -> SpherePacking:
     """Circles (``ndim = 2``) or spheres (``ndim = 3``); see :func:`circles`."""
     rng = _checks.rng_from(seed)
+    max_steps = _checks.integer("max_steps", max_steps, 0)
     box = np.asarray(_checks.lengths_for(lengths, ndim))
     fractions = _checks.volume_fractions(
         volume_fraction, MAX_VOLUME_FRACTION[ndim], "overlap elimination"

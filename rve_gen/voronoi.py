@@ -118,9 +118,8 @@ def voronoi(
         raise ValueError(f"ndim={ndim!r} must be 2 or 3.")
     box = np.asarray(_checks.lengths_for(lengths, ndim))
     if points is None:
-        if int(n_grains) != n_grains or n_grains < 1:
-            raise ValueError(f"n_grains={n_grains!r} must be a positive integer.")
-        points = rng.random((int(n_grains), ndim)) * box
+        n_grains = _checks.integer("n_grains", n_grains)
+        points = rng.random((n_grains, ndim)) * box
     n = len(points)
     if weights is None:
         weights = np.zeros(n)

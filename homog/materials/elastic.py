@@ -31,7 +31,7 @@ class LinearElastic(Material):
     def from_stiffness(cls, C: Any) -> LinearElastic:
         """Anisotropic elasticity from a symmetric positive-definite 6×6 Mandel stiffness."""
         material = cls.__new__(cls)
-        material._stiffness = check_stiffness(np.array(C, dtype=float), "stiffness")
+        material._stiffness = check_stiffness(C, "stiffness").copy()
         material._isotropic = None
         return material
 

@@ -9,6 +9,7 @@ models, and the return mapping of :class:`~homog.materials.VonMises` relies on i
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -64,6 +65,18 @@ class LinearHardening(HardeningLaw):
         return {"law": self.law, "sigma_y0": self._sigma_y0, "H": self.H}
 
 
+def _table(values: Any, name: str) -> np.ndarray:
+    """A 1-D float column of a hardening table; ValueError naming ``name`` otherwise."""
+    try:
+        table = np.array(values, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"hardening table {name} = {values!r} must be a list of numbers") from None
+    if table.ndim != 1:
+        raise ValueError(f"hardening table {name} must be a 1-D list of numbers, got shape "
+                         f"{table.shape}")
+    return table
+
+
 class PiecewiseLinearHardening(HardeningLaw):
     """Tabulated σ_y(ε̄p), linear between the points ``(eps_p[k], sigma_y[k])``.
 
@@ -75,8 +88,7 @@ class PiecewiseLinearHardening(HardeningLaw):
     law = "piecewise_linear"
 
     def __init__(self, eps_p: Any, sigma_y: Any):
-        eps = np.array(eps_p, dtype=float).ravel()
-        sig = np.array(sigma_y, dtype=float).ravel()
+        eps, sig = _table(eps_p, "eps_p"), _table(sigma_y, "sigma_y")
         if eps.size < 2 or eps.size != sig.size:
             raise ValueError(
                 f"hardening table needs eps_p and sigma_y of equal length >= 2, got {eps.size} "
@@ -146,7 +158,17 @@ class SwiftHardening(HardeningLaw):
         if (K is None) == (sigma_y0 is None):
             raise ValueError("SwiftHardening needs exactly one of K or sigma_y0 (= K eps0^n)")
         if K is None:
-            K = positive(sigma_y0, "sigma_y0", " (initial yield stress)") / self.eps0**self.n
+            sigma_y0 = positive(sigma_y0, "sigma_y0", " (initial yield stress)")
+            try:
+                scale = self.eps0**self.n
+            except OverflowError:
+                scale = math.inf
+            if not 0.0 < scale < math.inf or not math.isfinite(sigma_y0 / scale):
+                raise ValueError(
+                    f"SwiftHardening: K = sigma_y0 / eps0^n = {sigma_y0} / {self.eps0}^{self.n} "
+                    "is not a finite number; use a smaller hardening exponent n or give K"
+                )
+            K = sigma_y0 / scale
         self.K = positive(K, "K", " (strength coefficient)")
 
     def sigma_y(self, eps_p: Any) -> Any:

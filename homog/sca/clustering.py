@@ -139,9 +139,12 @@ def validate_cluster_counts(n_clusters: Any) -> dict[int, int]:
     out = {}
     for key, value in n_clusters.items():
         try:
-            out[int(key)] = int(value)
+            label, count = int(key), int(value)
         except (TypeError, ValueError):
             raise ValueError(f"n_clusters: {key!r} -> {value!r} is not label -> integer") from None
-        if int(value) != value or value < 1:
+        if isinstance(key, bool) or (not isinstance(key, str) and label != key):
+            raise ValueError(f"n_clusters key {key!r} is not an integer phase label")
+        if isinstance(value, bool) or count != value or value < 1:
             raise ValueError(f"n_clusters[{key}] = {value!r} must be a positive integer")
+        out[label] = count
     return out

@@ -16,13 +16,20 @@ from typing import Any
 
 import numpy as np
 
-from homog.inputs import labels_and_lengths, materials_for_labels
+from homog.inputs import (
+    check_callable,
+    check_int,
+    check_tolerance,
+    labels_and_lengths,
+    materials_for_labels,
+)
 from homog.loading import LoadPath
 from homog.materials import Material
 from homog.nonlocal_average import cluster_weights
 from homog.response import Response
 from homog.sca.adaptive import AdaptiveStepper, Adaptivity
 from homog.sca.clustering import (
+    SCALINGS,
     cluster_strain_concentration,
     cluster_volume_fractions,
     validate_cluster_counts,
@@ -120,6 +127,14 @@ class ReducedOrderModel:
         C_hom at a fixed reference medium. ``krylov_from``: systems of at least this many
         unknowns (K·m) take GMRES steps preconditioned by a kept factorization (see the solver).
         """
+        check_tolerance(tol, "tol")
+        if isinstance(scs_tol, bool) or not isinstance(scs_tol, int | float | np.number) \
+                or not scs_tol > 0:
+            raise ValueError(f"scs_tol = {scs_tol!r} must be a number > 0 (inf: a frozen "
+                             "reference medium)")
+        for name, value in (("scs_maxiter", scs_maxiter), ("max_newton", max_newton),
+                            ("krylov_from", krylov_from)):
+            check_int(value, name, 1)
         groups = [(self.materials[int(p)], np.flatnonzero(self.cluster_phases == p))
                   for p in np.unique(self.cluster_phases)]
         weights = [self.nonlocal_weights(mat.nonlocal_length, idx)
@@ -191,6 +206,9 @@ class ReducedOrderModel:
                              f"{type(loading).__name__}")
         if failure not in ("raise", "truncate"):
             raise ValueError(f"failure must be 'raise' or 'truncate', got {failure!r}")
+        check_int(max_cuts, "max_cuts", 0)
+        check_callable(progress, "progress", "(done, total)")
+        check_callable(stop, "stop", "(strain, stress) -> bool")
         steps = loading.for_dimension(self.ndim)
         if adaptivity == "auto":
             adaptivity = Adaptivity() if self.hierarchy is not None else None
@@ -334,6 +352,13 @@ def build_rom(
         measured, docs/adaptive.md); None: static clusters (as CRATE's SCA)."""
     labels, lengths = labels_and_lengths(microstructure, lengths)
     materials = materials_for_labels(materials, labels)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) \
+            or not 0 <= seed < 2**32:
+        raise ValueError(f"seed = {seed!r} must be an integer in [0, 2**32 - 1] (the k-means "
+                         "random state)")
+    if scaling not in SCALINGS:
+        raise ValueError(f"scaling = {scaling!r}: use one of {list(SCALINGS)}")
+    check_callable(progress, "progress", "(stage_name)")
     counts = None
     if cluster_labels is None:
         counts = _counts_for_phases(validate_cluster_counts(n_clusters), labels)

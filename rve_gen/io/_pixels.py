@@ -64,7 +64,7 @@ def check_shape(pixels: Pixels, source: str) -> None:
             f"{source} holds an array of shape {array.shape}, not a 2D image or a 3D stack: "
             "give one label per pixel/voxel, e.g. shape (256, 256) or (64, 64, 64)."
         )
-    if not np.issubdtype(array.dtype, np.number) or not np.all(np.isfinite(array)):
+    if array.dtype.kind not in "biuf" or not np.all(np.isfinite(array)):
         raise LabelError(
             f"{source} contains NaN, infinity or non-numeric values: clean the image first "
             "(phase labels are whole numbers 0, 1, 2, ...)."
@@ -94,6 +94,12 @@ def labels_of(pixels: Pixels, source: str) -> np.ndarray:
         raise LabelError(
             f"{source} holds negative values ({array.min()}): phase labels are 0, 1, 2, ...; "
             "shift them or map them with phases={value: label} (CLI: --phases VALUE=LABEL)."
+        )
+    if array.max() > np.iinfo(np.int32).max:
+        raise LabelError(
+            f"{source} holds labels up to {array.max()}, beyond the int32 range of phase "
+            "labels: number the phases 0, 1, 2, ... or map them with phases={value: label} "
+            "(CLI: --phases VALUE=LABEL)."
         )
     return array.astype(np.int32)
 

@@ -50,6 +50,7 @@ def atomic_open(path: Any, mode: str = "w") -> Iterator[IO]:
     (text) or "wb" (binary).
     """
     path = Path(path)
+    _check_folder(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, mode) as file:
@@ -71,6 +72,7 @@ def atomic_path(path: Any) -> Iterator[Path]:
     ``path`` (same suffix, so that a writer choosing its format by extension is served) that
     the block writes; then fsynced, given the umask's permissions and renamed onto ``path``."""
     path = Path(path)
+    _check_folder(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
     try:
@@ -83,6 +85,13 @@ def atomic_path(path: Any) -> Iterator[Path]:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def _check_folder(path: Path) -> None:
+    """FileNotFoundError naming ``path`` (not a temporary name) when its folder is missing."""
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"cannot write {path}: the folder {path.parent} does not exist (create it first)")
 
 
 def fsync_dir(path: str | os.PathLike) -> None:

@@ -1,0 +1,261 @@
+"""Bad input at the public Python entry points (kernels, build_rom, run, the UMAT, dns, load
+paths, materials, rve_gen): each case gets a ValueError (or the library's own error) naming
+the argument, before any expensive work, never a raw traceback from numpy/scikit-learn, a
+silently wrong result or a hang. The CLI's one-line errors are in test_bad_inputs.py."""
+
+import math
+
+import numpy as np
+import pytest
+
+import rve_gen
+from homog import dns, loading
+from homog.cli import main
+from homog.failure import run_to_failure
+from homog.materials import (
+    LinearElastic,
+    PiecewiseLinearHardening,
+    SwiftHardening,
+    reference_materials,
+)
+from homog.sca.model import build_rom
+from kernels import elastic_homogenization, solve_elastic
+from kernels.tensors import isotropic_stiffness
+
+NAN = math.nan
+
+
+def two_phase(n: int = 8) -> np.ndarray:
+    """An n² label grid with a square inclusion (label 1) in a matrix (label 0)."""
+    labels = np.zeros((n, n), dtype=np.int32)
+    labels[n // 4: n // 2 + 1, n // 4: n // 2 + 1] = 1
+    return labels
+
+
+STIFFNESS = {0: isotropic_stiffness(100.0, 0.3), 1: isotropic_stiffness(500.0, 0.19)}
+
+
+def no_fft(monkeypatch):
+    """Make any elastic FFT solve of build_rom fail the test: checks must come first."""
+    def fail(*args, **kwargs):
+        raise AssertionError("the FFT solves started before the input was checked")
+
+    monkeypatch.setattr("homog.sca.model.elastic_homogenization", fail)
+
+
+@pytest.fixture(scope="module")
+def rom():
+    """A small static ROM (8² fibre RVE, 2 + 1 clusters)."""
+    return build_rom(two_phase(), reference_materials(), {0: 2, 1: 1}, adaptive=None)
+
+
+# --------------------------------------------------------------------------- kernels
+def test_empty_label_grid_is_named_not_blamed_on_the_stiffness():
+    for labels in (np.zeros((0, 8), np.int32), np.zeros((0, 0, 0), np.int32)):
+        with pytest.raises(ValueError, match=r"labels is empty \(shape"):
+            elastic_homogenization(labels, STIFFNESS)
+
+
+@pytest.mark.parametrize("maxiter", [0, -1, 2.5, True])
+def test_elastic_maxiter_must_be_a_positive_integer(maxiter):
+    # 0 silently meant the default, -1 ended in a ConvergenceError, 2.5 was truncated
+    with pytest.raises(ValueError, match=r"maxiter = .* must be an integer >= 1"):
+        elastic_homogenization(two_phase(), STIFFNESS, maxiter=maxiter)
+
+
+def test_elastic_arguments_that_are_not_numbers_are_named():
+    with pytest.raises(ValueError, match="reference_medium = "):
+        solve_elastic(two_phase(), STIFFNESS, [0.01, 0, 0], solver="basic",
+                      reference_medium=(1.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match="macro_strain must be 3 numbers"):
+        solve_elastic(two_phase(), STIFFNESS, macro_strain=["a", "b", "c"])
+    with pytest.raises(ValueError, match="stiffness of label 7"):
+        elastic_homogenization(two_phase(), {**STIFFNESS, 7: "x"})
+    with pytest.raises(ValueError, match="stiffness: expected a 6x6 Mandel stiffness matrix"):
+        LinearElastic.from_stiffness([["a"] * 6] * 6)
+
+
+# --------------------------------------------------------------------------- ROM offline
+@pytest.mark.parametrize("seed", [-1, "a", 2.5, 2**32])
+def test_build_rom_checks_the_seed_before_the_fft(monkeypatch, seed):
+    no_fft(monkeypatch)
+    with pytest.raises(ValueError, match=r"seed = .* must be an integer in \[0, 2\*\*32 - 1\]"):
+        build_rom(two_phase(), reference_materials(), {0: 2, 1: 1}, seed=seed)
+
+
+def test_build_rom_checks_scaling_and_progress_before_the_fft(monkeypatch):
+    no_fft(monkeypatch)
+    # a misspelt scaling was silently ignored by the adaptive (hierarchy) clustering
+    with pytest.raises(ValueError, match="scaling = 'standardise'"):
+        build_rom(two_phase(), reference_materials(), {0: 2, 1: 1}, scaling="standardise")
+    with pytest.raises(ValueError, match="progress must be a callable"):
+        build_rom(two_phase(), reference_materials(), {0: 2, 1: 1}, progress=3)
+
+
+def test_cluster_count_keys_are_not_truncated(monkeypatch):
+    no_fft(monkeypatch)
+    # {0.5: 2} was read as phase 0
+    with pytest.raises(ValueError, match="n_clusters key 0.5 is not an integer phase label"):
+        build_rom(two_phase(), reference_materials(), {0.5: 2, 1: 1})
+    with pytest.raises(ValueError, match=r"n_clusters\[1\] = True must be a positive integer"):
+        build_rom(two_phase(), reference_materials(), {0: 2, 1: True})
+
+
+# --------------------------------------------------------------------------- ROM online, UMAT
+@pytest.mark.parametrize(("options", "message"), [
+    ({"tol": 0.0}, r"tol = 0.0 must be a number in \(0, 1\)"),
+    ({"tol": NAN}, r"tol = nan must be a number in \(0, 1\)"),
+    ({"tol": 10.0}, r"tol = 10.0 must be a number in \(0, 1\)"),
+    ({"scs_tol": NAN}, "scs_tol = nan must be a number > 0"),
+    ({"scs_tol": 0.0}, "scs_tol = 0.0 must be a number > 0"),
+    ({"max_cuts": -1}, "max_cuts = -1 must be an integer >= 0"),
+    ({"max_cuts": 2.5}, "max_cuts = 2.5 must be an integer >= 0"),
+    ({"progress": 3}, "progress must be a callable"),
+    ({"stop": "yes"}, "stop must be a callable"),
+])
+def test_rom_run_checks_its_options(rom, options, message):
+    with pytest.raises(ValueError, match=message):
+        rom.run(loading.uniaxial_stress(0.01, 2), **options)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"tol": -1.0}, r"tol = -1.0 must be a number in \(0, 1\)"),
+    ({"max_newton": 0}, "max_newton = 0 must be an integer >= 1"),
+    ({"max_newton": 2.5}, "max_newton = 2.5 must be an integer >= 1"),
+    ({"max_cuts": NAN}, "max_cuts = nan must be an integer >= 0"),
+    ({"max_cuts": -1}, "max_cuts = -1 must be an integer >= 0"),
+    ({"chunk": 2.5}, "chunk = 2.5 must be a positive number of points"),
+    ({"chunk": "a"}, "chunk = 'a' must be a positive number of points"),
+])
+def test_umat_checks_its_options(rom, options, message):
+    with pytest.raises(ValueError, match=message):
+        rom.umat(**options)
+
+
+@pytest.mark.parametrize("dtime", ["a", None, [0.1]])
+def test_umat_dtime_must_be_a_number(rom, dtime):
+    umat = rom.umat()
+    z = np.zeros(umat.ntens)
+    with pytest.raises(ValueError, match="dtime = .* must be finite and non-negative"):
+        umat(z, umat.initial_statev(), z, z, dtime=dtime)
+
+
+def test_umat_batch_of_no_points(rom):
+    umat = rom.umat()
+    statev = umat.initial_statev(0)  # documented as allowed; reshaping an empty state failed
+    assert statev.shape == (0, umat.nstatv)
+    z = np.zeros((0, umat.ntens))
+    stress, statev, ddsdde, ok = umat.batch(z, statev, z, z)
+    assert stress.shape == (0, umat.ntens) and ddsdde.shape == (0, umat.ntens, umat.ntens)
+    assert ok.shape == (0,)
+
+
+# --------------------------------------------------------------------------- DNS, failure
+def test_dns_checks_before_solving():
+    path = loading.uniaxial_stress(0.01, 2)
+    with pytest.raises(ValueError, match="labels is empty"):  # was a ZeroDivisionError
+        dns(np.zeros((0, 8), np.int32), reference_materials(), path)
+    with pytest.raises(ValueError, match="save_fields = 1.5"):
+        dns(two_phase(), reference_materials(), path, save_fields=1.5)
+    with pytest.raises(ValueError, match="progress must be a callable"):
+        dns(two_phase(), reference_materials(), path, progress=3)
+
+
+@pytest.mark.parametrize("model", [None, "rom.npz"])
+def test_a_missing_microstructure_is_named(model):
+    with pytest.raises(ValueError, match="microstructure must be an integer label array"):
+        run_to_failure(model, loading.uniaxial_stress(0.05, 4), materials=reference_materials())
+
+
+# --------------------------------------------------------------------------- load paths
+def test_load_path_builders_name_their_arguments():
+    with pytest.raises(ValueError, match="plane = 5 must be two different axes"):
+        loading.pure_shear(0.01, 2, plane=5)
+    with pytest.raises(ValueError, match=r"biaxial axes = \(0, 1, 2\)"):
+        loading.biaxial(0.01, 0.01, 2, axes=(0, 1, 2))
+    with pytest.raises(ValueError, match="steps = 2.0 must be an integer >= 1"):
+        loading.strain_path([{"11": 0.01}], steps=2.0)
+    with pytest.raises(ValueError, match="waypoint 0.01 is not a mapping"):
+        loading.strain_path([0.01], steps=2)
+    with pytest.raises(ValueError, match="waypoints must be a list of mappings"):
+        loading.strain_path({"11": 0.01}, steps=2)
+    assert loading.strain_path([{"11": 0.01}], steps=np.array([3])).nsteps == 3
+
+
+def test_a_load_path_too_long_for_memory_is_refused_before_allocating():
+    with pytest.raises(MemoryError, match="a load path of 1000000000000 increments"):
+        loading.uniaxial_stress(0.01, 10**12)
+
+
+# --------------------------------------------------------------------------- materials
+def test_hardening_tables_and_swift_parameters():
+    with pytest.raises(ValueError, match="SwiftHardening: K = sigma_y0 / eps0"):
+        SwiftHardening(eps0=0.01, n=1e6, sigma_y0=1.0)  # was a ZeroDivisionError
+    with pytest.raises(ValueError, match="must be a 1-D list of numbers"):  # was flattened
+        PiecewiseLinearHardening([[0.0, 0.1], [0.2, 0.3]], [[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(ValueError, match="hardening table eps_p = "):
+        PiecewiseLinearHardening(["a", "b"], [1.0, 2.0])
+
+
+# --------------------------------------------------------------------------- rve_gen
+@pytest.mark.parametrize("labels", [np.full((4, 4), 1 + 1j), np.full((4, 4), "a")])
+def test_microstructure_labels_must_be_real_numbers(labels):
+    # complex labels lost their imaginary part silently
+    with pytest.raises(ValueError, match="labels must be a real numeric array"):
+        rve_gen.Microstructure(labels)
+
+
+def test_microstructure_labels_beyond_int32_are_refused(monkeypatch):
+    def names(nphases):  # one name per label up to 2**40 never finished (nor fitted in RAM)
+        raise AssertionError(f"{nphases} phase names built before the labels were checked")
+
+    monkeypatch.setattr("rve_gen.microstructure.default_phase_names", names)
+    with pytest.raises(ValueError, match="beyond the int32 range"):
+        rve_gen.Microstructure(np.array([[0, 2**40]], dtype=np.int64))
+
+
+def test_microstructure_label_range_is_checked_against_memory(monkeypatch):
+    class Memory:
+        available = 1 << 20
+
+    monkeypatch.setattr("psutil.virtual_memory", lambda: Memory())
+    with pytest.raises(MemoryError, match="labels go up to 1000000"):
+        rve_gen.Microstructure(np.array([[0, 10**6]]))
+
+
+def test_read_refuses_complex_and_too_large_labels(tmp_path):
+    np.save(tmp_path / "big.npy", np.full((4, 4), 2**40))  # was truncated to int32 zeros
+    with pytest.raises(ValueError, match="beyond the int32 range"):
+        rve_gen.read(tmp_path / "big.npy")
+    np.save(tmp_path / "complex.npy", np.full((4, 4), 1 + 1j))
+    with pytest.raises(ValueError, match="non-numeric values"):
+        rve_gen.read(tmp_path / "complex.npy")
+
+
+def test_generator_counts_and_seeds_are_named():
+    with pytest.raises(ValueError, match="seed=-1 is not usable"):
+        rve_gen.circles(0.3, 0.1, seed=-1)
+    for steps in (-5, 2.5, NAN):  # -5 claimed jamming, 2.5 and NaN raised a TypeError
+        with pytest.raises(ValueError, match=f"max_steps={steps!r} must be an integer >= 0"):
+            rve_gen.circles(0.3, 0.1, seed=0, max_steps=steps)
+    with pytest.raises(ValueError, match="n_grains=nan must be a positive integer"):
+        rve_gen.voronoi(NAN, seed=0)
+
+
+def test_writing_into_a_missing_folder_names_the_target(tmp_path):
+    ms = rve_gen.Microstructure(np.zeros((4, 4), dtype=int))
+    target = tmp_path / "missing" / "ms.npz"
+    with pytest.raises(FileNotFoundError, match="the folder .*missing does not exist"):
+        ms.save(target)
+
+
+# --------------------------------------------------------------------------- CLI
+def test_cli_build_negative_seed_is_one_line_before_the_fft(tmp_path, capsys, monkeypatch):
+    no_fft(monkeypatch)
+    np.save(tmp_path / "micro.npy", two_phase())
+    capsys.readouterr()
+    assert main(["build", str(tmp_path / "micro.npy"), "--clusters", "0=2,1=1", "--seed", "-1",
+                 "-o", str(tmp_path / "rom.npz")]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert err.startswith("homog build: error: seed = -1 must be an integer")
