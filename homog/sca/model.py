@@ -16,13 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from homog.inputs import (
-    check_callable,
-    check_int,
-    check_tolerance,
-    labels_and_lengths,
-    materials_for_labels,
-)
+from homog.inputs import check_callable, check_int, labels_and_lengths, materials_for_labels
 from homog.loading import LoadPath
 from homog.materials import Material
 from homog.nonlocal_average import cluster_weights
@@ -127,14 +121,6 @@ class ReducedOrderModel:
         C_hom at a fixed reference medium. ``krylov_from``: systems of at least this many
         unknowns (K·m) take GMRES steps preconditioned by a kept factorization (see the solver).
         """
-        check_tolerance(tol, "tol")
-        if isinstance(scs_tol, bool) or not isinstance(scs_tol, int | float | np.number) \
-                or not scs_tol > 0:
-            raise ValueError(f"scs_tol = {scs_tol!r} must be a number > 0 (inf: a frozen "
-                             "reference medium)")
-        for name, value in (("scs_maxiter", scs_maxiter), ("max_newton", max_newton),
-                            ("krylov_from", krylov_from)):
-            check_int(value, name, 1)
         groups = [(self.materials[int(p)], np.flatnonzero(self.cluster_phases == p))
                   for p in np.unique(self.cluster_phases)]
         weights = [self.nonlocal_weights(mat.nonlocal_length, idx)

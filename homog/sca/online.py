@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from homog.inputs import check_int, check_tolerance
 from homog.materials.von_mises import ReturnMappingError
 from homog.nonlocal_average import ClusterAverage
 from homog.sca.batched_linalg import (
@@ -182,6 +183,14 @@ class OnlineSolver(KrylovSteps):
         if scs not in SCS_SCHEMES:
             raise ValueError(f"unknown self-consistent scheme {scs!r}; choose one of "
                              f"{', '.join(SCS_SCHEMES)}")
+        check_tolerance(tol, "tol")
+        if isinstance(scs_tol, bool) or not isinstance(scs_tol, int | float | np.number) \
+                or not scs_tol > 0:
+            raise ValueError(f"scs_tol = {scs_tol!r} must be a number > 0 (inf: a frozen "
+                             "reference medium)")
+        for name, value in (("scs_maxiter", scs_maxiter), ("max_newton", max_newton),
+                            ("krylov_from", krylov_from)):
+            check_int(value, name, 1)
         self.K, self.m = D1.shape[0], D1.shape[2]
         self.c = np.asarray(fractions, dtype=float)
         self.groups = [(mat, np.asarray(idx)) for mat, idx in groups]
