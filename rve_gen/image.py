@@ -47,7 +47,8 @@ def from_image(
     phases : ``{value: label}`` (a value is a grey level or an RGB(A) tuple), or a sequence of
         values, the k-th getting label k. Every pixel value must be listed.
     threshold : grey level(s) ``t_0 < t_1 < ...``: label = number of thresholds ``<=`` the
-        grey value (colour images are converted to luminance first).
+        grey value (colour images are converted to luminance first); thresholds that leave
+        a label without a pixel (e.g. above the image's grey levels) are a ValueError.
     lengths : RVE side lengths (default: those stored by rve_gen, else 1 per axis).
     phase_names : names of the labels 0, 1, ... (default: those stored by rve_gen; defaults
         after a segmentation, whose labels are new).
@@ -78,7 +79,15 @@ def from_image(
                     f"threshold={threshold!r} must be one or more finite, strictly increasing "
                     "grey levels, e.g. 128."
                 )
-            labels = np.digitize(_grey(pixels.array, pixels.colour), cuts)
+            grey = _grey(pixels.array, pixels.colour)
+            labels = np.digitize(grey, cuts)
+            empty = np.flatnonzero(np.bincount(labels.ravel(), minlength=cuts.size + 1) == 0)
+            if empty.size:
+                raise ValueError(
+                    f"threshold={threshold!r} leaves phase(s) {empty.tolist()} without a pixel: "
+                    f"the grey levels of {name} span [{grey.min():g}, {grey.max():g}]; choose "
+                    "thresholds inside that range."
+                )
         else:
             labels = _map_values(pixels.array, pixels.colour, phases)
     return Microstructure(labels, lengths if lengths is not None else pixels.lengths, phase_names)

@@ -232,6 +232,15 @@ def test_read_refuses_complex_and_too_large_labels(tmp_path):
         rve_gen.read(tmp_path / "complex.npy")
 
 
+def test_a_threshold_outside_the_grey_levels_is_refused():
+    grey = np.tile(np.arange(0, 256, 16, dtype=np.uint8), (16, 1))  # levels 0..240
+    assert rve_gen.from_image(grey, threshold=128).labels.max() == 1
+    with pytest.raises(ValueError, match=r"phase\(s\) \[1\] without a pixel.*\[0, 240\]"):
+        rve_gen.from_image(grey, threshold=300)  # was one phase, silently
+    with pytest.raises(ValueError, match=r"phase\(s\) \[1\]"):
+        rve_gen.from_image(grey, threshold=[100, 105, 200])  # nothing in [100, 105)
+
+
 def test_generator_counts_and_seeds_are_named():
     with pytest.raises(ValueError, match="seed=-1 is not usable"):
         rve_gen.circles(0.3, 0.1, seed=-1)
