@@ -2,6 +2,9 @@
 
 
 
+from pathlib import Path
+
+import numcodecs
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +13,7 @@ from database_cases import tiny_config
 
 from homog.database import SampleStore, load_config, run_database, summary_table
 from homog.database.config import tomllib
+from homog.database.store import UnsafeArrayError, _read_array
 from homog.database.summary import export_table
 
 CONFIG = tiny_config(1, "max_strain = 0.1")
@@ -232,3 +236,48 @@ def test_the_store_keeps_the_order_of_the_design_variables(tmp_path, config):
     root.attrs["variable_order"] = config.names[:1]
     with pytest.raises(ValueError, match="variable order"):
         _ = SampleStore.open(tmp_path / "db.zarr").config
+
+
+class _Stored:
+    """A stand-in for a Zarr array: its dtype and codecs, and a read that must not happen."""
+
+    def __init__(self, dtype, filters=(), compressors=()):
+        self.dtype, self.filters = np.dtype(dtype), list(filters)
+        self.compressors, self.compressor = tuple(compressors), None
+
+    def __getitem__(self, key):
+        raise AssertionError("the array was read")
+
+
+@pytest.mark.parametrize("array", [_Stored(object), _Stored("f8", filters=[numcodecs.Pickle()])])
+def test_arrays_that_could_unpickle_are_not_read(array):
+    with pytest.raises(UnsafeArrayError, match="could run code"):
+        _read_array({"stress": array}, "stress", "db.zarr/samples/doe-000000")
+
+
+@pytest.mark.skipif(int(zarr.__version__.split(".")[0]) >= 3,
+                    reason="zarr 3 has no pickle codec for the format-3 arrays of a store")
+def test_a_crafted_pickle_array_is_refused_unread(tmp_path, config):
+    """Zarr 2 decodes a chunk through a Pickle filter with pickle.loads (numcodecs < 0.15;
+    later versions refuse by default): a crafted sample must be refused before its chunk is
+    decoded, whatever numcodecs does (run by hand with zarr 2.18.3, 2026-12-01)."""
+    import pickle
+
+    run_database(config, tmp_path / "db.zarr", labeller=synthetic)
+    group = zarr.open_group(str(tmp_path / "db.zarr" / "samples" / "doe-000001"), mode="a")
+    group.create_dataset("evil", shape=(3,), dtype="f8", compressor=None,
+                         filters=[numcodecs.Pickle()])
+    marker = tmp_path / "ran"
+    (tmp_path / "db.zarr" / "samples" / "doe-000001" / "evil" / "0").write_bytes(
+        pickle.dumps(_Touch(marker)))
+    with pytest.raises(UnsafeArrayError, match="could run code"):
+        SampleStore.open(tmp_path / "db.zarr").sample("doe-000001")
+    assert not marker.exists()
+
+
+class _Touch:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))

@@ -270,7 +270,9 @@ class SampleStore:
         group = self.samples[name]
         for key in attrs.get("arrays", []):
             try:
-                np.asarray(group[key][...])
+                _read_array(group, key, f"{self.path}/samples/{name}")
+            except UnsafeArrayError as exc:
+                return str(exc)
             except Exception as exc:  # missing or truncated array metadata or chunk
                 return f"array {key!r} unreadable ({type(exc).__name__})"
         return None
@@ -375,7 +377,8 @@ class SampleStore:
         """Attributes and arrays (numpy) of one sample group."""
         group = self.samples[name]
         out = dict(group.attrs)
-        out["arrays"] = {key: np.asarray(group[key][...]) for key in sorted(group.array_keys())}
+        out["arrays"] = {key: _read_array(group, key, f"{self.path}/samples/{name}")
+                         for key in sorted(group.array_keys())}
         return out
 
     def __iter__(self) -> Iterator[str]:
@@ -401,6 +404,28 @@ def _open_root(path: Path, mode: str) -> Any:
         raise ValueError(f"{path} has database schema version {attrs.get('version')}; this "
                          f"homog reads version {VERSION}")
     return root
+
+
+class UnsafeArrayError(ValueError):
+    """A store array that homog does not read: not numeric, or encoded with pickle."""
+
+
+def _read_array(group: Any, key: str, where: str) -> np.ndarray:
+    """The numpy array ``key`` of ``group``, read only if it is numeric and free of pickle
+    codecs: a store is a user file, and Zarr 2 with numcodecs < 0.15 unpickles the chunks of
+    an array whose filters or object codec say "pickle" (homog writes plain numeric arrays
+    only)."""
+    array = group[key]
+    compressors = (getattr(array, "compressors", None) or () if _ZARR3
+                   else [getattr(array, "compressor", None)])
+    codecs = [*(getattr(array, "filters", None) or ()), *compressors]
+    names = [str(getattr(codec, "codec_id", type(codec).__name__)).lower()
+             for codec in codecs if codec is not None]
+    if np.dtype(array.dtype).kind not in "biufc" or any("pickle" in n for n in names):
+        raise UnsafeArrayError(
+            f"{where}/{key} is a {array.dtype} array with codecs {names}: homog reads numeric "
+            "arrays without pickle codecs only (reading this one could run code)")
+    return np.asarray(array[...])
 
 
 def _write_array(group: Any, name: str, data: np.ndarray) -> None:
