@@ -3,14 +3,13 @@
 Voxels whose elastic strain concentration A(x) (ε(x) = A(x):E) is alike respond alike; SCA
 groups them by k-means on the ncomp² components of A, separately in every phase so that a
 cluster holds one material (Liu, Bessa & Liu, CMAME 306, 2016, §2.2). scikit-learn's KMeans is
-used (MiniBatchKMeans above ``minibatch_above`` points), seeded, so the same seed gives the
-same cluster map. Large phases are clustered by fitting k-means on a seeded random subsample of
-``fit_points`` voxels and assigning every voxel to its nearest centre (``KMeans.predict``):
-the centres of 20 000 samples of a smooth concentration field are as good as those of all of
-them, at a fraction of the cost (MiniBatchKMeans measured slower here: 4.3 s against 1.6 s
-for 252 000 points and 12 clusters). Cluster ids are global: the clusters of the lowest phase
-label first, and within a phase ordered by their mean A_11 so that the numbering does not
-depend on k-means' internal order.
+used, seeded, so the same seed gives the same cluster map. Large phases are clustered by
+fitting k-means on a seeded random subsample of ``fit_points`` voxels and assigning every voxel
+to its nearest centre (``KMeans.predict``): the centres of 20 000 samples of a smooth
+concentration field are as good as those of all of them, at a fraction of the cost
+(MiniBatchKMeans measured slower here: 4.3 s against 1.6 s for 252 000 points and 12 clusters).
+Cluster ids are global: the clusters of the lowest phase label first, and within a phase
+ordered by their mean A_11 so that the numbering does not depend on k-means' internal order.
 """
 
 from __future__ import annotations
