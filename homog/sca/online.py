@@ -470,7 +470,7 @@ class OnlineSolver(KrylovSteps):
             if bool(w.newton.any()) or (self.scs_tangent and bool(converged.any())):
                 exact = not krylov or (self.scs_tangent and bool(converged.any()))
                 sensitivity = self._medium_sensitivity(w, D1all, D2all, D1f, D2f,
-                                                       None if exact else a)
+                                                       single=not exact)
             B = rhs if sensitivity is None else xp.concatenate([rhs, -sensitivity], axis=2)
             w.step_tangent, w.step_coupling = tangent_m, coupling
             if keep:
@@ -723,15 +723,15 @@ class OnlineSolver(KrylovSteps):
         return xp.stack([(de @ L).reshape(w.n, km), 2.0 * de.reshape(w.n, km)], axis=1)
 
     def _medium_sensitivity(self, w: _Work, D1all: Any, D2all: Any, D1f: Any,
-                            D2f: Any, single: dict | None = None) -> Any:
+                            D2f: Any, single: bool = False) -> Any:
         """∂R/∂(λ0, μ0) (P, K m, 2) at the current iterate.
 
         R = Δε + D(λ0, μ0)(Δσ − C0 Δε) − Δε⁰ with D = a D1 − c D2, C0 = λ0 1⊗1 + 2μ0 I:
         ∂R/∂θ = (∂a/∂θ D1 − ∂c/∂θ D2) v − D (∂C0/∂θ) Δε, v = Δσ − C0 Δε. ``D1all``,
         ``D2all`` (P, q, K m): D1 and D2 applied to v and, if q = 3, to (∂C0/∂θ) Δε
         (:meth:`_medium_directions`), which are applied here otherwise: in single precision
-        when ``single`` holds the solver's arrays (a large system's Newton step, whose GMRES
-        stops at a relative residual of 1e-3; never for the self-consistent tangent).
+        when ``single`` (a large system's Newton step on the CPU, whose GMRES stops at a
+        relative residual of 1e-3; never for the self-consistent tangent).
         """
         xp = array_module(D1all)
         lam, mu = w.lam0, w.mu0
@@ -741,8 +741,8 @@ class OnlineSolver(KrylovSteps):
         else:
             vecs = self._medium_directions(w, xp)
             flat = vecs.reshape(-1, vecs.shape[2])
-            if single is not None:
-                S1, S2 = self._single_interactions(single)
+            if single:
+                S1, S2 = self._single_interactions(self._host)
                 flat = flat.astype(np.float32)
             else:
                 S1, S2 = D1f.T, D2f.T
