@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from homog.sca.batched_linalg import lu_solve_points, vector_products
+from kernels.arraymodule import array_module
 
 #: Large systems take their Newton steps by GMRES preconditioned with an earlier factorization
 #: (:meth:`KrylovSteps._krylov_steps`): relative residual of the step (the forcing term of
@@ -302,15 +303,27 @@ class KrylovSteps:
 
 def mean_rows(a: dict, tangent_m: Any, coupling: Any) -> tuple[Any, Any]:
     """δΔE and δΔΣ = Σ_J c_J ∂Δσ_J/∂Δε·δε as matrices (n, K m, m) acting on δε (rows): c_J δ_kb
-    on (J, b), and Σ_J c_J C_J[k, b] with the non-local coupling −(Σ_I c_I U_I[k] W_IJ) G_J[b]
-    (see :func:`homog.sca.online._mean_response`); ``coupling`` (U (n, K, 6), G (n, K, m))
-    or None."""
+    on (J, b), and :func:`mean_stress_rows`; ``coupling`` (U (n, K, 6), G (n, K, m)) or None."""
     c, comps = a["c"], a["comps"]
     n, K, m, _ = tangent_m.shape
-    stress = (c[None, :, None, None] * tangent_m).transpose(0, 2, 1, 3).reshape(n, m, K * m)
     if coupling is not None:
-        U, G = coupling[0][:, :, comps], coupling[1]
-        q = np.einsum("I,pIk,IJ->pkJ", c, U, a["W"])
-        stress = stress - (q[..., None] * G[:, None]).reshape(n, m, K * m)
+        coupling = (coupling[0][:, :, comps], coupling[1])
+    stress = mean_stress_rows(c, tangent_m, coupling, a["W"])
     strain = (c[:, None, None] * np.eye(m)).transpose(1, 0, 2).reshape(m, K * m)
     return np.broadcast_to(strain.T, (n, K * m, m)), stress.transpose(0, 2, 1)
+
+
+def mean_stress_rows(c: Any, rows: Any, coupling: Any, W: Any) -> Any:
+    """The linearized mean stress Σ_J c_J ∂Δσ_J/∂Δε as a matrix (P, r, K m) acting on the
+    stacked cluster strains: Σ_J c_J C_J[k, b] on (J, b), with the non-local coupling
+    −(Σ_I c_I U_I[k] W_IJ) G_J[b] (Δσ_I depends on the non-local variable Σ_J W_IJ G_J·Δε_J).
+    ``rows`` (P, K, r, m): the local tangents (r stress rows); ``coupling``: (U (P, K, r),
+    G (P, K, m)) of the non-local materials, or None."""
+    xp = array_module(rows)
+    P, K, r, m = rows.shape
+    out = (c[None, :, None, None] * rows).transpose(0, 2, 1, 3).reshape(P, r, K * m)
+    if coupling is not None:
+        U, G = coupling
+        q = xp.einsum("I,pIk,IJ->pkJ", c, U, W)  # (P, r, K)
+        out = out - (q[..., None] * G[:, None]).reshape(P, r, K * m)
+    return out

@@ -60,7 +60,7 @@ from homog.sca.batched_linalg import (
     lu_solve_points,
     vector_products,
 )
-from homog.sca.krylov import KrylovSteps
+from homog.sca.krylov import KrylovSteps, mean_stress_rows
 from kernels import green_coefficients
 from kernels import threads as thread_policy
 from kernels.arraymodule import array_module
@@ -951,21 +951,11 @@ def _take_coupling(coupling: Any, idx: Any) -> Any:
 
 
 def _mean_response(c: Any, rows: Any, V: Any, coupling: Any, W: Any) -> Any:
-    """Σ_J c_J ∂Δσ_J/∂Δε · V: (P, r, q) for cluster fields V (P, K, m, q).
-
-    ``rows`` (P, K, r, m): the local tangents (r stress rows); ``coupling``: (U (P, K, r),
-    G (P, K, m)) of the non-local materials, which adds −Σ_I c_I U_I ⊗ Σ_J W_IJ G_J·V_J.
-    """
-    xp = array_module(V)
-    P, K, r, m = rows.shape
-    # one batched product over the (J, b) pairs (a three-operand einsum is several times slower)
-    out = (rows.transpose(0, 2, 1, 3).reshape(P, r, K * m)
-           @ (c[:, None, None] * V).reshape(P, K * m, V.shape[-1]))
-    if coupling is not None:
-        U, G = coupling
-        t = W @ xp.einsum("pJb,pJbc->pJc", G, V)  # (P, K, q): Σ_J W_IJ G_J·V_J
-        out -= xp.einsum("I,pIa,pIc->pac", c, U, t)
-    return out
+    """Σ_J c_J ∂Δσ_J/∂Δε · V: (P, r, q) for cluster fields V (P, K, m, q), by the matrix of
+    :func:`homog.sca.krylov.mean_stress_rows` (``rows`` (P, K, r, m) the local tangents,
+    ``coupling`` (U (P, K, r), G (P, K, m)) of the non-local materials or None)."""
+    P, K, m, q = V.shape
+    return mean_stress_rows(c, rows, coupling, W) @ V.reshape(P, K * m, q)
 
 
 def _weighted_rows(W: Any, U: Any, DT: Any) -> Any:
