@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -33,19 +34,35 @@ def labels_and_lengths(microstructure: Any, lengths: Any) -> tuple[np.ndarray, A
     return labels, lengths
 
 
+def real_scalar(value: Any) -> float | None:
+    """``float(value)`` for a real number or a 0-d real array (numpy or cupy), else None
+    (bools, strings, complex numbers, arrays)."""
+    if isinstance(value, bool | str | bytes) or getattr(value, "ndim", 0) != 0:
+        return None
+    kind = getattr(getattr(value, "dtype", None), "kind", "f")
+    if kind not in "iuf":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def check_int(value: Any, name: str, low: int) -> int:
-    """``value`` as an int; ValueError naming ``name`` unless it is an integer >= ``low``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+    """``value`` as an int; ValueError naming ``name`` unless it is a whole number >= ``low``
+    (an int, or a float or 0-d array of integral value: 3.0, 1e9; not 2.5 or True)."""
+    v = real_scalar(value)
+    if v is None or not math.isfinite(v) or not v.is_integer() or v < low:
         raise ValueError(f"{name} = {value!r} must be an integer >= {low}")
-    return int(value)
+    return int(v)
 
 
 def check_tolerance(value: Any, name: str = "tol") -> float:
     """``value`` as a float; ValueError naming ``name`` unless it is a number in (0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number) \
-            or not 0.0 < float(value) < 1.0:
+    v = real_scalar(value)
+    if v is None or not 0.0 < v < 1.0:
         raise ValueError(f"{name} = {value!r} must be a number in (0, 1)")
-    return float(value)
+    return v
 
 
 def check_callable(value: Any, name: str, signature: str) -> None:

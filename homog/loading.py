@@ -251,7 +251,7 @@ def biaxial(
 ) -> LoadPath:
     """Normal strains ε_aa = ``strain1``, ε_bb = ``strain2`` for ``axes`` = (a, b); other
     stresses zero."""
-    if isinstance(axes, str) or not isinstance(axes, Sequence) or len(axes) != 2:
+    if isinstance(axes, str) or np.ndim(axes) != 1 or len(axes) != 2:
         raise ValueError(f"biaxial axes = {axes!r} must be two different axes in 0..2, e.g. (0, 1)")
     a, b = (_normal(axis) for axis in axes)
     if a == b:
@@ -323,7 +323,7 @@ def strain_path(
                          "{'11': 0.02}")
     if isinstance(steps, int | np.integer) and not isinstance(steps, bool):
         counts = [steps] * len(waypoints)
-    elif isinstance(steps, Sequence | np.ndarray) and not isinstance(steps, str):
+    elif isinstance(steps, Iterable) and not isinstance(steps, str | Mapping):
         counts = list(steps)
     else:
         raise ValueError(f"steps = {steps!r} must be an integer >= 1 or one per waypoint")
@@ -345,8 +345,8 @@ def _normal(axis: int) -> str:
 
 
 def _shear(plane: tuple[int, int]) -> str:
-    pair = isinstance(plane, Sequence) and not isinstance(plane, str) and len(plane) == 2
-    i, j = sorted(plane) if pair else (0, 0)
+    pair = not isinstance(plane, str) and np.ndim(plane) == 1 and len(plane) == 2
+    i, j = (int(k) for k in sorted(plane)) if pair else (0, 0)
     if i == j or i not in (0, 1, 2) or j not in (0, 1, 2):
         raise ValueError(f"plane = {plane!r} must be two different axes in 0..2, e.g. (0, 1)")
     return f"{i + 1}{j + 1}"

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from homog.inputs import check_int
+from homog.inputs import check_int, real_scalar
 from kernels import ConvergenceError
 from kernels.arraymodule import array_module
 from kernels.tensors import (
@@ -74,10 +74,7 @@ class Umat:
         self.solver = rom.online_solver(tol=tol, scs=scs, scs_tol=scs_tol,
                                         max_newton=max_newton, scs_tangent=True)
         self.max_cuts = check_int(max_cuts, "max_cuts", 0)
-        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int | np.integer)
-                                  or chunk < 1):
-            raise ValueError(f"chunk = {chunk!r} must be a positive number of points")
-        self.chunk = None if chunk is None else int(chunk)
+        self.chunk = None if chunk is None else check_int(chunk, "chunk (points per batch)", 1)
         self.plane_strain = rom.ndim == 2
         self.ntens = 4 if self.plane_strain else 6
         K, m = self.solver.K, self.solver.m
@@ -243,7 +240,8 @@ class Umat:
             bad = ~xp.all(xp.isfinite(a), axis=1)
             if bool(bad.any()):
                 raise ValueError(f"{name} has NaN or inf at points {_first(bad)}")
-        if not _real_scalar(dtime) or not (np.isfinite(float(dtime)) and float(dtime) >= 0):
+        if not (real_scalar(dtime) is not None and np.isfinite(float(dtime))
+                and float(dtime) >= 0):
             raise ValueError(f"dtime = {dtime!r} must be finite and non-negative")
         if self.plane_strain:
             bad = (stran[:, 2] != 0) | (dstran[:, 2] != 0)
@@ -280,18 +278,6 @@ def _as_float(a: Any, name: str) -> Any:
     if arr.dtype.kind not in "fiu":
         raise ValueError(f"{name} must be a real array, got dtype {arr.dtype}")
     return arr.astype(xp.float64, copy=False)
-
-
-def _real_scalar(value: Any) -> bool:
-    """True for a real number or a 0-d real array (numpy or cupy), not a bool or a string."""
-    if isinstance(value, bool | str | bytes):
-        return False
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return getattr(value, "ndim", 0) == 0 and getattr(getattr(value, "dtype", None), "kind",
-                                                      "f") in "iuf"
 
 
 def _first(mask: Any, count: int = 8) -> list[int]:

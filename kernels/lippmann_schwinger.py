@@ -134,11 +134,10 @@ class LippmannSchwinger:
             raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
         if not (np.isfinite(tol) and 0 < tol < 1):
             raise ValueError(f"tol must lie in (0, 1), got {tol}")
-        if maxiter is not None and (isinstance(maxiter, bool)
-                                    or not isinstance(maxiter, int | np.integer) or maxiter < 1):
+        if maxiter is not None and not _whole(maxiter, 1):
             raise ValueError(f"maxiter = {maxiter!r} must be an integer >= 1, or None for the "
                              f"default ({DEFAULT_MAXITER[solver]} for solver={solver!r})")
-        if reference_medium is not None and np.shape(reference_medium) != (2,):
+        if reference_medium is not None and not _pair(reference_medium):
             raise ValueError(f"reference_medium = {reference_medium!r} must be two numbers "
                              "(lam0, mu0), or None")
         self.solver = solver
@@ -306,6 +305,29 @@ def estimate_memory(shape: tuple[int, ...], solver: str = "cg") -> int:
     real_fields = 4 if solver == "cg" else 2
     return (real_fields * ncomp * 8 * n + ncomp * 16 * nh + len(shape) * 8 * nh
             + 8 * n)  # labels on device and phase index sets
+
+
+def _whole(value: Any, low: int) -> bool:
+    """True for a whole number >= ``low`` (an int, or a float or 0-d array of integral value;
+    not a bool or 2.5)."""
+    if isinstance(value, bool | str | bytes) or getattr(value, "ndim", 0) != 0:
+        return False
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return False
+    return np.isfinite(v) and v.is_integer() and v >= low
+
+
+def _pair(value: Any) -> bool:
+    """True for two real numbers (a tuple, list or array of host or device scalars)."""
+    try:
+        if len(value) != 2:
+            return False
+        [float(v) for v in value]
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _vector(value: Any, n: int, name: str) -> np.ndarray:

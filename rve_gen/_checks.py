@@ -28,11 +28,16 @@ def rng_from(seed: SeedLike) -> np.random.Generator:
 def integer(name: str, value, low: int = 1) -> int:
     """``value`` as an int after checking it is a whole number >= ``low`` (not a bool, NaN or
     2.5)."""
-    if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
-            or not np.isfinite(value) or int(value) != value or value < low):
+    try:
+        ok = (not isinstance(value, (bool, np.bool_, str, bytes)) and np.ndim(value) == 0
+              and np.isfinite(float(value)) and float(value).is_integer()
+              and float(value) >= low)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
         kind = "a positive integer" if low == 1 else f"an integer >= {low}"
         raise ValueError(f"{name}={value!r} must be {kind}.")
-    return int(value)
+    return int(float(value))
 
 
 def lengths_for(lengths: Sequence[float] | float | None, ndim: int) -> tuple[float, ...]:

@@ -47,8 +47,8 @@ def from_image(
     phases : ``{value: label}`` (a value is a grey level or an RGB(A) tuple), or a sequence of
         values, the k-th getting label k. Every pixel value must be listed.
     threshold : grey level(s) ``t_0 < t_1 < ...``: label = number of thresholds ``<=`` the
-        grey value (colour images are converted to luminance first); thresholds that leave
-        a label without a pixel (e.g. above the image's grey levels) are a ValueError.
+        grey value (colour images are converted to luminance first); a threshold outside
+        the range of an integer image's dtype (e.g. 300 for 8 bits) is a ValueError.
     lengths : RVE side lengths (default: those stored by rve_gen, else 1 per axis).
     phase_names : names of the labels 0, 1, ... (default: those stored by rve_gen; defaults
         after a segmentation, whose labels are new).
@@ -79,15 +79,16 @@ def from_image(
                     f"threshold={threshold!r} must be one or more finite, strictly increasing "
                     "grey levels, e.g. 128."
                 )
-            grey = _grey(pixels.array, pixels.colour)
-            labels = np.digitize(grey, cuts)
-            empty = np.flatnonzero(np.bincount(labels.ravel(), minlength=cuts.size + 1) == 0)
-            if empty.size:
-                raise ValueError(
-                    f"threshold={threshold!r} leaves phase(s) {empty.tolist()} without a pixel: "
-                    f"the grey levels of {name} span [{grey.min():g}, {grey.max():g}]; choose "
-                    "thresholds inside that range."
-                )
+            if np.issubdtype(pixels.array.dtype, np.integer):
+                info = np.iinfo(pixels.array.dtype)
+                outside = cuts[(cuts <= info.min) | (cuts > info.max)]
+                if outside.size:
+                    raise ValueError(
+                        f"threshold {outside[0]:g} lies outside the grey levels a "
+                        f"{pixels.array.dtype} image can hold ({info.min}..{info.max}), so a "
+                        "phase could never have a pixel: give thresholds in that range."
+                    )
+            labels = np.digitize(_grey(pixels.array, pixels.colour), cuts)
         else:
             labels = _map_values(pixels.array, pixels.colour, phases)
     return Microstructure(labels, lengths if lengths is not None else pixels.lengths, phase_names)

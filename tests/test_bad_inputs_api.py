@@ -124,8 +124,8 @@ def test_rom_run_checks_its_options(rom, options, message):
     ({"max_newton": 2.5}, "max_newton = 2.5 must be an integer >= 1"),
     ({"max_cuts": NAN}, "max_cuts = nan must be an integer >= 0"),
     ({"max_cuts": -1}, "max_cuts = -1 must be an integer >= 0"),
-    ({"chunk": 2.5}, "chunk = 2.5 must be a positive number of points"),
-    ({"chunk": "a"}, "chunk = 'a' must be a positive number of points"),
+    ({"chunk": 2.5}, r"chunk \(points per batch\) = 2.5 must be an integer >= 1"),
+    ({"chunk": "a"}, r"chunk \(points per batch\) = 'a' must be an integer >= 1"),
 ])
 def test_umat_checks_its_options(rom, options, message):
     with pytest.raises(ValueError, match=message):
@@ -232,13 +232,13 @@ def test_read_refuses_complex_and_too_large_labels(tmp_path):
         rve_gen.read(tmp_path / "complex.npy")
 
 
-def test_a_threshold_outside_the_grey_levels_is_refused():
+def test_a_threshold_outside_the_image_dtype_is_refused():
     grey = np.tile(np.arange(0, 256, 16, dtype=np.uint8), (16, 1))  # levels 0..240
     assert rve_gen.from_image(grey, threshold=128).labels.max() == 1
-    with pytest.raises(ValueError, match=r"phase\(s\) \[1\] without a pixel.*\[0, 240\]"):
+    with pytest.raises(ValueError, match=r"threshold 300 lies outside .* uint8 .*0\.\.255"):
         rve_gen.from_image(grey, threshold=300)  # was one phase, silently
-    with pytest.raises(ValueError, match=r"phase\(s\) \[1\]"):
-        rve_gen.from_image(grey, threshold=[100, 105, 200])  # nothing in [100, 105)
+    # a tile holding one phase is a valid segmentation with a fixed threshold
+    assert rve_gen.from_image(np.zeros((8, 8), np.uint8), threshold=128).labels.max() == 0
 
 
 def test_generator_counts_and_seeds_are_named():
@@ -268,3 +268,28 @@ def test_cli_build_negative_seed_is_one_line_before_the_fft(tmp_path, capsys, mo
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.count("\n") == 1
     assert err.startswith("homog build: error: seed = -1 must be an integer")
+
+
+# --------------------------------------------------------------------------- valid variants
+def test_whole_number_floats_arrays_and_generators_stay_accepted(rom):
+    """What the checks must not refuse: integral floats, numpy scalars and 0-d arrays, 1-D
+    arrays for axis pairs, generators of step counts, column tables, an unseeded build."""
+    path = loading.uniaxial_stress(0.01, 2)
+    ref = rom.run(path, adaptivity=None).stress
+    for options in ({"max_cuts": 3.0}, {"tol": np.array(1e-6)}, {"scs_tol": np.float32(1e-4)},
+                    {"max_cuts": np.int64(2)}):
+        np.testing.assert_allclose(rom.run(path, adaptivity=None, **options).stress, ref,
+                                   rtol=1e-5, atol=1e-9)
+    rom.online_solver(krylov_from=1e9, max_newton=25.0, scs_maxiter=np.array(20))
+    umat = rom.umat(max_cuts=np.float64(3), chunk=1e5)
+    assert umat.max_cuts == 3 and umat.chunk == 100_000
+    solve_elastic(two_phase(), STIFFNESS, [0.01, 0, 0], maxiter=100.0)
+    solve_elastic(two_phase(), STIFFNESS, [0.01, 0, 0], reference_medium=np.array([100.0, 50.0]))
+    loading.biaxial(0.01, 0.01, 2, axes=np.array([0, 1]))
+    loading.pure_shear(0.01, 2, plane=np.array([0, 1]))
+    loading.strain_path([{"11": 0.01}, {"11": 0.02}], steps=(n for n in (2, 3)))
+    rve_gen.circles(0.2, radius=0.1, seed=0, max_steps=np.array(1000)).voxelize((16, 16))
+    rve_gen.voronoi(np.array(5), seed=0, ndim=2).voxelize((16, 16))
+    column = PiecewiseLinearHardening([[0.0], [0.1]], [[1.0], [2.0]])
+    assert column.sigma_y(np.array([0.05]))[0] == pytest.approx(1.5)
+    build_rom(two_phase(), reference_materials(), {0: 2, 1: 1}, adaptive=None, seed=None)

@@ -71,10 +71,10 @@ def _table(values: Any, name: str) -> np.ndarray:
         table = np.array(values, dtype=float)
     except (TypeError, ValueError):
         raise ValueError(f"hardening table {name} = {values!r} must be a list of numbers") from None
-    if table.ndim != 1:
+    if sum(n > 1 for n in table.shape) > 1:  # a row or a column is a list; a matrix is not
         raise ValueError(f"hardening table {name} must be a 1-D list of numbers, got shape "
                          f"{table.shape}")
-    return table
+    return table.ravel()
 
 
 class PiecewiseLinearHardening(HardeningLaw):

@@ -301,7 +301,7 @@ def build_rom(
     n_clusters: Mapping[int, int],
     *,
     backend: Any = "auto",
-    seed: int = 0,
+    seed: int | None = 0,
     scaling: str = "standardize",
     tol: float = 1e-6,
     discretization: str = "spectral",
@@ -318,7 +318,7 @@ def build_rom(
     materials : phase label -> Material, or a TOML path/dict (``homog.materials.from_config``).
     n_clusters : phase label -> number of clusters.
     backend : FFT/array backend for the elastic solves and interaction tensors.
-    seed : k-means random state (same seed, same model).
+    seed : k-means random state (same seed, same model; None: unseeded).
     scaling : feature scaling of the clustering ("standardize" or "none").
     tol : tolerance of the elastic FFT solves.
     discretization : Green operator of the elastic solves and the interaction tensors:
@@ -338,10 +338,10 @@ def build_rom(
         measured, docs/adaptive.md); None: static clusters (as CRATE's SCA)."""
     labels, lengths = labels_and_lengths(microstructure, lengths)
     materials = materials_for_labels(materials, labels)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) \
-            or not 0 <= seed < 2**32:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
+                             or not 0 <= seed < 2**32):
         raise ValueError(f"seed = {seed!r} must be an integer in [0, 2**32 - 1] (the k-means "
-                         "random state)")
+                         "random state), or None for an unseeded clustering")
     if scaling not in SCALINGS:
         raise ValueError(f"scaling = {scaling!r}: use one of {list(SCALINGS)}")
     check_callable(progress, "progress", "(stage_name)")
