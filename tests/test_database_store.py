@@ -281,3 +281,16 @@ class _Touch:
 
     def __reduce__(self):
         return (Path.touch, (self.path,))
+
+
+def test_resuming_with_the_variables_in_another_order_is_an_error(tmp_path, config):
+    """The fingerprint ignores key order, but the Sobol columns follow it: a resume with the
+    [variables] lines swapped would give the remaining samples other points."""
+    run_database(config, tmp_path / "db.zarr", labeller=synthetic)
+    lines = CONFIG.splitlines()
+    i = next(k for k, line in enumerate(lines) if line.startswith('"microstructure.'))
+    lines[i], lines[i + 1] = lines[i + 1], lines[i]
+    swapped = load_config(tomllib.loads("\n".join(lines)))
+    assert swapped.names == config.names[::-1] and swapped.fingerprint == config.fingerprint
+    with pytest.raises(ValueError, match="in the order"):
+        run_database(swapped, tmp_path / "db.zarr", labeller=synthetic)

@@ -183,6 +183,14 @@ class SampleStore:
         records the new count. Anything else is a ValueError saying what differs and why.
         """
         recorded = self.root.attrs["config"]
+        order = self.root.attrs.get("variable_order")
+        if order is None and _ZARR3:  # a store of an earlier homog: Zarr 3 kept the order
+            order = list(recorded.get("variables", {}))
+        if order is not None and list(order) != config.names:
+            raise ValueError(f"store {self.path} was created with the design variables in the "
+                             f"order {list(order)}; the configuration lists {config.names}: the "
+                             "columns of the design (and so the points of the samples still to "
+                             "run) would differ; list them in the store's order")
         if self.root.attrs["fingerprint"] == config.fingerprint:
             self._config = config
             return
