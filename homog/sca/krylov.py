@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from homog.sca.batched_linalg import lu_solve_points, vector_products
-from kernels.arraymodule import array_module
+from kernels.memory import available_bytes
 
 #: Large systems take their Newton steps by GMRES preconditioned with an earlier factorization
 #: (:meth:`KrylovSteps._krylov_steps`): relative residual of the step (the forcing term of
@@ -121,6 +121,10 @@ class KrylovSteps:
     GMRES on the current Jacobian, preconditioned by the last single-precision factorization,
     whose solutions are refined to double precision where they must be exact."""
 
+    #: Single-precision copies of D1, D2 (:meth:`_single_interactions`); False where they did
+    #: not fit in memory (the products then stay in double precision).
+    _D_single: tuple[np.ndarray, np.ndarray] | bool | None = None
+
     def _jacobian_operator(self, w: Any, idx: Any, tangent_m: Any, coupling: Any,
                            a: dict, single: bool = False) -> Callable[..., Any]:
         """(v, rows) ↦ A v for the points ``idx[rows]`` (default: all of ``idx``), v (n, q, K m)
@@ -158,12 +162,17 @@ class KrylovSteps:
         are bound by the memory traffic of the two matrices (945 × 945 on the 315-cluster ROM
         of benchmarks/RESULTS.md), which single precision halves; their relative error
         (~1e-6) is far below the forcing term ``KRYLOV_FORCING`` of the steps, and the
-        residuals stay in double precision."""
+        residuals stay in double precision. Where the copies would take more than half the
+        free memory, the double-precision matrices serve."""
+        km = self.K * self.m
         if self._D_single is None:
-            km = self.K * self.m
-            self._D_single = tuple(
+            # 2 (K m)² × 4 bytes more (7 MB at 945 unknowns); kept to half the free memory
+            fits = 8 * km * km <= available_bytes(np) // 2
+            self._D_single = fits and tuple(
                 np.ascontiguousarray(a[name].reshape(km, km).T, dtype=np.float32)
                 for name in ("D1T", "D2T"))
+        if self._D_single is False:
+            return a["D1T"].reshape(km, km).T, a["D2T"].reshape(km, km).T
         return self._D_single
 
     def _refine(self, LU: Any, piv: Any, points: Any, apply: Callable[[Any, Any], Any],
@@ -318,12 +327,12 @@ def mean_stress_rows(c: Any, rows: Any, coupling: Any, W: Any) -> Any:
     stacked cluster strains: Σ_J c_J C_J[k, b] on (J, b), with the non-local coupling
     −(Σ_I c_I U_I[k] W_IJ) G_J[b] (Δσ_I depends on the non-local variable Σ_J W_IJ G_J·Δε_J).
     ``rows`` (P, K, r, m): the local tangents (r stress rows); ``coupling``: (U (P, K, r),
-    G (P, K, m)) of the non-local materials, or None."""
-    xp = array_module(rows)
+    G (P, K, m)) of the non-local materials, or None. Applied to a few fields,
+    :func:`homog.sca.online._mean_response` is the cheaper product form of the same map."""
     P, K, r, m = rows.shape
     out = (c[None, :, None, None] * rows).transpose(0, 2, 1, 3).reshape(P, r, K * m)
     if coupling is not None:
         U, G = coupling
-        q = xp.einsum("I,pIk,IJ->pkJ", c, U, W)  # (P, r, K)
+        q = (c[:, None] * U).transpose(0, 2, 1) @ W  # (P, r, K): Σ_I c_I U_I[k] W_IJ
         out = out - (q[..., None] * G[:, None]).reshape(P, r, K * m)
     return out
