@@ -240,8 +240,8 @@ class Umat:
             bad = ~xp.all(xp.isfinite(a), axis=1)
             if bool(bad.any()):
                 raise ValueError(f"{name} has NaN or inf at points {_first(bad)}")
-        if not (real_scalar(dtime) is not None and np.isfinite(float(dtime))
-                and float(dtime) >= 0):
+        step = real_scalar(dtime)
+        if step is None or not (np.isfinite(step) and step >= 0):
             raise ValueError(f"dtime = {dtime!r} must be finite and non-negative")
         if self.plane_strain:
             bad = (stran[:, 2] != 0) | (dstran[:, 2] != 0)

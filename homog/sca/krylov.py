@@ -121,9 +121,8 @@ class KrylovSteps:
     GMRES on the current Jacobian, preconditioned by the last single-precision factorization,
     whose solutions are refined to double precision where they must be exact."""
 
-    #: Single-precision copies of D1, D2 (:meth:`_single_interactions`); False where they did
-    #: not fit in memory (the products then stay in double precision).
-    _D_single: tuple[np.ndarray, np.ndarray] | bool | None = None
+    #: D1, D2 of the GMRES products (:meth:`_single_interactions`), made at first use.
+    _D_single: tuple[np.ndarray, np.ndarray] | None = None
 
     def _jacobian_operator(self, w: Any, idx: Any, tangent_m: Any, coupling: Any,
                            a: dict, single: bool = False) -> Callable[..., Any]:
@@ -164,15 +163,13 @@ class KrylovSteps:
         (~1e-6) is far below the forcing term ``KRYLOV_FORCING`` of the steps, and the
         residuals stay in double precision. Where the copies would take more than half the
         free memory, the double-precision matrices serve."""
-        km = self.K * self.m
         if self._D_single is None:
+            km = self.K * self.m
+            double = tuple(a[name].reshape(km, km).T for name in ("D1T", "D2T"))
             # 2 (K m)² × 4 bytes more (7 MB at 945 unknowns); kept to half the free memory
             fits = 8 * km * km <= available_bytes(np) // 2
-            self._D_single = fits and tuple(
-                np.ascontiguousarray(a[name].reshape(km, km).T, dtype=np.float32)
-                for name in ("D1T", "D2T"))
-        if self._D_single is False:
-            return a["D1T"].reshape(km, km).T, a["D2T"].reshape(km, km).T
+            self._D_single = (tuple(np.ascontiguousarray(D, dtype=np.float32) for D in double)
+                              if fits else double)
         return self._D_single
 
     def _refine(self, LU: Any, piv: Any, points: Any, apply: Callable[[Any, Any], Any],
@@ -312,27 +309,15 @@ class KrylovSteps:
 
 def mean_rows(a: dict, tangent_m: Any, coupling: Any) -> tuple[Any, Any]:
     """δΔE and δΔΣ = Σ_J c_J ∂Δσ_J/∂Δε·δε as matrices (n, K m, m) acting on δε (rows): c_J δ_kb
-    on (J, b), and :func:`mean_stress_rows`; ``coupling`` (U (n, K, 6), G (n, K, m)) or None."""
+    on (J, b), and Σ_J c_J C_J[k, b] with the non-local coupling −(Σ_I c_I U_I[k] W_IJ) G_J[b]
+    (the matrix of :func:`homog.sca.online._mean_response`, the product form that is cheaper
+    on a few fields); ``coupling`` (U (n, K, 6), G (n, K, m)) or None."""
     c, comps = a["c"], a["comps"]
     n, K, m, _ = tangent_m.shape
+    stress = (c[None, :, None, None] * tangent_m).transpose(0, 2, 1, 3).reshape(n, m, K * m)
     if coupling is not None:
-        coupling = (coupling[0][:, :, comps], coupling[1])
-    stress = mean_stress_rows(c, tangent_m, coupling, a["W"])
+        U, G = coupling[0][:, :, comps], coupling[1]
+        q = (c[:, None] * U).transpose(0, 2, 1) @ a["W"]  # (n, m, K): Σ_I c_I U_I[k] W_IJ
+        stress = stress - (q[..., None] * G[:, None]).reshape(n, m, K * m)
     strain = (c[:, None, None] * np.eye(m)).transpose(1, 0, 2).reshape(m, K * m)
     return np.broadcast_to(strain.T, (n, K * m, m)), stress.transpose(0, 2, 1)
-
-
-def mean_stress_rows(c: Any, rows: Any, coupling: Any, W: Any) -> Any:
-    """The linearized mean stress Σ_J c_J ∂Δσ_J/∂Δε as a matrix (P, r, K m) acting on the
-    stacked cluster strains: Σ_J c_J C_J[k, b] on (J, b), with the non-local coupling
-    −(Σ_I c_I U_I[k] W_IJ) G_J[b] (Δσ_I depends on the non-local variable Σ_J W_IJ G_J·Δε_J).
-    ``rows`` (P, K, r, m): the local tangents (r stress rows); ``coupling``: (U (P, K, r),
-    G (P, K, m)) of the non-local materials, or None. Applied to a few fields,
-    :func:`homog.sca.online._mean_response` is the cheaper product form of the same map."""
-    P, K, r, m = rows.shape
-    out = (c[None, :, None, None] * rows).transpose(0, 2, 1, 3).reshape(P, r, K * m)
-    if coupling is not None:
-        U, G = coupling
-        q = (c[:, None] * U).transpose(0, 2, 1) @ W  # (P, r, K): Σ_I c_I U_I[k] W_IJ
-        out = out - (q[..., None] * G[:, None]).reshape(P, r, K * m)
-    return out

@@ -186,7 +186,8 @@ class OnlineSolver(KrylovSteps):
             raise ValueError(f"unknown self-consistent scheme {scs!r}; choose one of "
                              f"{', '.join(SCS_SCHEMES)}")
         check_tolerance(tol, "tol")
-        if not (real_scalar(scs_tol) or 0.0) > 0:
+        value = real_scalar(scs_tol)
+        if value is None or not value > 0:
             raise ValueError(f"scs_tol = {scs_tol!r} must be a number > 0 (inf: a frozen "
                              "reference medium)")
         for name, value in (("scs_maxiter", scs_maxiter), ("max_newton", max_newton),
@@ -955,8 +956,8 @@ def _mean_response(c: Any, rows: Any, V: Any, coupling: Any, W: Any) -> Any:
 
     ``rows`` (P, K, r, m): the local tangents (r stress rows); ``coupling``: (U (P, K, r),
     G (P, K, m)) of the non-local materials, which adds −Σ_I c_I U_I ⊗ Σ_J W_IJ G_J·V_J. The
-    product form of :func:`homog.sca.krylov.mean_stress_rows` (its matrix): applied to a few
-    fields it costs O(K) per point where the matrix costs O(K²) with the coupling.
+    product form of the matrix of :func:`homog.sca.krylov.mean_rows`: applied to a few fields
+    it costs O(K) per point where the matrix costs O(K²) with the coupling.
     """
     xp = array_module(V)
     P, K, r, m = rows.shape
