@@ -17,10 +17,10 @@ def rng_from(seed: SeedLike) -> np.random.Generator:
     """A numpy Generator from an int seed, an existing Generator, or ``None`` (fresh entropy)."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed < 0:
-        raise ValueError(f"seed={seed!r} is not usable: pass a non-negative int, a "
-                         "numpy.random.Generator or None.")
     if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
+        if seed is not None and seed < 0:
+            raise ValueError(f"seed={seed!r} is not usable: pass a non-negative int, a "
+                             "numpy.random.Generator or None.")
         return np.random.default_rng(seed)
     raise ValueError(f"seed={seed!r} is not usable: pass an int, a numpy.random.Generator or None.")
 
