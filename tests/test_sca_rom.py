@@ -204,6 +204,75 @@ def test_newton_on_the_reference_medium_reaches_the_fixed_point_of_the_refits():
     assert newton[4] < 0.6 * fixed[4]
 
 
+def test_an_overshooting_medium_step_is_halved_instead_of_restarting(monkeypatch):
+    """At the onset of plastic flow a Newton step on (λ0, μ0) overshoots; halving it back
+    toward the last accepted iterate (online.MAX_HALVINGS) reaches the same self-consistent
+    increments as restarting them with the fixed-point refits, in fewer iterations."""
+    import homog.sca.online as online
+
+    rom = build_rom(disc_labels(24, 0.3), PLASTIC, {0: 16, 1: 4})
+    halved = []
+    backtrack = online.OnlineSolver._backtrack
+
+    def counting(self, w, current, a):
+        halved.append(int(w.back.sum()))
+        return backtrack(self, w, current, a)
+
+    monkeypatch.setattr(online.OnlineSolver, "_backtrack", counting)
+    runs = []
+    for halvings in (1, 0):
+        monkeypatch.setattr(online, "MAX_HALVINGS", halvings)
+        halved.clear()
+        runs.append((rom.run(uniaxial_stress(0.02, 20), adaptivity=None, tol=1e-10,
+                             scs_tol=1e-10), sum(halved)))
+    (halving, backs), (restarting, none) = runs
+    assert backs >= 1 and none == 0
+    np.testing.assert_allclose(halving.stress, restarting.stress, rtol=0, atol=1e-10)
+    scale = np.abs(restarting.tangent).max()
+    np.testing.assert_allclose(halving.tangent, restarting.tangent, rtol=0, atol=1e-9 * scale)
+    assert halving.iterations.sum() <= restarting.iterations.sum() - 4
+
+
+def test_interaction_products_use_the_reciprocity_and_fall_back_without_it():
+    """D v computed as c⁻¹ ∘ (Dᵀ (c ∘ v)) where c_I D_IJ = c_J D_JIᵀ (the stored Dᵀ read along
+    its rows) equals the direct product; tensors without the reciprocity are applied
+    directly, and the solver's increments do not depend on the route."""
+    from homog.sca.online import OnlineSolver
+
+    rom = build_rom(disc_labels(24, 0.3), PLASTIC, {0: 80, 1: 30})  # 330 unknowns: GMRES
+    solver = rom.online_solver(tol=1e-10, scs_tol=1e-10)
+    a = solver._host
+    km = solver.K * solver.m
+    assert a["reciprocal"] is not None
+    V = np.random.default_rng(0).standard_normal((5, km))
+    direct = [V @ a[name].reshape(km, km) for name in ("D1T", "D2T")]  # (D v)ᵀ = vᵀ Dᵀ
+    for got, want in zip(solver._interactions(a, V), direct):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
+    # a D1 that is not reciprocal is applied as it is
+    D1 = rom.D1.copy()
+    D1[0, 1] += 1e-3 * np.abs(D1).max()
+    other = OnlineSolver(D1, rom.D2, rom.volume_fractions, [(PLASTIC[0], np.arange(solver.K))])
+    assert other._host["reciprocal"] is None
+    got = other._interactions(other._host, V)[0]
+    want = V @ other._host["D1T"].reshape(km, km)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
+    # the same increments whichever way the products go
+    results = []
+    for reciprocal in (a["reciprocal"], None):
+        solver = rom.online_solver(tol=1e-10, scs_tol=1e-10)
+        solver._host["reciprocal"] = reciprocal
+        state = solver.initial_state(*rom.reference_medium)
+        with solver.blas_threads():
+            for _ in range(4):
+                res = solver.increment(state, np.array([0.004, 0.0, 0.0]),
+                                       np.array([True, False, False]))
+                state = res.state
+        results.append((state.stress, res.tangent))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=0,
+                               atol=1e-9 * np.abs(results[1][1]).max())
+
+
 def test_a_state_with_factors_is_not_changed_by_the_increments_started_from_it():
     """The factorization a state carries is read, never written: two batches of two points
     advanced from the same state follow the same iterates."""

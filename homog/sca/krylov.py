@@ -139,8 +139,13 @@ class KrylovSteps:
         coef_a, coef_c = w.coef_a[idx, None, None], w.coef_c[idx, None, None]
         if single:
             D1, D2 = self._single_interactions(a)
+
+            def products(u: Any) -> tuple[Any, Any]:
+                u = u.astype(np.float32, copy=False)
+                return vector_products(D1, u), vector_products(D2, u)
         else:
-            D1, D2 = a["D1T"].reshape(km, km).T, a["D2T"].reshape(km, km).T
+            def products(u: Any) -> tuple[Any, Any]:
+                return self._interactions(a, u)
         if coupling is not None:
             U, G = coupling[0][idx][:, None, :, a["comps"]], coupling[1][idx][:, None]
 
@@ -150,9 +155,9 @@ class KrylovSteps:
             u = (delta[rows] @ e[..., None])[..., 0]
             if coupling is not None:
                 u -= U[rows] * (np.sum(G[rows] * e, axis=3) @ a["W"].T)[..., None]
-            u = u.reshape(n * q, km).astype(D1.dtype, copy=False)
-            return (v + coef_a[rows] * vector_products(D1, u).reshape(n, q, km)
-                    - coef_c[rows] * vector_products(D2, u).reshape(n, q, km))
+            p1, p2 = products(u.reshape(n * q, km))
+            return (v + coef_a[rows] * p1.reshape(n, q, km)
+                    - coef_c[rows] * p2.reshape(n, q, km))
 
         return apply
 
@@ -201,7 +206,7 @@ class KrylovSteps:
         return sol
 
     def _krylov_steps(self, w: Any, idx: Any, tangent_m: Any, tangent: Any, coupling: Any,
-                      R: Any, macro: Any, controlled: Any, S: Any, B: Any, a: dict) -> None:
+                      R: Any, macro: Any, controlled: Any, S: Any, a: dict) -> None:
         """Newton steps (δε, δε⁰, δθ) of the points ``idx`` into ``w.step_de``, ``w.step_de0``,
         ``w.step_dtheta``, by GMRES on the whole linearized increment, preconditioned by its
         exact solution with the last factorization (CPU, large systems).
@@ -233,7 +238,7 @@ class KrylovSteps:
                                                    controlled, S, a)
         bad = idx[~ok]
         if bad.size:  # slow: the current Jacobian becomes the preconditioner (exact)
-            self._factorize(w, bad, tangent_m, tangent, coupling, B[bad], a)
+            self._factorize(w, bad, tangent_m, tangent, coupling, None, a)
             de[~ok], de0[~ok], dth[~ok], _, its[~ok] = self._krylov_solve(
                 w, bad, tangent_m, coupling, R, macro, controlled, S, a)
         w.step_de[idx], w.step_de0[idx], w.step_dtheta[idx] = de, de0, dth
