@@ -616,8 +616,10 @@ class OnlineSolver(KrylovSteps):
         comps, km = a["comps"], self.K * self.m
         Delta_T = (tangent_m[idx] - w.C0[idx, None]).transpose(0, 1, 3, 2)
         if xp is np:  # one compiled pass, no per-point temporaries
-            At = assemble_jacobians(Delta_T, a["D1T"], a["D2T"], w.coef_a[idx], w.coef_c[idx],
-                                    dtype)
+            D1T, D2T = a["D1T"], a["D2T"]
+            if dtype == np.float32 and a["reciprocal"] is not None:
+                D1T, D2T = self._single_interactions(a)  # Dᵀ in single: half the traffic
+            At = assemble_jacobians(Delta_T, D1T, D2T, w.coef_a[idx], w.coef_c[idx], dtype)
         else:
             DT = w.coef_a[idx, None, None, None] * a["D1T"]  # Dᵀ blocks of each point
             DT -= w.coef_c[idx, None, None, None] * a["D2T"]
@@ -805,12 +807,8 @@ class OnlineSolver(KrylovSteps):
         else:
             vecs = self._medium_directions(w, xp)
             flat = vecs.reshape(-1, vecs.shape[2])
-            if single:
-                S1, S2 = self._single_interactions(a)
-                flat = flat.astype(np.float32)
-                D1e, D2e = vector_products(S1, flat), vector_products(S2, flat)
-            else:
-                D1e, D2e = self._interactions(a, flat)
+            D1e, D2e = (self._single_products(a, flat) if single
+                        else self._interactions(a, flat))
             D1e, D2e = D1e.reshape(vecs.shape), D2e.reshape(vecs.shape)
         De = w.coef_a[:, None, None] * D1e - w.coef_c[:, None, None] * D2e
         a_mu = -1.0 / mu**2
