@@ -134,6 +134,8 @@ def lu_solve_points(LU: np.ndarray, piv: np.ndarray, B: np.ndarray,
 
 def vector_products(A: Any, V: Any) -> Any:
     """A v for every row v of V (q, N): (q, N)."""
+    if V.shape[0] == 1:
+        return (A @ V[0])[None]
     if V.shape[0] <= FEW_VECTORS:
         return array_module(V).stack([A @ v for v in V])
     return (A @ V.T).T

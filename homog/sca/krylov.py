@@ -293,14 +293,16 @@ class KrylovSteps:
         J = J.transpose(0, 2, 1)[:, None]
 
         def matvec(z: np.ndarray) -> np.ndarray:  # (n, q, K m + m [+ 2])
-            e = z[..., :km]
-            top = apply(e) - np.tile(z[..., km:km + m], K)
-            parts = [top, scale[:, None] * (e @ now)]
+            e, out = z[..., :km], np.empty(z.shape)
+            top = out[..., :km]
+            top[:] = apply(e)
+            top.reshape(*z.shape[:2], K, m)[:] -= z[..., None, km:km + m]
+            out[..., km:km + m] = scale[:, None] * (e @ now)
             if St is not None:
                 th = z[..., km + m:]
                 top += th @ St
-                parts.append((th - e @ fit_now) / modulus[:, None])
-            return np.concatenate(parts, axis=2)
+                out[..., km + m:] = (th - e @ fit_now) / modulus[:, None]
+            return out
 
         def precondition(r: np.ndarray) -> np.ndarray:
             y = lu_solve_points(w.LU, w.piv, r[..., :km].transpose(0, 2, 1), idx)
