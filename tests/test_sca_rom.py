@@ -256,21 +256,40 @@ def test_interaction_products_use_the_reciprocity_and_fall_back_without_it():
     got = other._interactions(other._host, V)[0]
     want = V @ other._host["D1T"].reshape(km, km)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
-    # the same increments whichever way the products go
+    # the same increments whichever way the products go (the model's layout without the
+    # reciprocity weights: products along D's own rows)
+    layout = rom.online_solver().interactions
+    direct_layout = {"D1T": layout["D1T"], "D2T": layout["D2T"], "reciprocal": None}
+    groups = [(PLASTIC[p], np.flatnonzero(rom.cluster_phases == p)) for p in (0, 1)]
     results = []
-    for reciprocal in (a["reciprocal"], None):
-        solver = rom.online_solver(tol=1e-10, scs_tol=1e-10)
-        solver._host["reciprocal"] = reciprocal
+    for shared in (layout, direct_layout):
+        solver = OnlineSolver(rom.D1, rom.D2, rom.volume_fractions, groups, tol=1e-10,
+                              scs_tol=1e-10, interactions=shared)
         state = solver.initial_state(*rom.reference_medium)
         with solver.blas_threads():
             for _ in range(4):
                 res = solver.increment(state, np.array([0.004, 0.0, 0.0]),
                                        np.array([True, False, False]))
+                assert res.converged[0]
                 state = res.state
         results.append((state.stress, res.tangent))
+    assert "single" in layout and "single" in direct_layout  # GMRES steps on both
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=0, atol=1e-10)
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=0,
                                atol=1e-9 * np.abs(results[1][1]).max())
+
+
+def test_the_solvers_of_a_model_share_its_interaction_layout():
+    """The solver's layout of D1, D2 is made once per model and shared by later solvers
+    (runs); the model's interaction parts are read-only, so the layout cannot go stale."""
+    rom = build_rom(disc_labels(24, 0.3), PLASTIC, {0: 80, 1: 30})
+    first = rom.run(uniaxial_stress(0.01, 4), adaptivity=None)
+    layout = rom.online_solver().interactions
+    assert rom.online_solver().interactions is layout and "single" in layout
+    second = rom.run(uniaxial_stress(0.01, 4), adaptivity=None)
+    np.testing.assert_array_equal(first.stress, second.stress)
+    with pytest.raises(ValueError, match="read-only"):
+        rom.D1[0, 0] = 0.0
 
 
 def test_a_state_with_factors_is_not_changed_by_the_increments_started_from_it():

@@ -122,9 +122,6 @@ class KrylovSteps:
     GMRES on the current Jacobian, preconditioned by the last single-precision factorization,
     whose solutions are refined to double precision where they must be exact."""
 
-    #: D1, D2 of the GMRES products (:meth:`_single_interactions`), made at first use.
-    _D_single: tuple[np.ndarray, np.ndarray] | None = None
-
     def _jacobian_operator(self, w: Any, idx: Any, tangent_m: Any, coupling: Any,
                            a: dict, single: bool = False) -> Callable[..., Any]:
         """(v, rows) ↦ A v for the points ``idx[rows]`` (default: all of ``idx``), v (n, q, K m)
@@ -138,7 +135,7 @@ class KrylovSteps:
         km = K * m
         delta = (tangent_m[idx] - w.C0[idx, None])[:, None]  # (n, 1, K, m, m)
         coef_a, coef_c = w.coef_a[idx, None, None], w.coef_c[idx, None, None]
-        products = ((lambda u: self._single_products(a, u)) if single
+        products = (self._single_products if single
                     else (lambda u: self._interactions(a, u)))
         if coupling is not None:
             U, G = coupling[0][idx][:, None, :, a["comps"]], coupling[1][idx][:, None]
@@ -155,31 +152,34 @@ class KrylovSteps:
 
         return apply
 
-    def _single_interactions(self, a: dict) -> tuple[np.ndarray, np.ndarray]:
-        """D1, D2 in single precision, made once per solver: the stored Dᵀ blocks (K, m, K m)
-        where the tensors are reciprocal (``a["reciprocal"]``; they also assemble the
-        single-precision Jacobians), else D (K m × K m, C order). The GMRES products are bound
-        by the memory traffic of the two matrices (945 × 945 on the 315-cluster ROM of
-        benchmarks/RESULTS.md), which single precision halves; their relative error (~1e-6)
-        is far below the forcing term ``KRYLOV_FORCING`` of the steps, and the residuals stay
-        in double precision. Where the copies would take more than half the free memory, the
-        double-precision matrices serve."""
-        if self._D_single is None:
+    def _single_interactions(self) -> tuple[np.ndarray, np.ndarray]:
+        """D1, D2 in single precision, made once per :attr:`interactions` (shared by the
+        solvers of a model): the stored Dᵀ blocks (K, m, K m) where the tensors are
+        reciprocal (they also assemble the single-precision Jacobians), else D (K m × K m,
+        C order). The GMRES products are bound by the memory traffic of the two matrices
+        (945 × 945 on the 315-cluster ROM of benchmarks/RESULTS.md), which single precision
+        halves; their relative error (~1e-6) is far below the forcing term
+        ``KRYLOV_FORCING`` of the steps, and the residuals stay in double precision. Where
+        the copies would take more than half the free memory, the double-precision matrices
+        serve."""
+        shared = self.interactions
+        if "single" not in shared:
             km = self.K * self.m
-            double = tuple(a[name] if a["reciprocal"] is not None else a[name].reshape(km, km).T
-                           for name in ("D1T", "D2T"))
+            double = tuple(shared[name] if shared["reciprocal"] is not None
+                           else shared[name].reshape(km, km).T for name in ("D1T", "D2T"))
             # 2 (K m)² × 4 bytes more (7 MB at 945 unknowns); kept to half the free memory
             fits = 8 * km * km <= available_bytes(np) // 2
-            self._D_single = (tuple(np.ascontiguousarray(D, dtype=np.float32) for D in double)
-                              if fits else double)
-        return self._D_single
+            shared["single"] = (
+                tuple(np.ascontiguousarray(D, dtype=np.float32) for D in double) if fits
+                else double)
+        return shared["single"]
 
-    def _single_products(self, a: dict, V: Any) -> tuple[Any, Any]:
+    def _single_products(self, V: Any) -> tuple[Any, Any]:
         """D1 v and D2 v (q, K m) for every row v of V (q, K m) with the single-precision
         copies (:meth:`_single_interactions`; by the reciprocity where it holds, as
         :meth:`homog.sca.online.OnlineSolver._interactions` in double)."""
-        S1, S2 = self._single_interactions(a)
-        cc = a["reciprocal"]
+        S1, S2 = self._single_interactions()
+        cc = self.interactions["reciprocal"]
         if cc is None:
             V = V.astype(S1.dtype, copy=False)
             return vector_products(S1, V), vector_products(S2, V)

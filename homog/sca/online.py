@@ -158,10 +158,12 @@ class OnlineSolver(KrylovSteps):
     (material, cluster index array) covering every cluster once; ``cluster_lengths`` (K,):
     characteristic length of each cluster, handed to the materials as ``element_length``
     (regularized softening laws); ``nonlocal_weights``: per group, the averaging matrix W
-    (n_g, n_g) of a non-local material, or None. Every array operation carries a leading
-    points axis and is written with the array module of the state (numpy or cupy): a batch
-    of points is advanced together (batched linear solves, one constitutive call per
-    material group).
+    (n_g, n_g) of a non-local material, or None; ``interactions``: the :attr:`interactions`
+    of an earlier solver of the same D1, D2 and fractions, shared instead of rebuilt (the
+    reduced-order model passes them from one run to the next). Every array operation carries
+    a leading points axis and is written with the array module of the state (numpy or
+    cupy): a batch of points is advanced together (batched linear solves, one constitutive
+    call per material group).
 
     On the CPU each point keeps its LU factors (LAPACK getrf). A system of fewer than
     ``krylov_from`` unknowns (K·m) refactors at every Newton iteration. A larger one
@@ -184,7 +186,8 @@ class OnlineSolver(KrylovSteps):
                  groups: list[tuple[Any, np.ndarray]], *, cluster_lengths: Any = None,
                  tol: float = 1e-8, max_newton: int = 25, scs: str = "regression",
                  scs_tol: float = 1e-4, scs_maxiter: int = 20, krylov_from: int = 300,
-                 scs_tangent: bool = False, nonlocal_weights: Any = None) -> None:
+                 scs_tangent: bool = False, nonlocal_weights: Any = None,
+                 interactions: dict | None = None) -> None:
         if scs not in SCS_SCHEMES:
             raise ValueError(f"unknown self-consistent scheme {scs!r}; choose one of "
                              f"{', '.join(SCS_SCHEMES)}")
@@ -231,18 +234,25 @@ class OnlineSolver(KrylovSteps):
         #: points whose Jacobian was LU-factorized (CPU path), since construction: the cost
         #: measure of benchmarks/umat.py and of the tests of Newton on the medium
         self.factorizations = 0
+        if interactions is None:
+            interactions = {name: np.ascontiguousarray(
+                D.transpose(1, 3, 0, 2).reshape(self.K, self.m, km))
+                for name, D in (("D1T", D1), ("D2T", D2))}
+            interactions["reciprocal"] = _reciprocal_weights(interactions, self.c, self.m)
+        #: D1, D2 laid out for the solver (Dᵀ blocks, the reciprocity weights and, for large
+        #: systems, single-precision copies made at first use): shareable by later solvers
+        self.interactions = interactions
         self._host = {
             "W": W,
             "averages": [None if Wg is None else ClusterAverage(np.asarray(Wg, dtype=float))
                          for Wg in weights],
-            "D1T": np.ascontiguousarray(D1.transpose(1, 3, 0, 2).reshape(self.K, self.m, km)),
-            "D2T": np.ascontiguousarray(D2.transpose(1, 3, 0, 2).reshape(self.K, self.m, km)),
+            "D1T": interactions["D1T"], "D2T": interactions["D2T"],
+            "reciprocal": interactions["reciprocal"],
             "c": self.c, "comps": self.comps,
             "stack": np.tile(np.eye(self.m), (self.K, 1)),  # (K m, m): ∂R/∂Δε⁰ = −1 ⊗ I
             "C0_basis": _isotropic_basis(self.comps),
             "groups": [idx for _, idx in self.groups],
         }
-        self._host["reciprocal"] = _reciprocal_weights(self._host, self.c, self.m)
         self._device: dict[str, dict] = {}
 
     def _arrays(self, xp: Any) -> dict:
@@ -617,8 +627,8 @@ class OnlineSolver(KrylovSteps):
         Delta_T = (tangent_m[idx] - w.C0[idx, None]).transpose(0, 1, 3, 2)
         if xp is np:  # one compiled pass, no per-point temporaries
             D1T, D2T = a["D1T"], a["D2T"]
-            if dtype == np.float32 and a["reciprocal"] is not None:
-                D1T, D2T = self._single_interactions(a)  # Dᵀ in single: half the traffic
+            if dtype == np.float32 and self.interactions["reciprocal"] is not None:
+                D1T, D2T = self._single_interactions()  # Dᵀ in single: half the traffic
             At = assemble_jacobians(Delta_T, D1T, D2T, w.coef_a[idx], w.coef_c[idx], dtype)
         else:
             DT = w.coef_a[idx, None, None, None] * a["D1T"]  # Dᵀ blocks of each point
@@ -807,7 +817,7 @@ class OnlineSolver(KrylovSteps):
         else:
             vecs = self._medium_directions(w, xp)
             flat = vecs.reshape(-1, vecs.shape[2])
-            D1e, D2e = (self._single_products(a, flat) if single
+            D1e, D2e = (self._single_products(flat) if single
                         else self._interactions(a, flat))
             D1e, D2e = D1e.reshape(vecs.shape), D2e.reshape(vecs.shape)
         De = w.coef_a[:, None, None] * D1e - w.coef_c[:, None, None] * D2e
