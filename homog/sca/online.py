@@ -238,7 +238,8 @@ class OnlineSolver(KrylovSteps):
             interactions = {name: np.ascontiguousarray(
                 D.transpose(1, 3, 0, 2).reshape(self.K, self.m, km))
                 for name, D in (("D1T", D1), ("D2T", D2))}
-            interactions["reciprocal"] = _reciprocal_weights(interactions, self.c, self.m)
+            with self.blas_threads():  # a few GEMVs: not worth waking the BLAS pool
+                interactions["reciprocal"] = _reciprocal_weights(interactions, self.c, self.m)
         #: D1, D2 laid out for the solver (Dᵀ blocks, the reciprocity weights and, for large
         #: systems, single-precision copies made at first use): shareable by later solvers
         self.interactions = interactions
