@@ -274,6 +274,10 @@ def test_interaction_products_use_the_reciprocity_and_fall_back_without_it():
                 state = res.state
         results.append((state.stress, res.tangent))
     assert "single" in layout and "single" in direct_layout  # GMRES steps on both
+    small = build_rom(disc_labels(24, 0.3), PLASTIC, {0: 6, 1: 3})
+    with pytest.raises(ValueError, match="interactions of another model"):
+        OnlineSolver(small.D1, small.D2, small.volume_fractions,
+                     [(PLASTIC[0], np.arange(small.K))], interactions=layout)
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=0, atol=1e-10)
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=0,
                                atol=1e-9 * np.abs(results[1][1]).max())

@@ -234,6 +234,11 @@ class OnlineSolver(KrylovSteps):
         #: points whose Jacobian was LU-factorized (CPU path), since construction: the cost
         #: measure of benchmarks/umat.py and of the tests of Newton on the medium
         self.factorizations = 0
+        if interactions is not None and not all(
+                interactions[name].shape == (self.K, self.m, km) for name in ("D1T", "D2T")):
+            raise ValueError(f"interactions of another model: D1T, D2T of shapes "
+                             f"{interactions['D1T'].shape}, {interactions['D2T'].shape}, "
+                             f"expected {(self.K, self.m, km)}")
         if interactions is None:
             interactions = {name: np.ascontiguousarray(
                 D.transpose(1, 3, 0, 2).reshape(self.K, self.m, km))
@@ -550,9 +555,6 @@ class OnlineSolver(KrylovSteps):
             failed |= ~xp.all(xp.isfinite(w.C_hom.reshape(w.n, -1)), axis=1)
             converged &= ~failed
             done = converged | failed
-            # a point whose residual grew after a step on θ, or whose fit became inadmissible,
-            # restarts its increment with the fixed-point refits (linear, robust; past a peak
-            # they hold the medium) and a fresh budget of Newton iterations
             # a point whose merit grew after a step on θ and was halved MAX_HALVINGS times, or
             # whose fit became inadmissible, restarts its increment with the fixed-point refits
             # (linear, robust; past a peak they hold the medium) and a fresh budget of Newton
