@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numba
 import numpy as np
 
 from homog.sca.batched_linalg import lu_solve_points, vector_products
@@ -40,6 +41,55 @@ KRYLOV_REFRESH = 8
 #: most this many steps.
 REFINE_RTOL = 1e-12
 REFINE_MAXITER = 4
+
+
+@numba.njit(cache=True)
+def _arnoldi_step(V, H, cs, sn, g, wv, j, target, active, steps):  # pragma: no cover - compiled
+    """Iteration j of :func:`gmres` after the product w = A M⁻¹ v_j, for every system (p, s):
+    w orthogonalized against v_0 … v_j by modified Gram–Schmidt (column j of the Hessenberg
+    H), v_{j+1} = w / ‖w‖, the earlier Givens rotations and a new one on column j, the
+    residual norm |g_{j+1}| of the least-squares problem (Saad, Iterative Methods for Sparse
+    Linear Systems, 2nd ed., SIAM 2003, alg. 6.9); an active system records j + 1 steps and
+    stops once |g_{j+1}| ≤ its target (NaN: never). One compiled pass: the same steps as
+    numpy operations cost ~70 µs of call overhead per iteration on one system."""
+    n, r, N = wv.shape
+    for p in range(n):
+        for s in range(r):
+            w = wv[p, s]
+            for i in range(j + 1):  # modified Gram–Schmidt against this system's basis
+                v = V[i, p, s]
+                h = 0.0
+                for k in range(N):
+                    h += w[k] * v[k]
+                H[p, s, i, j] = h
+                for k in range(N):
+                    w[k] -= h * v[k]
+            hn = 0.0
+            for k in range(N):
+                hn += w[k] * w[k]
+            hn = np.sqrt(hn)
+            H[p, s, j + 1, j] = hn
+            scale = hn if hn > 0 else 1.0
+            for k in range(N):
+                V[j + 1, p, s, k] = w[k] / scale
+            for i in range(j):  # earlier rotations on the new column
+                hi, hk = H[p, s, i, j], H[p, s, i + 1, j]
+                H[p, s, i, j] = cs[p, s, i] * hi + sn[p, s, i] * hk
+                H[p, s, i + 1, j] = -sn[p, s, i] * hi + cs[p, s, i] * hk
+            hj, hk = H[p, s, j, j], H[p, s, j + 1, j]
+            rho = np.hypot(hj, hk)
+            if rho > 0:
+                cs[p, s, j], sn[p, s, j] = hj / rho, hk / rho
+            else:
+                cs[p, s, j], sn[p, s, j] = 1.0, 0.0
+            H[p, s, j, j], H[p, s, j + 1, j] = rho, 0.0
+            g[p, s, j + 1] = -sn[p, s, j] * g[p, s, j]
+            g[p, s, j] = cs[p, s, j] * g[p, s, j]
+            if active[p, s]:
+                steps[p, s] = j + 1
+                if abs(g[p, s, j + 1]) <= target[p, s]:
+                    active[p, s] = False
+
 
 
 def gmres(matvec: Callable[[np.ndarray], np.ndarray],
@@ -74,27 +124,7 @@ def gmres(matvec: Callable[[np.ndarray], np.ndarray],
     for j in range(maxiter):
         Zs[j] = precondition(V[j])
         wv = matvec(Zs[j])
-        for i in range(j + 1):  # modified Gram–Schmidt against each system's own basis
-            h = np.einsum("prk,prk->pr", wv, V[i])
-            H[..., i, j] = h
-            wv -= h[..., None] * V[i]
-        hn = np.linalg.norm(wv, axis=2)
-        H[..., j + 1, j] = hn
-        V[j + 1] = wv / np.where(hn > 0, hn, 1.0)[..., None]
-        for i in range(j):  # earlier rotations on the new column
-            hi, hk = H[..., i, j], H[..., i + 1, j]
-            H[..., i, j], H[..., i + 1, j] = cs[..., i] * hi + sn[..., i] * hk, \
-                -sn[..., i] * hi + cs[..., i] * hk
-        hj, hk = H[..., j, j], H[..., j + 1, j]
-        rho = np.hypot(hj, hk)
-        safe = np.where(rho > 0, rho, 1.0)
-        cs[..., j] = np.where(rho > 0, hj / safe, 1.0)
-        sn[..., j] = np.where(rho > 0, hk / safe, 0.0)
-        H[..., j, j], H[..., j + 1, j] = rho, 0.0
-        g[..., j + 1] = -sn[..., j] * g[..., j]
-        g[..., j] = cs[..., j] * g[..., j]
-        steps = np.where(active, j + 1, steps)
-        active &= ~(np.abs(g[..., j + 1]) <= target)  # NaN keeps a system unconverged
+        _arnoldi_step(V, H, cs, sn, g, np.ascontiguousarray(wv), j, target, active, steps)
         if not active.any():
             break
     k = int(steps.max())
@@ -291,6 +321,7 @@ class KrylovSteps:
         else:
             J, St, F = M, None, None
         J = J.transpose(0, 2, 1)[:, None]
+        Jinv = np.linalg.inv(J)  # (m + 2)² per point, applied at every GMRES iteration
 
         def matvec(z: np.ndarray) -> np.ndarray:  # (n, q, K m + m [+ 2])
             e, out = z[..., :km], np.empty(z.shape)
@@ -305,16 +336,18 @@ class KrylovSteps:
             return out
 
         def precondition(r: np.ndarray) -> np.ndarray:
-            y = lu_solve_points(w.LU, w.piv, r[..., :km].transpose(0, 2, 1), idx)
-            y = y.transpose(0, 2, 1)
-            small = [r[..., km:km + m] / scale[:, None] - y @ then]
+            out = np.empty(r.shape)
+            e, small = out[..., :km], out[..., km:]
+            e[:] = lu_solve_points(w.LU, w.piv, r[..., :km].transpose(0, 2, 1),
+                                   idx).transpose(0, 2, 1)
+            small[..., :m] = r[..., km:km + m] / scale[:, None] - e @ then
             if St is not None:
-                small.append(r[..., km + m:] * modulus[:, None] + y @ fit_then)
-            sol = np.linalg.solve(J, np.concatenate(small, axis=2)[..., None])[..., 0]
-            e = y + sol[..., :m] @ X
+                small[..., m:] = r[..., km + m:] * modulus[:, None] + e @ fit_then
+            small[:] = (Jinv @ small[..., None])[..., 0]
+            e += small[..., :m] @ X
             if St is not None:
-                e -= sol[..., m:] @ Zt
-            return np.concatenate([e, sol], axis=2)
+                e -= small[..., m:] @ Zt
+            return out
 
         parts = [-R[idx].reshape(n, 1, km), -(scale * macro[idx])[:, None]]
         if St is not None:
