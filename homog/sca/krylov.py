@@ -91,7 +91,6 @@ def _arnoldi_step(V, H, cs, sn, g, wv, j, target, active, steps):  # pragma: no 
                     active[p, s] = False
 
 
-
 def gmres(matvec: Callable[[np.ndarray], np.ndarray],
           precondition: Callable[[np.ndarray], np.ndarray],
           b: np.ndarray, x0: np.ndarray | None, rtol: np.ndarray,
