@@ -91,6 +91,13 @@ def _arnoldi_step(V, H, cs, sn, g, wv, j, target, active, steps):  # pragma: no 
                     active[p, s] = False
 
 
+@numba.njit(cache=True)
+def _combine(S1, S2, a, c, out):  # pragma: no cover - compiled
+    """out = a S1 − c S2 elementwise (flat arrays), in one pass over the two."""
+    for i in range(out.size):
+        out[i] = a * S1[i] - c * S2[i]
+
+
 def gmres(matvec: Callable[[np.ndarray], np.ndarray],
           precondition: Callable[[np.ndarray], np.ndarray],
           b: np.ndarray, x0: np.ndarray | None, rtol: np.ndarray,
@@ -151,6 +158,11 @@ class KrylovSteps:
     GMRES on the current Jacobian, preconditioned by the last single-precision factorization,
     whose solutions are refined to double precision where they must be exact."""
 
+    #: a D1 − c D2 in single precision for the medium ``_medium_key`` = (a, c)
+    #: (:meth:`_single_medium_products`), made at first use
+    _medium_D: np.ndarray | None = None
+    _medium_key: tuple[float, float] | None = None
+
     def _jacobian_operator(self, w: Any, idx: Any, tangent_m: Any, coupling: Any,
                            a: dict, single: bool = False) -> Callable[..., Any]:
         """(v, rows) ↦ A v for the points ``idx[rows]`` (default: all of ``idx``), v (n, q, K m)
@@ -158,16 +170,28 @@ class KrylovSteps:
         (N z)_I = −U_I Σ_J W_IJ G_J·z_J, D = a D1 − c D2 applied by two products with the
         shared D1, D2 (CPU). ``single``: the products with D1, D2 in single precision
         (:meth:`_single_interactions`; the operator exact to ~1e-6 relative: for GMRES steps,
-        never for residuals or refinement).
+        never for residuals or refinement), or, for one point, one product with its
+        a D1 − c D2 (:meth:`_single_medium_products`).
         """
         K, m = self.K, self.m
         km = K * m
         delta = (tangent_m[idx] - w.C0[idx, None])[:, None]  # (n, 1, K, m, m)
         coef_a, coef_c = w.coef_a[idx, None, None], w.coef_c[idx, None, None]
-        products = (self._single_products if single
-                    else (lambda u: self._interactions(a, u)))
         if coupling is not None:
             U, G = coupling[0][idx][:, None, :, a["comps"]], coupling[1][idx][:, None]
+        if single and idx.size == 1:
+            medium = (float(w.coef_a[idx[0]]), float(w.coef_c[idx[0]]))
+
+            def interact(u: Any, rows: Any, n: int, q: int) -> Any:
+                return self._single_medium_products(*medium, u).reshape(n, q, km)
+        else:
+            products = (self._single_products if single
+                        else (lambda u: self._interactions(a, u)))
+
+            def interact(u: Any, rows: Any, n: int, q: int) -> Any:
+                p1, p2 = products(u)
+                return (coef_a[rows] * p1.reshape(n, q, km)
+                        - coef_c[rows] * p2.reshape(n, q, km))
 
         def apply(v: Any, rows: Any = slice(None)) -> Any:
             n, q = v.shape[:2]
@@ -175,9 +199,7 @@ class KrylovSteps:
             u = (delta[rows] @ e[..., None])[..., 0]
             if coupling is not None:
                 u -= U[rows] * (np.sum(G[rows] * e, axis=3) @ a["W"].T)[..., None]
-            p1, p2 = products(u.reshape(n * q, km))
-            return (v + coef_a[rows] * p1.reshape(n, q, km)
-                    - coef_c[rows] * p2.reshape(n, q, km))
+            return v + interact(u.reshape(n * q, km), rows, n, q)
 
         return apply
 
@@ -202,6 +224,25 @@ class KrylovSteps:
                 tuple(np.ascontiguousarray(D, dtype=np.float32) for D in double) if fits
                 else double)
         return shared["single"]
+
+    def _single_medium_products(self, coef_a: float, coef_c: float, V: Any) -> Any:
+        """(a D1 − c D2) v (q, K m) for every row v of V (q, K m) and one reference medium
+        (a, c), in single precision: the combination is formed once per medium (one pass over
+        the single-precision copies, kept while the medium stays: within a Newton step, its
+        sensitivity directions and every GMRES iteration), then one product per vector
+        instead of two. On the 315-cluster ROM of benchmarks/online.py 3 % of the run."""
+        S1, S2 = self._single_interactions()
+        if self._medium_D is None or self._medium_D.dtype != S1.dtype:
+            self._medium_D, self._medium_key = np.empty_like(S1), None
+        if self._medium_key != (coef_a, coef_c):
+            _combine(S1.reshape(-1), S2.reshape(-1), coef_a, coef_c, self._medium_D.reshape(-1))
+            self._medium_key = (coef_a, coef_c)
+        D = self._medium_D
+        cc = self.interactions["reciprocal"]
+        if cc is None:
+            return vector_products(D, V.astype(D.dtype, copy=False))
+        km = self.K * self.m
+        return vector_products(D.reshape(km, km), (V * cc).astype(D.dtype, copy=False)) / cc
 
     def _single_products(self, V: Any) -> tuple[Any, Any]:
         """D1 v and D2 v (q, K m) for every row v of V (q, K m) with the single-precision

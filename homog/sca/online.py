@@ -810,20 +810,25 @@ class OnlineSolver(KrylovSteps):
         ``D2all`` (P, q, K m): D1 and D2 applied to v and, if q = 3, to (∂C0/∂θ) Δε
         (:meth:`_medium_directions`), which are applied here otherwise: in single precision
         when ``single`` (a large system's Newton step on the CPU, whose GMRES stops at a
-        relative residual of 1e-3; never for the self-consistent tangent).
+        relative residual of 1e-3; never for the self-consistent tangent), for one point as
+        one product with its a D1 − c D2 (:meth:`_single_medium_products`).
         """
         xp = array_module(D1all)
         lam, mu = w.lam0, w.mu0
         D1v, D2v = D1all[:, 0], D2all[:, 0]
         if D1all.shape[1] == 3:
-            D1e, D2e = D1all[:, 1:], D2all[:, 1:]
+            De = w.coef_a[:, None, None] * D1all[:, 1:] - w.coef_c[:, None, None] * D2all[:, 1:]
         else:
             vecs = self._medium_directions(w, xp)
             flat = vecs.reshape(-1, vecs.shape[2])
-            D1e, D2e = (self._single_products(flat) if single
-                        else self._interactions(a, flat))
-            D1e, D2e = D1e.reshape(vecs.shape), D2e.reshape(vecs.shape)
-        De = w.coef_a[:, None, None] * D1e - w.coef_c[:, None, None] * D2e
+            if single and w.n == 1:  # one medium: a D1 − c D2 formed once, one product
+                De = self._single_medium_products(float(w.coef_a[0]), float(w.coef_c[0]),
+                                                  flat).reshape(vecs.shape)
+            else:
+                D1e, D2e = (self._single_products(flat) if single
+                            else self._interactions(a, flat))
+                De = (w.coef_a[:, None, None] * D1e.reshape(vecs.shape)
+                      - w.coef_c[:, None, None] * D2e.reshape(vecs.shape))
         a_mu = -1.0 / mu**2
         c_lam = 1.0 / (lam + 2.0 * mu) ** 2
         c_mu = -(lam**2 + 4.0 * lam * mu + 2.0 * mu**2) / (mu * (lam + 2.0 * mu)) ** 2
