@@ -283,6 +283,35 @@ def test_interaction_products_use_the_reciprocity_and_fall_back_without_it():
                                atol=1e-9 * np.abs(results[1][1]).max())
 
 
+def test_krylov_steps_without_memory_for_the_single_precision_copies(monkeypatch):
+    """Where the single-precision copies of D1, D2 (and one point's a D1 − c D2) would not
+    fit in half the free memory, the GMRES products use the double-precision matrices; the
+    increments are the same to the Newton tolerance."""
+    import homog.sca.krylov as krylov
+
+    rom = build_rom(disc_labels(24, 0.3), PLASTIC, {0: 80, 1: 30})  # 330 unknowns: GMRES
+    results = []
+    for short_of_memory in (False, True):
+        if short_of_memory:
+            monkeypatch.setattr(krylov, "available_bytes", lambda xp: 0)
+        solver = rom.online_solver(tol=1e-10, scs_tol=1e-10)
+        solver.interactions = dict(solver.interactions)  # copies made anew for this solver
+        solver.interactions.pop("single", None)
+        state = solver.initial_state(*rom.reference_medium)
+        with solver.blas_threads():
+            for _ in range(4):
+                res = solver.increment(state, np.array([0.004, 0.0, 0.0]),
+                                       np.array([True, False, False]))
+                assert res.converged[0]
+                state = res.state
+        single = solver.interactions["single"][0].dtype
+        results.append((state.stress, single, solver._medium_D))
+    (fitted, f32, medium), (short, f64, none) = results
+    assert f32 == np.float32 and medium is not None
+    assert f64 == np.float64 and none is None
+    np.testing.assert_allclose(fitted, short, rtol=0, atol=1e-10)
+
+
 def test_the_solvers_of_a_model_share_its_interaction_layout():
     """The solver's layout of D1, D2 is made once per model and shared by later solvers
     (runs); the model's interaction parts are read-only, so the layout cannot go stale."""

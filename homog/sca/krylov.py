@@ -230,9 +230,13 @@ class KrylovSteps:
         (a, c), in single precision: the combination is formed once per medium (one pass over
         the single-precision copies, kept while the medium stays: within a Newton step, its
         sensitivity directions and every GMRES iteration), then one product per vector
-        instead of two. On the 315-cluster ROM of benchmarks/online.py 3 % of the run."""
+        instead of two (on the 315-cluster ROM of benchmarks/online.py 3 % of the run). Where
+        the combination would take more than half the free memory, the two products serve."""
         S1, S2 = self._single_interactions()
         if self._medium_D is None or self._medium_D.dtype != S1.dtype:
+            if S1.nbytes > available_bytes(np) // 2:
+                P1, P2 = self._single_products(V)
+                return coef_a * P1 - coef_c * P2
             self._medium_D, self._medium_key = np.empty_like(S1), None
         if self._medium_key != (coef_a, coef_c):
             _combine(S1.reshape(-1), S2.reshape(-1), coef_a, coef_c, self._medium_D.reshape(-1))
