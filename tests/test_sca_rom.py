@@ -15,6 +15,19 @@ PLASTIC = {0: VonMises(100.0, 0.3, PiecewiseLinearHardening([0.0, 0.04, 2.0], [0
            1: LinearElastic(500.0, 0.19)}
 
 
+def strained(solver, rom, increments=4):
+    """One point of ``rom`` strained by ``solver`` in ``increments`` converged increments
+    Δε11 = 0.004 (the other components stress-free): (its state, the last result)."""
+    state = solver.initial_state(*rom.reference_medium)
+    with solver.blas_threads():
+        for _ in range(increments):
+            res = solver.increment(state, np.array([0.004, 0.0, 0.0]),
+                                   np.array([True, False, False]))
+            assert res.converged[0]
+            state = res.state
+    return state, res
+
+
 def one_voxel_per_cluster(labels, materials):
     cl = np.arange(labels.size).reshape(labels.shape)
     return build_rom(labels, materials, None, cluster_labels=cl, backend="scipy", tol=1e-10,
@@ -265,13 +278,7 @@ def test_interaction_products_use_the_reciprocity_and_fall_back_without_it():
     for shared in (layout, direct_layout):
         solver = OnlineSolver(rom.D1, rom.D2, rom.volume_fractions, groups, tol=1e-10,
                               scs_tol=1e-10, interactions=shared)
-        state = solver.initial_state(*rom.reference_medium)
-        with solver.blas_threads():
-            for _ in range(4):
-                res = solver.increment(state, np.array([0.004, 0.0, 0.0]),
-                                       np.array([True, False, False]))
-                assert res.converged[0]
-                state = res.state
+        state, res = strained(solver, rom)
         results.append((state.stress, res.tangent))
     assert "single" in layout and "single" in direct_layout  # GMRES steps on both
     small = build_rom(disc_labels(24, 0.3), PLASTIC, {0: 6, 1: 3})
@@ -297,13 +304,7 @@ def test_krylov_steps_without_memory_for_the_single_precision_copies(monkeypatch
         solver = rom.online_solver(tol=1e-10, scs_tol=1e-10)
         solver.interactions = dict(solver.interactions)  # copies made anew for this solver
         solver.interactions.pop("single", None)
-        state = solver.initial_state(*rom.reference_medium)
-        with solver.blas_threads():
-            for _ in range(4):
-                res = solver.increment(state, np.array([0.004, 0.0, 0.0]),
-                                       np.array([True, False, False]))
-                assert res.converged[0]
-                state = res.state
+        state, _ = strained(solver, rom)
         single = solver.interactions["single"][0].dtype
         results.append((state.stress, single, solver._medium_D))
     (fitted, f32, medium), (short, f64, none) = results
