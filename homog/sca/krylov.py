@@ -153,8 +153,8 @@ def gmres(matvec: Callable[[np.ndarray], np.ndarray],
 
 class KrylovSteps:
     """The Newton steps of large systems for :class:`homog.sca.online.OnlineSolver` (a mixin:
-    it uses the solver's K, m, its factorization ``_factorize``, its double-precision products
-    ``_interactions`` and its Newton work ``w``):
+    it uses the solver's K, m, its layout of D1, D2 ``interactions``, its factorization
+    ``_factorize``, its double-precision products ``_interactions`` and its Newton work ``w``):
     GMRES on the current Jacobian, preconditioned by the last single-precision factorization,
     whose solutions are refined to double precision where they must be exact."""
 
