@@ -41,6 +41,12 @@ KRYLOV_REFRESH = 8
 #: most this many steps.
 REFINE_RTOL = 1e-12
 REFINE_MAXITER = 4
+#: One point's a D1 − c D2 in single precision (:meth:`KrylovSteps._single_medium_products`)
+#: serves every medium whose a and c lie within this relative distance of its own: the
+#: GMRES operator stays exact to ~1e-5, two orders below the forcing term KRYLOV_FORCING (on
+#: the 315-cluster ROM of benchmarks/online.py, 49 instead of 67 combinations over 20
+#: increments, the same Newton and GMRES iterations).
+MEDIUM_RTOL = 1e-5
 
 
 @numba.njit(cache=True)
@@ -228,8 +234,9 @@ class KrylovSteps:
     def _single_medium_products(self, coef_a: float, coef_c: float, V: Any) -> Any:
         """(a D1 − c D2) v (q, K m) for every row v of V (q, K m) and one reference medium
         (a, c), in single precision: the combination is formed once per medium (one pass over
-        the single-precision copies, kept while the medium stays: within a Newton step, its
-        sensitivity directions and every GMRES iteration), then one product per vector
+        the single-precision copies, kept while the medium stays within ``MEDIUM_RTOL``: a
+        Newton step's sensitivity directions and every GMRES iteration, and the later steps
+        of an increment where the medium has settled), then one product per vector
         instead of two (on the 315-cluster ROM of benchmarks/online.py 3 % of the run). Where
         the combination would take more than half the free memory, the two products serve."""
         S1, S2 = self._single_interactions()
@@ -238,7 +245,9 @@ class KrylovSteps:
                 P1, P2 = self._single_products(V)
                 return coef_a * P1 - coef_c * P2
             self._medium_D, self._medium_key = np.empty_like(S1), None
-        if self._medium_key != (coef_a, coef_c):
+        key = self._medium_key
+        if key is None or abs(coef_a - key[0]) > MEDIUM_RTOL * abs(key[0]) \
+                or abs(coef_c - key[1]) > MEDIUM_RTOL * abs(key[1]):
             _combine(S1.reshape(-1), S2.reshape(-1), coef_a, coef_c, self._medium_D.reshape(-1))
             self._medium_key = (coef_a, coef_c)
         D = self._medium_D
