@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from homog.materials import Material, from_config
-from kernels.arraymodule import to_numpy
+from kernels.arraymodule import real_scalar, to_numpy
 from kernels.stiffness_field import validate_labels
 
 
@@ -32,20 +32,6 @@ def labels_and_lengths(microstructure: Any, lengths: Any) -> tuple[np.ndarray, A
             )
     labels = validate_labels(np.asarray(to_numpy(labels)))
     return labels, lengths
-
-
-def real_scalar(value: Any) -> float | None:
-    """``float(value)`` for a real number or a 0-d real array (numpy or cupy), else None
-    (bools, strings, complex numbers, arrays)."""
-    if isinstance(value, bool | str | bytes) or getattr(value, "ndim", 0) != 0:
-        return None
-    kind = getattr(getattr(value, "dtype", None), "kind", "f")
-    if kind not in "iuf":
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def check_int(value: Any, name: str, low: int) -> int:

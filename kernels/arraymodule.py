@@ -37,6 +37,20 @@ def to_numpy(a: object) -> np.ndarray:
     return np.asarray(a)
 
 
+def real_scalar(value: object) -> float | None:
+    """``float(value)`` for a real number or a 0-d real array (numpy or cupy), else None
+    (bools, strings, complex numbers, arrays)."""
+    if isinstance(value, bool | str | bytes) or getattr(value, "ndim", 0) != 0:
+        return None
+    kind = getattr(getattr(value, "dtype", None), "kind", "f")
+    if kind not in "iuf":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def gpu_available() -> bool:
     """True when CuPy imports and sees at least one usable CUDA device."""
     try:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from kernels import threads as thread_policy
-from kernels.arraymodule import to_numpy
+from kernels.arraymodule import real_scalar, to_numpy
 from kernels.fft import get_backend, spectrum_shape
 from kernels.frequency import frequency_grid
 from kernels.green import apply_green, green_coefficients
@@ -310,13 +310,8 @@ def estimate_memory(shape: tuple[int, ...], solver: str = "cg") -> int:
 def _whole(value: Any, low: int) -> bool:
     """True for a whole number >= ``low`` (an int, or a float or 0-d array of integral value;
     not a bool or 2.5)."""
-    if isinstance(value, bool | str | bytes) or getattr(value, "ndim", 0) != 0:
-        return False
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return False
-    return np.isfinite(v) and v.is_integer() and v >= low
+    v = real_scalar(value)
+    return v is not None and np.isfinite(v) and v.is_integer() and v >= low
 
 
 def _pair(value: Any) -> bool:
