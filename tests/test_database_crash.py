@@ -14,18 +14,17 @@ import time
 from pathlib import Path
 
 import pytest
-import zarr
 from database_cases import tiny_config
 
 from homog.cli import main
 from homog.database import SampleStore, load_config, run_database, summary_table
 from homog.database.config import tomllib
 from homog.database.lock import LOCK_NAME, StoreLockedError
+from homog.database.store import _ZARR3
 
 ROOT = Path(__file__).resolve().parents[1]
 # metadata files of a sample group (its attributes) and of an array: Zarr 3 and Zarr 2
-ZARR3 = int(zarr.__version__.split(".")[0]) >= 3
-GROUP_META, ARRAY_META = ("zarr.json", "zarr.json") if ZARR3 else (".zattrs", ".zarray")
+GROUP_META, ARRAY_META = ("zarr.json", "zarr.json") if _ZARR3 else (".zattrs", ".zarray")
 CONFIG = tiny_config(3)
 # A driver: argv = mode, folder. Sample 3 fails when "fail" is in the mode; with "block" the
 # labeller of sample 2 writes folder/waiting and waits for folder/go; "kill-install" and
