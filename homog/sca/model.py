@@ -205,7 +205,7 @@ class ReducedOrderModel:
                              f"{type(loading).__name__}")
         if failure not in ("raise", "truncate"):
             raise ValueError(f"failure must be 'raise' or 'truncate', got {failure!r}")
-        check_int(max_cuts, "max_cuts", 0)
+        max_cuts = check_int(max_cuts, "max_cuts", 0)
         check_callable(progress, "progress", "(done, total)")
         check_callable(stop, "stop", "(strain, stress) -> bool")
         steps = loading.for_dimension(self.ndim)
