@@ -172,7 +172,9 @@ def test_krylov_steps_follow_the_non_local_coupling_through_the_peak():
     mats = {0: VonMisesDamage(100.0, 0.3, LinearHardening(0.5, 0.5), onset=0.01,
                               softening_strain=0.02, nonlocal_length=0.15),
             1: LinearElastic(500.0, 0.19)}
-    rom = build_rom(disc_labels(24, 0.3), mats, {0: 90, 1: 20}, adaptive=None)  # 330 unknowns
+    # 330 unknowns. The clustering is pinned (tol of the elastic solves): these raw increments
+    # have no step cutting, and past the peak some clusterings of this disc need rom.run's cuts
+    rom = build_rom(disc_labels(24, 0.3), mats, {0: 90, 1: 20}, adaptive=None, tol=1e-6)
     curves = []
     for krylov_from in (300, 10**9):
         solver = rom.online_solver(tol=1e-10, scs_tol=1e-10)
