@@ -218,13 +218,20 @@ def test_compiled_and_array_stiffness_paths_agree(monkeypatch):
     from kernels import pointwise
     from kernels.stiffness_field import StiffnessField
     rng = np.random.default_rng(0)
-    labels = rng.integers(0, 3, size=(9, 8, 7))
+    labels = rng.integers(0, 4, size=(9, 8, 7))
     C2 = transversely_isotropic(200.0, 20.0, 0.25, 0.4, 8.0)
-    stiff = {0: MATRIX, 1: FIBRE, 2: C2}
+    # a fully anisotropic phase: couplings that are zero in the others (which the compiled
+    # product skips when they are zero in every phase) must still be applied where it sits
+    B = rng.normal(size=(6, 6))
+    C3 = B @ B.T + 6.0 * np.eye(6)
+    stiff = {0: MATRIX, 1: FIBRE, 2: C2, 3: C3}
     e = rng.normal(size=(6,) + labels.shape)
     compiled = StiffnessField(labels, stiff).apply(e, np.empty_like(e))
+    only_isotropic = StiffnessField(labels % 2, stiff).apply(e, np.empty_like(e))
     monkeypatch.setattr(pointwise, "compiled", lambda *a: False)
     arrays = StiffnessField(labels, stiff).apply(e, np.empty_like(e))
-    ref = np.einsum("...ab,b...->a...", np.stack([MATRIX, FIBRE, C2])[labels], e)
+    ref = np.einsum("...ab,b...->a...", np.stack([MATRIX, FIBRE, C2, C3])[labels], e)
+    iso_ref = np.einsum("...ab,b...->a...", np.stack([MATRIX, FIBRE])[labels % 2], e)
+    np.testing.assert_allclose(only_isotropic, iso_ref, rtol=1e-13, atol=1e-12)
     np.testing.assert_allclose(compiled, ref, rtol=1e-13, atol=1e-12)
     np.testing.assert_allclose(arrays, ref, rtol=1e-13, atol=1e-12)
