@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernels.memory import available_bytes
+from kernels.memory import check_memory
 from kernels.tensors import MANDEL_NAMES, PLANE_INDICES, SQRT2
 
 #: Tensor component names accepted by the helpers, mapped to Mandel indices.
@@ -144,13 +144,8 @@ class LoadPath:
                 )
         self.segments = segments
         total = sum(s.steps for s in segments)
-        needed, free = total * _BYTES_PER_INCREMENT, available_bytes(np)
-        if needed > free:
-            raise MemoryError(
-                f"a load path of {total} increments needs about {needed / 2**30:.1f} GiB for it "
-                f"and its response but only {free / 2**30:.1f} GiB of RAM is free: use fewer "
-                "steps"
-            )
+        check_memory(total * _BYTES_PER_INCREMENT, np,
+                     f"a load path of {total} increments (with its response)", "use fewer steps")
         start = np.zeros(6)
         targets = []
         for segment in segments:

@@ -17,12 +17,16 @@ def available_bytes(xp: Any) -> int:
     return int(psutil.virtual_memory().available)
 
 
-def check_memory(needed: int, xp: Any, what: str) -> None:
-    """Raise ``MemoryError`` naming ``what`` when ``needed`` bytes exceed the free memory."""
+GRID_ADVICE = "use a coarser grid, a machine with more memory, or another backend"
+
+
+def check_memory(needed: int, xp: Any, what: str, advice: str = GRID_ADVICE) -> None:
+    """Raise ``MemoryError`` naming ``what`` and ``advice`` (what to do; by default about
+    the grid) when ``needed`` bytes exceed the free memory."""
     free = available_bytes(xp)
     if needed > free:
         where = "GPU" if xp.__name__ == "cupy" else "RAM"
         raise MemoryError(
             f"{what} needs about {needed / GIB:.2f} GiB but only {free / GIB:.2f} GiB of {where} "
-            "is free: use a coarser grid, a machine with more memory, or another backend"
+            f"is free: {advice}"
         )
