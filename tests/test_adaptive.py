@@ -276,3 +276,75 @@ def test_an_elastic_phase_made_adaptive_never_splits(micro):
     assert r.info["clusters_history"] == []
     np.testing.assert_array_equal(r.stress, rom.run(uniaxial_stress(0.02, 10),
                                                     adaptivity=None).stress)
+
+
+# --------------------------------------------------------------------------- plastic probe
+def test_with_feature_adds_a_standardized_weighted_column():
+    from homog.sca.clustering import with_feature
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 9)).astype(np.float32)
+    values = 3.0 + 0.01 * rng.normal(size=500)
+    Y = with_feature(X, values, 2.0)
+    assert Y.shape == (500, 10) and np.array_equal(Y[:, :9], X)
+    # the new column's variance is weight² times the 9 unit-variance columns together
+    assert np.var(Y[:, 9]) == pytest.approx(4.0 * 9, rel=1e-5)
+    assert abs(np.mean(Y[:, 9])) < 1e-4
+    assert with_feature(X, np.full(500, 0.3), 2.0) is X  # a constant adds nothing
+
+
+def plastic_spread(cluster_labels, eqps, mask):
+    """Within-cluster variance of ε̄p over the voxels of ``mask``, over its total variance."""
+    cl, e = cluster_labels[mask], eqps[mask]
+    within = sum(np.sum((e[cl == c] - e[cl == c].mean()) ** 2) for c in np.unique(cl))
+    return within / np.sum((e - e.mean()) ** 2)
+
+
+def test_a_plastic_probe_separates_the_voxels_where_plastic_strain_concentrates(micro):
+    """The probe's ε̄p joins the clustering features of the softening matrix: the clusters
+    (initial and fine) then split its plastic strain field much better than those of the
+    elastic concentration alone, and the probe is recorded in the model."""
+    from homog.dns import dns
+    mats = {0: damage(), 1: FIBRE}
+    probe = uniaxial_stress(0.006, 3)
+    eqps = dns(micro, {0: mats[0].effective, 1: FIBRE}, probe,
+               discretization="spectral", save_fields="last").fields["eqps"][-1]
+    mask = micro.labels == 0
+    plain = build_rom(micro, mats, {0: 6, 1: 2}, adaptive={0: 24})
+    probed = build_rom(micro, mats, {0: 6, 1: 2}, adaptive={0: 24}, probe=probe,
+                       probe_weight=3.0)
+    for rom in (plain, probed):
+        rom.spread = plastic_spread(rom.cluster_labels, eqps, mask)
+        rom.fine_spread = plastic_spread(rom.hierarchy.fine_labels, eqps, mask)
+    assert probed.spread < 0.5 * plain.spread
+    assert probed.fine_spread < 0.5 * plain.fine_spread
+    assert probed.info["probe"] == {"increments": 3, "weight": 3.0, "phases": [0]}
+    assert probed.info["timings"]["probe_s"] > 0
+    # the fibres (elastic) keep the clusters of their concentration alone
+    fibres = micro.labels == 1
+    assert np.array_equal(probed.cluster_labels[fibres], plain.cluster_labels[fibres])
+
+
+def test_a_saved_probed_model_keeps_its_probe_record(tmp_path, micro):
+    from homog.sca.model import load_rom
+    rom = build_rom(micro, {0: damage(), 1: FIBRE}, {0: 4, 1: 2}, adaptive=None,
+                    probe=uniaxial_stress(0.006, 2))
+    rom.save(tmp_path / "probed.npz")
+    again = load_rom(tmp_path / "probed.npz")
+    assert again.info["probe"] == rom.info["probe"]
+    assert np.array_equal(again.cluster_labels, rom.cluster_labels)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"probe": 0.006}, "probe must be a LoadPath"),
+    ({"probe": uniaxial_stress(0.006, 2), "probe_weight": 0.0}, "probe_weight"),
+    ({"probe": uniaxial_stress(0.006, 2), "probe_weight": float("nan")}, "probe_weight"),
+])
+def test_bad_probes_are_refused(micro, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        build_rom(micro, {0: damage(), 1: FIBRE}, {0: 4, 1: 2}, **kwargs)
+
+
+def test_a_probe_of_elastic_phases_is_refused(micro):
+    with pytest.raises(ValueError, match="no phase has a plastic strain"):
+        build_rom(micro, {0: LinearElastic(100.0, 0.3), 1: FIBRE}, {0: 4, 1: 2},
+                  probe=uniaxial_stress(0.006, 2))

@@ -183,7 +183,8 @@ def test_load_path_builders_name_their_arguments():
 
 
 def test_a_load_path_too_long_for_memory_is_refused_before_allocating():
-    with pytest.raises(MemoryError, match="a load path of 1000000000000 increments.*use fewer steps"):
+    with pytest.raises(MemoryError,
+                       match="a load path of 1000000000000 increments.*use fewer steps"):
         loading.uniaxial_stress(0.01, 10**12)
 
 

@@ -32,6 +32,7 @@ def cluster_strain_concentration(
     seed: int = 0,
     scaling: str = "standardize",
     fit_points: int = 20_000,
+    extra_features: Mapping[int, tuple[np.ndarray, float]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cluster map of a strain-concentration field.
 
@@ -45,6 +46,9 @@ def cluster_strain_concentration(
         no component dominates the distance) or "none" (raw components).
     fit_points : phases with more voxels fit k-means on this many seeded samples, then
         assign every voxel to its nearest centre.
+    extra_features : phase label -> (values (N,) over the flattened grid, weight): one more
+        feature for the voxels of that phase (:func:`with_feature`), e.g. the plastic strain
+        of a probe (``build_rom(..., probe=...)``).
 
     Returns ``(cluster_labels, cluster_phases)``: an int32 grid of cluster ids 0..K−1 and the
     phase label of every cluster, shape (K,).
@@ -72,6 +76,9 @@ def cluster_strain_concentration(
                 f"{idx.size} voxels"
             )
         X = phase_features(features, idx, scaling)
+        if extra_features and phase in extra_features:
+            values, weight = extra_features[phase]
+            X = with_feature(X, values[idx], weight)
         local = kmeans_labels(X, k, seed, fit_points)
         local = _canonical_order(local, features[0, idx], k)
         cluster_labels[idx] = len(phases) + local
@@ -90,6 +97,18 @@ def phase_features(features: np.ndarray, idx: np.ndarray, scaling: str) -> np.nd
         X -= X.mean(axis=0)  # in place: X is this phase's own copy of the features
         X /= np.where(std > 1e-12 * max(std.max(), 1e-300), std, 1.0)
     return X
+
+
+def with_feature(X: np.ndarray, values: np.ndarray, weight: float) -> np.ndarray:
+    """``X`` (n, f) with one more column: ``values`` (n,) standardized (zero mean, unit
+    variance) times ``weight`` · √f, so that the new feature carries ``weight``² times the
+    variance of all f standardized columns together. A constant ``values`` adds nothing (X is
+    returned as it is)."""
+    std = float(np.std(values))
+    if not std > 1e-12 * max(float(np.max(np.abs(values))), 1e-300):
+        return X
+    column = (values - np.mean(values)) * (weight * np.sqrt(X.shape[1]) / std)
+    return np.concatenate([X, column[:, None].astype(X.dtype)], axis=1)
 
 
 def kmeans_labels(X: np.ndarray, k: int, seed: int, fit_points: int = 20_000) -> np.ndarray:

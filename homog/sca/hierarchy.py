@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from homog.nonlocal_average import cluster_weights
-from homog.sca.clustering import _canonical_order, kmeans_labels, phase_features
+from homog.sca.clustering import _canonical_order, kmeans_labels, phase_features, with_feature
 from homog.sca.interaction import interaction_parts
 
 
@@ -155,12 +155,16 @@ def adaptive_phases(materials: Mapping[int, Any]) -> dict[int, int]:
 def build_hierarchy(concentration: np.ndarray, labels: np.ndarray, n_clusters: Mapping[int, int],
                     n_fine: Mapping[int, int], *, seed: int = 0, scaling: str = "standardize",
                     lengths: Any = None, discretization: str = "willot",
-                    backend: Any = "auto") -> ClusterHierarchy:
+                    backend: Any = "auto",
+                    extra_features: Mapping[int, tuple[np.ndarray, float]] | None = None
+                    ) -> ClusterHierarchy:
     """Offline stage of adaptive SCA (module docstring).
 
     ``concentration``: A(x), (ncomp, ncomp, *grid); ``n_clusters``: initial clusters per phase
     (the static clustering, same seed); ``n_fine``: fine clusters of each adaptive phase
     (≥ its initial count, ≤ its voxels). Phases not in ``n_fine`` keep their static clusters.
+    ``extra_features``: as in :func:`~homog.sca.clustering.cluster_strain_concentration`, for
+    the initial and the fine clusters alike.
     """
     ncomp = concentration.shape[0]
     features = concentration.reshape(ncomp * ncomp, -1)
@@ -172,6 +176,9 @@ def build_hierarchy(concentration: np.ndarray, labels: np.ndarray, n_clusters: M
         idx = np.flatnonzero(flat == phase)
         k = int(n_clusters[phase])
         X = phase_features(features, idx, scaling)
+        if extra_features and phase in extra_features:
+            values, weight = extra_features[phase]
+            X = with_feature(X, values[idx], weight)
         local = _canonical_order(kmeans_labels(X, k, seed), features[0, idx], k)
         fine = int(n_fine.get(phase, k))
         if not k <= fine <= idx.size:

@@ -10,15 +10,17 @@ reference medium. ``ReducedOrderModel.run`` runs the online stage (:mod:`homog.s
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
+from homog.dns import dns
 from homog.inputs import check_callable, check_int, labels_and_lengths, materials_for_labels
 from homog.loading import LoadPath
-from homog.materials import Material
+from homog.materials import Material, VonMisesDamage
 from homog.nonlocal_average import cluster_weights
 from homog.response import Response
 from homog.sca.adaptive import AdaptiveStepper, Adaptivity
@@ -33,7 +35,7 @@ from homog.sca.interaction import interaction_parts, interaction_tensors
 from homog.sca.io import read_rom, save_rom
 from homog.sca.online import OnlineSolver, isotropic_fit
 from kernels import ConvergenceError, elastic_homogenization
-from kernels.arraymodule import to_numpy
+from kernels.arraymodule import real_scalar, to_numpy
 from kernels.tensors import PLANE_INDICES
 
 
@@ -322,6 +324,8 @@ def build_rom(
     lengths: Any = None,
     progress: Any = None,
     adaptive: Mapping[int, int] | str | None = "auto",
+    probe: LoadPath | None = None,
+    probe_weight: float = 1.0,
 ) -> ReducedOrderModel:
     """Offline stage of SCA: a :class:`ReducedOrderModel` of ``microstructure``.
 
@@ -352,7 +356,19 @@ def build_rom(
         ``adaptive[phase]`` fine clusters over each listed phase, which ``run`` refines where
         the strain localizes. "auto" (default): the inelastic phases, with 8 × their initial
         count in phases that can soften (damage), 4 × in the others (at most their voxels;
-        measured, docs/adaptive.md); None: static clusters (as CRATE's SCA)."""
+        measured, docs/adaptive.md); None: static clusters (as CRATE's SCA).
+    probe : a plastic probe (docs/adaptive.md), for models of softening RVEs: a short load
+        path that the full-field solver (:func:`homog.dns`, same materials and
+        ``discretization``) runs on the RVE before the clustering. The equivalent plastic
+        strain it ends with joins the clustering features of the inelastic phases (those with
+        an ε̄p state), for the initial and the fine clusters, so that the voxels where plastic
+        strain localizes get clusters of their own. Give the path of the load the model will
+        run, up to about the strain where damage starts; it costs a DNS of that many
+        increments. Measured on eight random 48² RVEs to failure (issue 16's case, probe
+        ``uniaxial_stress(0.006, 6)``, five k-means seeds): mean |peak error| 2.1 % against
+        5.5 % without; the toughness error is no smaller (mean |error| 36 % against 34 %).
+    probe_weight : weight of the probe's feature against the ncomp² concentration components
+        together (:func:`homog.sca.clustering.with_feature`; default 1)."""
     labels, lengths = labels_and_lengths(microstructure, lengths)
     materials = materials_for_labels(materials, labels)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
@@ -362,6 +378,12 @@ def build_rom(
     if scaling not in SCALINGS:
         raise ValueError(f"scaling = {scaling!r}: use one of {list(SCALINGS)}")
     check_callable(progress, "progress", "(stage_name)")
+    if probe is not None and not isinstance(probe, LoadPath):
+        raise ValueError(f"probe must be a LoadPath (e.g. homog.loading.uniaxial_stress(0.006, "
+                         f"6)) or None, got {type(probe).__name__}")
+    weight = real_scalar(probe_weight)
+    if weight is None or not (math.isfinite(weight) and weight > 0):
+        raise ValueError(f"probe_weight = {probe_weight!r} must be a finite number > 0")
     counts = None
     if cluster_labels is None:
         counts = _counts_for_phases(validate_cluster_counts(n_clusters), labels)
@@ -373,6 +395,13 @@ def build_rom(
                                      discretization=discretization,
                                      return_concentration=cluster_labels is None)
     timings["strain_concentration_s"] = time.perf_counter() - t
+    extra = None
+    if probe is not None and cluster_labels is None:
+        _stage(progress, "plastic probe (full-field solve)")
+        t = time.perf_counter()
+        extra = _probe_features(labels, materials, probe, weight, lengths, discretization,
+                                backend)
+        timings["probe_s"] = time.perf_counter() - t
     _stage(progress, "clustering (k-means per phase)")
     t = time.perf_counter()
     fine = _fine_counts(adaptive, counts, materials, labels) if cluster_labels is None else {}
@@ -382,13 +411,14 @@ def build_rom(
         elastic.strain_concentration = None
         hierarchy = build_hierarchy(A, labels, counts, fine, seed=seed, scaling=scaling,
                                     lengths=lengths, discretization=discretization,
-                                    backend=backend)
+                                    backend=backend, extra_features=extra)
         del A
         cl, phases, D1, D2 = hierarchy.cut(hierarchy.initial)
     elif cluster_labels is None:
         A = to_numpy(elastic.strain_concentration)
         elastic.strain_concentration = None  # A is only needed for the clustering: free it
-        cl, phases = cluster_strain_concentration(A, labels, counts, seed=seed, scaling=scaling)
+        cl, phases = cluster_strain_concentration(A, labels, counts, seed=seed, scaling=scaling,
+                                                  extra_features=extra)
         del A
     else:
         cl, phases = _custom_clusters(cluster_labels, labels)
@@ -405,8 +435,35 @@ def build_rom(
     lengths = tuple(lengths) if lengths is not None else (1.0,) * labels.ndim
     if hierarchy is not None:
         info["fine_clusters"] = fine
+    if extra is not None:
+        info["probe"] = {"increments": probe.nsteps, "weight": weight,
+                         "phases": sorted(extra)}
     return ReducedOrderModel(cl, phases, D1, D2, elastic.C_eff, materials, lengths, info,
                              hierarchy)
+
+
+def _probe_features(labels: np.ndarray, materials: Mapping[int, Material], probe: LoadPath,
+                    weight: float, lengths: Any, discretization: str,
+                    backend: Any) -> dict[int, tuple[np.ndarray, float]]:
+    """phase -> (ε̄p (N,) at the end of the probe's full-field solve, weight) for the
+    inelastic phases (build_rom's ``probe``), with damage materials replaced by their
+    undamaged von Mises laws."""
+    phases = [p for p, m in materials.items() if "eqps" in dict(m.state_variables)]
+    if not phases:
+        raise ValueError("probe: no phase has a plastic strain (ε̄p) to probe; the materials "
+                         "are all elastic, so drop the probe")
+    # the undamaged laws: the probe shows where plastic strain concentrates, before softening
+    undamaged = {p: m.effective if isinstance(m, VonMisesDamage) else m
+                 for p, m in materials.items()}
+    try:
+        response = dns(labels, undamaged, probe, lengths=lengths, discretization=discretization,
+                       backend=backend, save_fields="last")
+    except ConvergenceError as exc:
+        raise ConvergenceError(f"the plastic probe did not converge ({exc}): end it before the "
+                               "RVE fails (a smaller strain)", exc.iterations,
+                               exc.residual) from None
+    eqps = np.asarray(response.fields["eqps"][-1], dtype=float).reshape(-1)
+    return {p: (eqps, weight) for p in phases}
 
 
 def _fine_counts(adaptive: Any, counts: dict[int, int], materials: Mapping[int, Material],
