@@ -136,6 +136,12 @@ BAD = [
     (("failure",), {"drop": 1.5}, r"failure.drop = 1.5 must lie in \(0, 1\)"),
     (("colour",), 1, r"unknown key\(s\) \['colour'\]"),
     (("materials", "matrix", "nu"), 0.6, "phase 0"),
+    (("rom", "probe"), {"strain": 0.01}, "rom.probe needs strain and steps"),
+    (("rom", "probe"), {"strain": -0.01, "steps": 3}, r"rom.probe.strain = -0.01 must be"),
+    (("rom", "probe"), {"strain": 0.2, "steps": 3}, "must be below loading.max_strain = 0.1"),
+    (("rom", "probe"), {"strain": 0.01, "steps": 0}, "rom.probe.steps = 0 must be a positive"),
+    (("rom", "probe"), {"strain": 0.01, "steps": 3, "axis": 1},
+     r"rom.probe: unknown key\(s\) \['axis'\]"),
 ]
 
 
@@ -172,3 +178,32 @@ def test_the_shipped_example_is_the_examples_file_and_validates(tmp_path, capsys
     assert err == ["homog database: error: no example database configuration 'nope'; examples: "
                    "['fibres']", f"homog database: error: -o {tmp_path / 'no' / 'f.toml'}: "
                    f"folder {tmp_path / 'no'} does not exist"]
+
+
+def test_a_plastic_probe_is_the_start_of_the_samples_own_path():
+    """``[rom] probe`` builds each sample's model with ``build_rom(..., probe=...)`` along the
+    first ``strain`` of the sample's [loading] path: the stored curve is that of the model
+    built by hand with the same probe; absent, the configuration keeps its fingerprint."""
+    from homog.database.config import generator_arguments, loading_path
+    from homog.database.sample import simulate
+    from homog.failure import run_to_failure
+    from homog.loading import uniaxial_stress
+    from homog.materials import from_config
+    from homog.sca.model import build_rom
+
+    plain = load_config(tomllib.loads(CONFIG))
+    assert "probe" not in plain.data["rom"]
+    probed = load_config(tomllib.loads(
+        CONFIG.replace("[rom]\n", "[rom]\nprobe = { strain = 0.01, steps = 2 }\n")))
+    assert probed.fingerprint != plain.fingerprint
+    spec = probed.sample_spec(design_points(probed)[0], "doe", 0)
+    spec["loading"]["max_strain"], spec["loading"]["steps"] = 0.02, 4
+    out = simulate(spec)
+    generator, arguments = generator_arguments(spec["microstructure"])
+    ms = generator(**arguments, seed=spec["seed"]).voxelize(tuple(spec["microstructure"]["shape"]))
+    rom = build_rom(ms, from_config({"phases": spec["materials"]}), {0: 2, 1: 1},
+                    seed=spec["seed"], adaptive=None, discretization="willot",
+                    probe=uniaxial_stress(0.01, 2, spec["loading"].get("axis", 0)))
+    assert rom.info["probe"]["increments"] == 2
+    ref = run_to_failure(rom, loading_path(spec["loading"]), drop=spec["failure"]["drop"])
+    np.testing.assert_allclose(out["arrays"]["stress"], ref.stress, rtol=1e-9, atol=1e-12)

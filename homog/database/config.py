@@ -44,6 +44,7 @@ import csv
 import hashlib
 import inspect
 import json
+import math
 import os
 import sys
 import zlib
@@ -89,7 +90,7 @@ LOAD_TYPES = ("uniaxial", "uniaxial_strain", "shear", "biaxial")
 SECTIONS = ("samples", "seed", "replicates", "design", "variables", "microstructure",
             "materials", "rom", "loading", "failure", "store")
 _LOADING_KEYS = ("type", "max_strain", "steps", "axis", "ratio")
-_ROM_KEYS = ("clusters", "scs", "adaptive", "discretization", "labeller")
+_ROM_KEYS = ("clusters", "scs", "adaptive", "discretization", "labeller", "probe")
 _FAILURE_KEYS = ("drop",)
 _STORE_KEYS = ("microstructure",)
 _DESIGN_KEYS = ("method", "table", "rows")
@@ -316,6 +317,10 @@ def _validate(raw: dict[str, Any], folder: Path) -> DatabaseConfig:
     if rom.get("labeller", "sca") not in ("sca", "dns"):
         raise ValueError(f"rom.labeller = {rom['labeller']!r}; allowed: 'sca' (the reduced-order "
                          "model, the default), 'dns' (the full-field FFT solver)")
+    if "probe" in rom:  # absent: no plastic probe (not recorded, so older stores resume)
+        loading_table = raw.get("loading")
+        _probe(rom["probe"], loading_table.get("max_strain")
+               if isinstance(loading_table, dict) else None)
     rom.setdefault("scs", "regression")
     if rom["scs"] not in ("regression", "projection"):
         raise ValueError(f"rom.scs = {rom['scs']!r}; allowed: 'regression', 'projection'")
@@ -531,6 +536,23 @@ def _adaptive(value: Any, phases: dict[str, int], clusters: dict[str, Any]) -> N
             raise ValueError(f"rom.adaptive.{key} = {count} must exceed the phase's "
                              f"{counts[phases[key]]} initial clusters (rom.clusters): the fine "
                              "clusters the adaptive model splits into")
+
+
+def _probe(value: Any, max_strain: Any) -> None:
+    """Check ``rom.probe``: { strain = <probe's largest strain>, steps = <increments> }."""
+    table = _table(value, "rom.probe", ("strain", "steps"))
+    if "strain" not in table or "steps" not in table:
+        raise ValueError("rom.probe needs strain and steps, e.g. probe = { strain = 0.01, "
+                         "steps = 6 }: a short full-field solve along the sample's load, "
+                         "to about the strain where damage starts (docs/adaptive.md)")
+    strain = table["strain"]
+    if (isinstance(strain, bool) or not isinstance(strain, int | float)
+            or not math.isfinite(strain) or strain <= 0):
+        raise ValueError(f"rom.probe.strain = {strain!r} must be a finite number > 0")
+    if isinstance(max_strain, int | float) and strain >= max_strain:
+        raise ValueError(f"rom.probe.strain = {strain} must be below loading.max_strain = "
+                         f"{max_strain}: the probe is a short start of the sample's path")
+    _positive_int(table["steps"], "rom.probe.steps")
 
 
 def _check_target(v: Variable, config: DatabaseConfig) -> None:

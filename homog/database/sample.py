@@ -127,9 +127,14 @@ def _realization(spec: Mapping[str, Any], seed: int,
         adaptive = spec["rom"].get("adaptive", False)
         if isinstance(adaptive, dict):
             adaptive = {int(k): int(v) for k, v in adaptive.items()}
+        probe = spec["rom"].get("probe")
+        if probe is not None:  # a short start of the sample's own path (build_rom's probe)
+            probe = loading_path({**spec["loading"], "max_strain": probe["strain"],
+                                  "steps": probe["steps"]})
         rom = build_rom(ms, materials, counts, seed=seed,
                         adaptive=adaptive if adaptive is not False else None,
-                        discretization=spec["rom"].get("discretization", "willot"))
+                        discretization=spec["rom"].get("discretization", "willot"),
+                        probe=probe)
         clusters, t2 = int(rom.K), time.perf_counter()
         response = run_to_failure(rom, path, drop=drop, scs=spec["rom"]["scs"])
     t3 = time.perf_counter()
