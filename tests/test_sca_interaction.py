@@ -77,3 +77,19 @@ def test_clustering_is_seeded_and_stays_inside_phases():
         cluster_strain_concentration(A, labels, {0: 5}, seed=4)
     with pytest.raises(ValueError, match="between 1 and"):
         cluster_strain_concentration(A, labels, {0: 5, 1: 10_000}, seed=4)
+
+
+@pytest.mark.parametrize("backend", ["scipy", "pyfftw"])
+def test_indicator_spectra_in_batches_with_a_partial_last_one(monkeypatch, backend):
+    """Small frequency chunks force the indicators through several batches (the last one
+    partial) and the products through several chunks: the same parts as in one pass."""
+    import homog.sca.interaction as interaction
+    pytest.importorskip(backend)
+    rng = np.random.default_rng(2)
+    K, shape = 7, (10, 12)
+    cl = rng.integers(0, K, size=shape)
+    whole = interaction_parts(cl, K, backend=backend)
+    monkeypatch.setattr(interaction, "_CHUNK_BYTES", 3 * 8 * cl.size)  # batches of 3: 3, 3, 1
+    batched = interaction_parts(cl, K, backend=backend)
+    for a, b in zip(whole, batched):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-14 * np.abs(a).max())

@@ -110,15 +110,17 @@ def _interaction_parts(cluster_labels: Any, K: int, lengths: Any, discretization
         raise ValueError(f"cluster labels must use every id 0..{K - 1} at least once")
     labels = xp.asarray(host.reshape(shape).astype(np.int32))
     grid = frequency_grid(shape, lengths, discretization, xp)
-    # spectra of all cluster indicators, (K, nh) complex, in batches of clusters
+    # spectra of all cluster indicators, (K, nh) complex, in batches of clusters through one
+    # planned transform (ids past K in the last batch give zero indicators)
     spectra = xp.empty((K, nh), dtype=np.complex128)
-    batch = max(1, _CHUNK_BYTES // (8 * N))
+    batch = min(K, max(1, _CHUNK_BYTES // (8 * N)))
+    indicators = backend.empty_real((batch,) + shape)
+    plan = backend.plan(indicators, backend.empty_spectrum(indicators.shape))
     for start in range(0, K, batch):
-        ids = xp.arange(start, min(start + batch, K), dtype=np.int32)
-        indicator = (labels[None] == ids.reshape((-1,) + (1,) * d)).astype(np.float64)
-        out = backend.empty_spectrum(indicator.shape)
-        backend.rfftn(indicator, out)
-        spectra[start:start + ids.size] = out.reshape(ids.size, nh)
+        ids = xp.arange(start, start + batch, dtype=np.int32)
+        indicators[...] = labels[None] == ids.reshape((-1,) + (1,) * d)
+        count = min(batch, K - start)
+        spectra[start:start + count] = plan.forward()[:count].reshape(count, nh)
     real = spectra.view(np.float64)  # (K, 2 nh): Re(conj a · b) summed = dot of interleaved rows
     n = grid.directions.reshape(d, -1)
     weight = xp.full((nh, 2), 2.0)
