@@ -74,6 +74,31 @@ def test_build_keeps_a_hierarchy_for_the_plastic_matrix_unless_static(tmp_path, 
     assert load_rom(tmp_path / "static.npz").hierarchy is None
 
 
+def test_build_with_a_plastic_probe(tmp_path, capsys):
+    from homog.loading import uniaxial_strain
+    from homog.materials import reference_materials_path
+    from homog.sca import build_rom, load_rom
+
+    np.save(tmp_path / "micro.npy", disc_labels(16, 0.3))
+    args = ["build", str(tmp_path / "micro.npy"), "--clusters", "0=4,1=2", "--static",
+            "--probe-strain", "0.01", "--probe-steps", "2", "--probe-load", "uniaxial-strain",
+            "--probe-axis", "1", "-o", str(tmp_path / "probed.npz")]
+    assert main(args) == 0
+    assert "plastic probe" in capsys.readouterr().out
+    rom = load_rom(tmp_path / "probed.npz")
+    assert rom.info["probe"]["increments"] == 2
+    # the model of build_rom with the same probe path (uniaxial strain along axis 1)
+    ref = build_rom(disc_labels(16, 0.3), reference_materials_path(), {0: 4, 1: 2},
+                    adaptive=None, probe=uniaxial_strain(0.01, 2, 1))
+    assert np.array_equal(rom.cluster_labels, ref.cluster_labels)
+    for other in (None, uniaxial_strain(0.01, 2, 0)):  # the probe, and its axis, count
+        plain = build_rom(disc_labels(16, 0.3), reference_materials_path(), {0: 4, 1: 2},
+                          adaptive=None, probe=other)
+        assert not np.array_equal(rom.cluster_labels, plain.cluster_labels)
+    with pytest.raises(SystemExit):  # argparse: a cyclic probe is not a choice
+        main(args[:-2] + ["--probe-load", "cyclic", "-o", str(tmp_path / "x.npz")])
+
+
 def test_demo_writes_every_output(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "-o", str(out), "--size", "32", "--steps", "4",

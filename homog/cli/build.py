@@ -9,11 +9,14 @@ import argparse
 import time
 
 from homog.cli._options import (
+    LOADS,
     add_microstructure_options,
     add_threads_option,
     check_output,
+    loading_from_args,
     microstructure_from_args,
 )
+from homog.loading import LoadPath
 from homog.materials import reference_materials_path
 from homog.sca.model import build_rom
 from kernels.fft import BACKENDS
@@ -34,9 +37,29 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="static clusters only (no hierarchy of fine clusters for adaptive SCA, "
                    "which inelastic phases get by default): a faster build and a smaller file; "
                    "the UMAT runs the static clusters either way")
+    probe = p.add_argument_group(
+        "plastic probe", "a short full-field solve whose plastic strain joins the clustering "
+        "features of the inelastic phases (build_rom's probe, docs/adaptive.md): for softening "
+        "RVEs, run along the load the model will see, to about the strain where damage starts")
+    probe.add_argument("--probe-strain", type=float, metavar="STRAIN",
+                       help="strain amplitude of the probe (no probe without it)")
+    probe.add_argument("--probe-steps", type=int, default=6, help="increments of the probe")
+    probe.add_argument("--probe-load", choices=[k for k in LOADS if k != "cyclic"],
+                       default="uniaxial", help="load type of the probe (as homog run's --load)")
+    probe.add_argument("--probe-axis", type=int, default=0, choices=(0, 1, 2),
+                       help="loading axis of the probe")
     add_threads_option(p)
     p.add_argument("-o", "--output", required=True, help="ROM file (.npz)")
     p.set_defaults(func=run)
+
+
+def probe_from_args(args: argparse.Namespace) -> LoadPath | None:
+    """The probe's LoadPath of the --probe-* options, None without --probe-strain."""
+    if args.probe_strain is None:
+        return None
+    return loading_from_args(argparse.Namespace(
+        load=args.probe_load, strain=args.probe_strain, steps=args.probe_steps,
+        axis=args.probe_axis, cycles=1))
 
 
 def parse_clusters(text: str) -> dict[int, int]:
@@ -65,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     rom = build_rom(ms, materials, clusters, backend=args.backend,
                     seed=args.seed, adaptive=None if args.static else "auto",
+                    probe=probe_from_args(args),
                     progress=lambda stage: print(f"... {stage}", flush=True))
     rom.save(args.output)
     timings = ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in rom.info["timings"].items())
