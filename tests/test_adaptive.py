@@ -348,3 +348,12 @@ def test_a_probe_of_elastic_phases_is_refused(micro):
     with pytest.raises(ValueError, match="no phase has a plastic strain"):
         build_rom(micro, {0: LinearElastic(100.0, 0.3), 1: FIBRE}, {0: 4, 1: 2},
                   probe=uniaxial_stress(0.006, 2))
+
+
+def test_a_probe_that_does_not_yield_or_meets_a_ready_clustering_is_refused(micro):
+    with pytest.raises(ValueError, match="no plastic strain pattern"):
+        build_rom(micro, {0: damage(), 1: FIBRE}, {0: 4, 1: 2},
+                  probe=uniaxial_stress(0.001, 1))  # elastic: σ11 ≈ 0.14 < σy 0.5
+    with pytest.raises(ValueError, match="cluster_labels"):
+        build_rom(micro, {0: damage(), 1: FIBRE}, None, cluster_labels=micro.labels,
+                  probe=uniaxial_stress(0.006, 2))

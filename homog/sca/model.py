@@ -379,6 +379,9 @@ def build_rom(
     if scaling not in SCALINGS:
         raise ValueError(f"scaling = {scaling!r}: use one of {list(SCALINGS)}")
     check_callable(progress, "progress", "(stage_name)")
+    if probe is not None and cluster_labels is not None:
+        raise ValueError("probe shapes the clustering, and cluster_labels replaces it: give "
+                         "one or the other")
     if probe is not None and not isinstance(probe, LoadPath):
         raise ValueError(f"probe must be a LoadPath (e.g. homog.loading.uniaxial_stress(0.006, "
                          f"6)) or None, got {type(probe).__name__}")
@@ -397,7 +400,7 @@ def build_rom(
                                      return_concentration=cluster_labels is None)
     timings["strain_concentration_s"] = time.perf_counter() - t
     extra = None
-    if probe is not None and cluster_labels is None:
+    if probe is not None:
         _stage(progress, "plastic probe (full-field solve)")
         t = time.perf_counter()
         extra = _probe_features(labels, materials, probe, weight, lengths, discretization,
@@ -464,7 +467,13 @@ def _probe_features(labels: np.ndarray, materials: Mapping[int, Material], probe
                                "RVE fails (a smaller strain)", exc.iterations,
                                exc.residual) from None
     eqps = np.asarray(response.fields["eqps"][-1], dtype=float).reshape(-1)
-    return {p: (eqps, weight) for p in phases}
+    flat = labels.reshape(-1)
+    yielded = [p for p in phases if np.ptp(eqps[flat == p]) > 0]
+    if not yielded:
+        raise ValueError(f"the plastic probe left no plastic strain pattern in phases {phases} "
+                         f"(largest ε̄p {eqps.max():.3g}): probe to a larger strain, past the "
+                         "onset of plastic flow")
+    return {p: (eqps, weight) for p in yielded}
 
 
 def _fine_counts(adaptive: Any, counts: dict[int, int], materials: Mapping[int, Material],
