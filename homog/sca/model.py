@@ -358,16 +358,17 @@ def build_rom(
         count in phases that can soften (damage), 4 × in the others (at most their voxels;
         measured, docs/adaptive.md); None: static clusters (as CRATE's SCA).
     probe : a plastic probe (docs/adaptive.md), for models of softening RVEs: a short load
-        path that the full-field solver (:func:`homog.dns`, same materials and
-        ``discretization``) runs on the RVE before the clustering. The equivalent plastic
-        strain it ends with joins the clustering features of the inelastic phases (those with
-        an ε̄p state), for the initial and the fine clusters, so that the voxels where plastic
-        strain localizes get clusters of their own. Give the path of the load the model will
-        run, up to about the strain where damage starts; it costs a DNS of that many
-        increments. Measured on eight random 48² RVEs to failure (issue 16's case, probe
-        ``uniaxial_stress(0.006, 6)``, five k-means seeds): mean |peak error| 2.1 % against
-        5.5 % without; the toughness error is no smaller (mean |error| 36 % against 34 %).
-        Not for hardening-only models: it moves their curves 2–3 % further below the DNS.
+        path that the full-field solver (:func:`homog.dns`, with the undamaged laws of the
+        materials and the same ``discretization``) runs on the RVE before the clustering.
+        The equivalent plastic strain it ends with joins the clustering features of the
+        inelastic phases (those with an ε̄p state), for the initial and the fine clusters, so
+        that the voxels where plastic strain localizes get clusters of their own. Give the
+        path of the load the model will run, up to about the strain where damage starts; it
+        costs a DNS of that many increments. Measured on eight random 48² RVEs to failure
+        (issue 16's case, probe ``uniaxial_stress(0.006, 6)``, five k-means seeds): mean
+        |peak error| 2.3 % against 5.5 % without; the toughness error is no smaller (mean
+        |error| 36 % either way) and biased low (median −28 %). Not for hardening-only
+        models: it moves their curves 2–3 % further below the DNS.
     probe_weight : weight of the probe's feature against the ncomp² concentration components
         together (:func:`homog.sca.clustering.with_feature`; default 1)."""
     labels, lengths = labels_and_lengths(microstructure, lengths)
