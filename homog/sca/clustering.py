@@ -75,10 +75,7 @@ def cluster_strain_concentration(
                 f"phase {phase}: {k!r} clusters requested; need an integer between 1 and its "
                 f"{idx.size} voxels"
             )
-        X = phase_features(features, idx, scaling)
-        if extra_features and phase in extra_features:
-            values, weight = extra_features[phase]
-            X = with_feature(X, values[idx], weight)
+        X = phase_features(features, idx, scaling, (extra_features or {}).get(phase))
         local = kmeans_labels(X, k, seed, fit_points)
         local = _canonical_order(local, features[0, idx], k)
         cluster_labels[idx] = len(phases) + local
@@ -86,9 +83,11 @@ def cluster_strain_concentration(
     return cluster_labels.reshape(labels.shape), np.asarray(phases, dtype=np.int64)
 
 
-def phase_features(features: np.ndarray, idx: np.ndarray, scaling: str) -> np.ndarray:
+def phase_features(features: np.ndarray, idx: np.ndarray, scaling: str,
+                   extra: tuple[np.ndarray, float] | None = None) -> np.ndarray:
     """Clustering features of the voxels ``idx``: (n, ncomp²) float32 from ``features``
-    (ncomp², N), standardized per component within these voxels when ``scaling`` asks."""
+    (ncomp², N), standardized per component within these voxels when ``scaling`` asks; with
+    ``extra`` = (values (N,), weight), one more column (:func:`with_feature`)."""
     X = np.empty((idx.size, features.shape[0]), dtype=np.float32)
     for column, component in enumerate(features):  # column by column: no float64 copy
         X[:, column] = component[idx]
@@ -96,6 +95,8 @@ def phase_features(features: np.ndarray, idx: np.ndarray, scaling: str) -> np.nd
         std = X.std(axis=0)
         X -= X.mean(axis=0)  # in place: X is this phase's own copy of the features
         X /= np.where(std > 1e-12 * max(std.max(), 1e-300), std, 1.0)
+    if extra is not None:
+        X = with_feature(X, extra[0][idx], extra[1])
     return X
 
 

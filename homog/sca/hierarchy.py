@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from homog.nonlocal_average import cluster_weights
-from homog.sca.clustering import _canonical_order, kmeans_labels, phase_features, with_feature
+from homog.sca.clustering import _canonical_order, kmeans_labels, phase_features
 from homog.sca.interaction import interaction_parts
 
 
@@ -175,10 +175,7 @@ def build_hierarchy(concentration: np.ndarray, labels: np.ndarray, n_clusters: M
     for phase in sorted(int(p) for p in np.unique(flat)):
         idx = np.flatnonzero(flat == phase)
         k = int(n_clusters[phase])
-        X = phase_features(features, idx, scaling)
-        if extra_features and phase in extra_features:
-            values, weight = extra_features[phase]
-            X = with_feature(X, values[idx], weight)
+        X = phase_features(features, idx, scaling, (extra_features or {}).get(phase))
         local = _canonical_order(kmeans_labels(X, k, seed), features[0, idx], k)
         fine = int(n_fine.get(phase, k))
         if not k <= fine <= idx.size:

@@ -453,7 +453,7 @@ def _probe_features(labels: np.ndarray, materials: Mapping[int, Material], probe
     """phase -> (ε̄p (N,) at the end of the probe's full-field solve, weight) for the
     inelastic phases (build_rom's ``probe``), with damage materials replaced by their
     undamaged von Mises laws."""
-    phases = [p for p, m in materials.items() if "eqps" in dict(m.state_variables)]
+    phases = sorted(adaptive_phases(materials))  # the inelastic ones: an ε̄p state
     if not phases:
         raise ValueError("probe: no phase has a plastic strain (ε̄p) to probe; the materials "
                          "are all elastic, so drop the probe")
