@@ -44,7 +44,6 @@ import csv
 import hashlib
 import inspect
 import json
-import math
 import os
 import sys
 import zlib
@@ -66,6 +65,7 @@ from homog.database.variables import (
 )
 from homog.loading import LoadPath
 from homog.materials import material_from_config
+from homog.materials._validation import positive
 from rve_gen.microstructure import default_phase_names
 
 if sys.version_info >= (3, 11):
@@ -545,10 +545,7 @@ def _probe(value: Any, max_strain: Any) -> None:
         raise ValueError("rom.probe needs strain and steps, e.g. probe = { strain = 0.01, "
                          "steps = 6 }: a short full-field solve along the sample's load, "
                          "to about the strain where damage starts (docs/adaptive.md)")
-    strain = table["strain"]
-    if (isinstance(strain, bool) or not isinstance(strain, int | float)
-            or not math.isfinite(strain) or strain <= 0):
-        raise ValueError(f"rom.probe.strain = {strain!r} must be a finite number > 0")
+    strain = positive(table["strain"], "rom.probe.strain")
     if isinstance(max_strain, int | float) and strain >= max_strain:
         raise ValueError(f"rom.probe.strain = {strain} must be below loading.max_strain = "
                          f"{max_strain}: the probe is a short start of the sample's path")

@@ -113,13 +113,12 @@ class PiecewiseLinearHardening(HardeningLaw):
         self.eps_p_table = eps
         self.sigma_y_table = sig
         self._slopes = np.diff(sig) / np.diff(eps)
-        self._interior = eps[1:-1].copy()
 
     def _segment(self, eps_p: Any) -> tuple[Any, Any]:
         """Segment index k in [0, n − 2] of every ε̄p (the last one extends past the table)
         and the array module: the count of interior table points ≤ ε̄p."""
         xp = array_module(eps_p)
-        return xp.searchsorted(xp.asarray(self._interior), eps_p, side="right"), xp
+        return xp.searchsorted(xp.asarray(self.eps_p_table[1:-1]), eps_p, side="right"), xp
 
     def sigma_y(self, eps_p: Any) -> Any:
         k, xp = self._segment(eps_p)

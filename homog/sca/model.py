@@ -10,7 +10,6 @@ reference medium. ``ReducedOrderModel.run`` runs the online stage (:mod:`homog.s
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -21,6 +20,7 @@ from homog.dns import dns
 from homog.inputs import check_callable, check_int, labels_and_lengths, materials_for_labels
 from homog.loading import LoadPath
 from homog.materials import Material, VonMisesDamage
+from homog.materials._validation import positive
 from homog.nonlocal_average import cluster_weights
 from homog.response import Response
 from homog.sca.adaptive import AdaptiveStepper, Adaptivity
@@ -35,7 +35,7 @@ from homog.sca.interaction import interaction_parts, interaction_tensors
 from homog.sca.io import read_rom, save_rom
 from homog.sca.online import OnlineSolver, isotropic_fit
 from kernels import ConvergenceError, elastic_homogenization
-from kernels.arraymodule import real_scalar, to_numpy
+from kernels.arraymodule import to_numpy
 from kernels.tensors import PLANE_INDICES
 
 
@@ -386,9 +386,7 @@ def build_rom(
     if probe is not None and not isinstance(probe, LoadPath):
         raise ValueError(f"probe must be a LoadPath (e.g. homog.loading.uniaxial_stress(0.006, "
                          f"6)) or None, got {type(probe).__name__}")
-    weight = real_scalar(probe_weight)
-    if weight is None or not (math.isfinite(weight) and weight > 0):
-        raise ValueError(f"probe_weight = {probe_weight!r} must be a finite number > 0")
+    weight = positive(probe_weight, "probe_weight")
     counts = None
     if cluster_labels is None:
         counts = _counts_for_phases(validate_cluster_counts(n_clusters), labels)
