@@ -90,6 +90,9 @@ def test_indicator_spectra_in_batches_with_a_partial_last_one(monkeypatch, backe
     cl = rng.integers(0, K, size=shape)
     whole = interaction_parts(cl, K, backend=backend)
     monkeypatch.setattr(interaction, "_CHUNK_BYTES", 3 * 8 * cl.size)  # batches of 3: 3, 3, 1
+    # products over chunks of 16 of the 140 interleaved columns, the last one partial
+    monkeypatch.setattr(interaction, "_PRODUCT_BYTES", K * 8 * 16)
+    monkeypatch.setattr(interaction, "_PRODUCT_COLUMNS", 2)
     batched = interaction_parts(cl, K, backend=backend)
     for a, b in zip(whole, batched):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-14 * np.abs(a).max())

@@ -128,7 +128,8 @@ def test_interaction_tensors_do_not_depend_on_threads(monkeypatch):
     with policy.use_threads(1):
         D1, D2 = interaction_parts(labels, 7)
     # three workers and a small chunk, so that every worker sums several chunks
-    monkeypatch.setattr(interaction, "_CHUNK_BYTES", 7 * 8 * 64)
+    monkeypatch.setattr(interaction, "_PRODUCT_BYTES", 7 * 8 * 64)
+    monkeypatch.setattr(interaction, "_PRODUCT_COLUMNS", 2)
     E1, E2 = interaction._interaction_parts(labels, 7, None, "willot", get_backend("auto"), 3)
     np.testing.assert_allclose(E1, D1, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(E2, D2, rtol=1e-12, atol=1e-14)

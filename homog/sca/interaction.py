@@ -37,6 +37,10 @@ from kernels.memory import check_memory
 from kernels.tensors import MANDEL_PAIRS, PLANE_INDICES, SQRT2
 
 _CHUNK_BYTES = 16 << 20
+#: The frequency columns of one K × K product: K·step doubles within this many bytes, and at
+#: least _PRODUCT_COLUMNS columns (an even count: the real and imaginary parts of a frequency).
+_PRODUCT_BYTES = 256 << 10
+_PRODUCT_COLUMNS = 1024
 
 
 def quartic_monomials(d: int) -> list[tuple[int, int, int, int]]:
@@ -130,19 +134,28 @@ def _interaction_parts(cluster_labels: Any, K: int, lengths: Any, discretization
         weight.reshape(-1, last, 2)[:, -1] = 1.0
     weight = weight.reshape(-1)
     quads = quartic_monomials(d)
-    step = max(2, (_CHUNK_BYTES // (8 * K)) // 2 * 2)
+    # frequency chunks whose K × step block stays in cache: the weighted copy of the block is
+    # then written and read there rather than in memory (600², 18 clusters: the products
+    # take 0.11 s with 2 048 columns against 0.21 s with the 16 MB blocks used before)
+    step = max(_PRODUCT_COLUMNS, (_PRODUCT_BYTES // (8 * K)) // 2 * 2)
     starts = list(range(0, 2 * nh, step))
 
     def products(chunk_starts: list[int]) -> Any:
         """Σ over the given frequency chunks of the weighted K×K products, per monomial."""
         S = xp.zeros((len(quads), K, K))
+        block, w = xp.empty((K, step)), xp.empty(step)
         for start in chunk_starts:
             c = slice(start, min(start + step, 2 * nh))
+            width = c.stop - c.start
             Xc = real[:, c]
             nc = xp.repeat(n[:, c.start // 2:c.stop // 2], 2, axis=1)  # one n per re/im column
-            wc = weight[c]
             for m, (a, b, e, f) in enumerate(quads):
-                S[m] += Xc @ (Xc * (wc * nc[a] * nc[b] * nc[e] * nc[f])).T
+                wm = w[:width]
+                xp.multiply(weight[c], nc[a], out=wm)
+                for axis in (b, e, f):
+                    wm *= nc[axis]
+                Yc = xp.multiply(Xc, wm, out=block[:, :width])
+                S[m] += Xc @ Yc.T
         return S
 
     if workers == 1:
