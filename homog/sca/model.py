@@ -338,10 +338,12 @@ def build_rom(
     seed : k-means random state (same seed, same model; None: unseeded).
     scaling : feature scaling of the clustering ("standardize" or "none").
     tol : relative residual of the elastic FFT solves. Their strain fields only feed the
-        clustering features, and C_eff, whose error is of order tol² (energy norm; 2e-8 at
-        1e-4). Measured over the accuracy study's 15 RVEs (docs/sca.md), 1e-4 (default; 10
-        CG iterations per load instead of 16) gives the same final-stress errors as 1e-6,
-        within the k-means scatter, and a 40 % faster strain-concentration stage.
+        clustering features, and C_eff, whose error is of order tol² in the energy norm (2e-8
+        at 1e-4; its largest entry is within 6e-6 (relative) of a 1e-9 solve on the 600²
+        RVE of benchmarks/sca.py, 1.2e-6 on the 64³ one). Measured over the accuracy study's
+        15 RVEs (docs/sca.md), 1e-4 (default; 10 CG iterations per load instead of 16) gives
+        the same final-stress errors as 1e-6, within the k-means scatter, and a 40 % faster
+        strain-concentration stage.
     discretization : Green operator of the elastic solves and the interaction tensors:
         "spectral" (default; the continuous operator of Liu et al. 2016 and CRATE) or "willot"
         (the DNS's default; use it where the ROM must equal the DNS, e.g. one voxel per
