@@ -135,8 +135,9 @@ def _interaction_parts(cluster_labels: Any, K: int, lengths: Any, discretization
     weight = weight.reshape(-1)
     quads = quartic_monomials(d)
     # frequency chunks whose K × step block stays in cache: the weighted copy of the block is
-    # then written and read there rather than in memory (600², 18 clusters: the products
-    # take 0.11 s with 2 048 columns against 0.21 s with the 16 MB blocks used before)
+    # then written and read there rather than in memory (interaction_parts at 600², 18
+    # clusters: 0.25 → 0.17–0.20 s against the 16 MB blocks used before; 64³, 20 clusters:
+    # 0.46 → 0.27 s; benchmarks/RESULTS.md)
     step = max(_PRODUCT_COLUMNS, (_PRODUCT_BYTES // (8 * K)) // 2 * 2)
     starts = list(range(0, 2 * nh, step))
 
