@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from homog.materials import Material, from_config
-from kernels.arraymodule import real_scalar, to_numpy
+from kernels.arraymodule import real_scalar, to_numpy, whole_number
 from kernels.stiffness_field import validate_labels
 
 
@@ -37,10 +36,10 @@ def labels_and_lengths(microstructure: Any, lengths: Any) -> tuple[np.ndarray, A
 def check_int(value: Any, name: str, low: int) -> int:
     """``value`` as an int; ValueError naming ``name`` unless it is a whole number >= ``low``
     (an int, or a float or 0-d array of integral value: 3.0, 1e9; not 2.5 or True)."""
-    v = real_scalar(value)
-    if v is None or not math.isfinite(v) or not v.is_integer() or v < low:
+    v = whole_number(value, low)
+    if v is None:
         raise ValueError(f"{name} = {value!r} must be an integer >= {low}")
-    return int(v)
+    return v
 
 
 def check_tolerance(value: Any, name: str = "tol") -> float:

@@ -51,6 +51,15 @@ def real_scalar(value: object) -> float | None:
         return None
 
 
+def whole_number(value: object, low: int) -> int | None:
+    """``int(value)`` for a whole number >= ``low`` (an int, or a float or 0-d array of
+    integral value: 3.0, 1e9; not a bool, 2.5 or inf), else None."""
+    v = real_scalar(value)
+    if v is None or not np.isfinite(v) or not v.is_integer() or v < low:
+        return None
+    return int(v)
+
+
 def gpu_available() -> bool:
     """True when CuPy imports and sees at least one usable CUDA device."""
     try:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from kernels import threads as thread_policy
-from kernels.arraymodule import real_scalar, to_numpy
+from kernels.arraymodule import to_numpy, whole_number
 from kernels.fft import get_backend, spectrum_shape
 from kernels.frequency import frequency_grid
 from kernels.green import apply_green, green_coefficients
@@ -134,7 +134,7 @@ class LippmannSchwinger:
             raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
         if not (np.isfinite(tol) and 0 < tol < 1):
             raise ValueError(f"tol must lie in (0, 1), got {tol}")
-        if maxiter is not None and not _whole(maxiter, 1):
+        if maxiter is not None and whole_number(maxiter, 1) is None:
             raise ValueError(f"maxiter = {maxiter!r} must be an integer >= 1, or None for the "
                              f"default ({DEFAULT_MAXITER[solver]} for solver={solver!r})")
         if reference_medium is not None and not _pair(reference_medium):
@@ -305,13 +305,6 @@ def estimate_memory(shape: tuple[int, ...], solver: str = "cg") -> int:
     real_fields = 4 if solver == "cg" else 2
     return (real_fields * ncomp * 8 * n + ncomp * 16 * nh + len(shape) * 8 * nh
             + 8 * n)  # labels on device and phase index sets
-
-
-def _whole(value: Any, low: int) -> bool:
-    """True for a whole number >= ``low`` (an int, or a float or 0-d array of integral value;
-    not a bool or 2.5)."""
-    v = real_scalar(value)
-    return v is not None and np.isfinite(v) and v.is_integer() and v >= low
 
 
 def _pair(value: Any) -> bool:

@@ -71,3 +71,14 @@ def test_pyfftw_wisdom_is_saved_and_reused(tmp_path):
     b.plan(real, b.empty_spectrum(real.shape))
     assert path.stat().st_size > 0
     PyFFTWBackend(planner_effort="FFTW_MEASURE", wisdom_path=path)  # loads without error
+
+
+@pytest.mark.parametrize("value, expected", [
+    (3, 3), (3.0, 3), (np.int64(4), 4), (np.array(5.0), 5), (1e9, 10**9), (1, 1),
+    (True, None), (2.5, None), (np.inf, None), (np.nan, None), ("3", None), (0, None),
+    (np.array([2]), None), (2 + 0j, None),
+])
+def test_whole_number_accepts_integral_scalars_only(value, expected):
+    """The one whole-number check behind homog.inputs.check_int and the solvers' maxiter."""
+    from kernels.arraymodule import whole_number
+    assert whole_number(value, 1) == expected
