@@ -41,7 +41,7 @@ from homog.response import Response
 from kernels import ConvergenceError
 from kernels.arraymodule import to_numpy
 from kernels.fft import get_backend
-from kernels.nonlinear import NewtonCG
+from kernels.nonlinear import STALL_ITERATIONS, NewtonCG
 
 #: Accepted values of ``failure``: raise the ConvergenceError, or return the converged part.
 FAILURE_MODES = ("raise", "truncate")
@@ -154,6 +154,7 @@ def dns(
     lengths: Any = None,
     discretization: str = "willot",
     max_iterations: int = 30,
+    stall_iterations: int | str | None = "auto",
     max_cuts: int = 6,
     progress: Any = None,
     stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
@@ -177,6 +178,10 @@ def dns(
         (k, 6, *grid) 3D Mandel, ``"eqps"`` (k, *grid).
     lengths : RVE lengths, only with a plain label array (a microstructure carries its own).
     discretization, max_iterations, max_cuts : see :class:`kernels.nonlinear.NewtonCG`.
+    stall_iterations : Newton iterations without a new lowest residual after which a sub-step
+        is cut (:class:`kernels.nonlinear.NewtonCG`); "auto" (default): 8
+        (:data:`kernels.nonlinear.STALL_ITERATIONS`), or no stall test (None) when a material
+        returns a secant tangent (``tangent="secant"``), whose iteration converges linearly.
     progress : optional callable(done, total) called after every increment.
     stop : optional callable(strain, stress) -> bool, called after every converged increment k
         with the Mandel histories ``strain[:k + 1]``, ``stress[:k + 1]`` (shape (k + 1, 6), row
@@ -215,9 +220,16 @@ def dns(
     snapshots = _snapshot_steps(save_fields, len(steps))
     backend = get_backend(backend)
     law = PhaseLaw(labels, materials, backend.xp, voxel_size(labels.shape, lengths), lengths)
+    if isinstance(stall_iterations, str):
+        if stall_iterations != "auto":
+            raise ValueError(f"stall_iterations = {stall_iterations!r}: give a positive "
+                             "integer, None (no stall test) or 'auto'")
+        secant = any(getattr(m, "tangent", "consistent") == "secant" for m in materials.values())
+        stall_iterations = None if secant else STALL_ITERATIONS
     solver = NewtonCG(labels, law, law.initial_state(), lengths=lengths, tol=tol,
                       backend=backend, discretization=discretization,
-                      max_iterations=max_iterations, max_cuts=max_cuts, krylov=krylov)
+                      max_iterations=max_iterations, stall_iterations=stall_iterations,
+                      max_cuts=max_cuts, krylov=krylov)
     nsteps = len(steps)
     strain = np.zeros((nsteps + 1, 6))
     stress = np.zeros((nsteps + 1, 6))

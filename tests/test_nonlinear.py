@@ -144,7 +144,7 @@ def test_bad_load_path_is_rejected(targets, controls, match):
 @pytest.mark.parametrize(
     ("options", "match"),
     [({"tol": 0.0}, "tol"), ({"max_iterations": 0}, "max_iterations"),
-     ({"correction_tol": -1.0}, "correction_tol")],
+     ({"stall_iterations": 0}, "stall_iterations"), ({"correction_tol": -1.0}, "correction_tol")],
 )
 def test_bad_solver_options_are_rejected(options, match):
     labels = fibre_labels(8)

@@ -191,6 +191,43 @@ def test_dns_toughness_converges_under_increment_refinement(seed):
     assert fine.peak_stress == pytest.approx(coarse.peak_stress, rel=0.005)
 
 
+def test_a_stalled_newton_step_is_cut_without_changing_the_curve():
+    """Increments too large for Newton past the peak (a random 24² RVE of issue 16's case in
+    10 increments to 3 %): three steps wander above their lowest residual until
+    ``max_iterations``. The stall test cuts them after 8 iterations without a new lowest
+    residual; the cut steps then take the same halves, so the curve is the same to the last
+    bit and the run spends fewer Newton and Krylov iterations (measured 125 against 179)."""
+    import rve_gen
+
+    matrix = VonMisesDamage(100.0, 0.3, LinearHardening(0.5, 0.5), onset=0.01,
+                            softening_strain=0.02, nonlocal_length=0.08)
+    materials = {0: matrix, 1: LinearElastic(500.0, 0.19)}
+    labels = rve_gen.circles(volume_fraction=0.3, radius=0.1, seed=1).voxelize((24, 24))
+    stalled, patient = (run_to_failure(labels, uniaxial_stress(0.03, 10), materials=materials,
+                                       stall_iterations=n) for n in (8, 30))
+    assert stalled.info["stopped"] == patient.info["stopped"] == "stop"
+    np.testing.assert_array_equal(stalled.stress, patient.stress)
+    assert stalled.iterations.sum() < 0.8 * patient.iterations.sum()
+    assert sum(stalled.info["cg_iterations"]) < sum(patient.info["cg_iterations"])
+
+
+def test_the_stall_test_is_off_for_secant_tangents():
+    """A secant tangent converges linearly and can wander before it converges: on the
+    symmetric 32² cell of docs/dns.md one increment does for 21 iterations. With the stall
+    test that increment is cut (measured 14 209 against 3 411 CG iterations to ε = 0.6 %);
+    the default ("auto") leaves it out for such laws."""
+    matrix = VonMisesDamage(100.0, 0.3, LinearHardening(0.5, 0.5), onset=0.01,
+                            fracture_energy=3e-3, tangent="secant")
+    materials = {0: matrix, 1: LinearElastic(500.0, 0.19)}
+    auto, off, on = (dns(disc_labels(32, 0.3), materials, uniaxial_stress(0.006, 24),
+                         stall_iterations=n) for n in ("auto", None, 8))
+    np.testing.assert_array_equal(auto.stress, off.stress)
+    assert sum(auto.info["cg_iterations"]) == sum(off.info["cg_iterations"])
+    assert sum(on.info["cg_iterations"]) > 2 * sum(off.info["cg_iterations"])
+    with pytest.raises(ValueError, match="stall_iterations"):
+        dns(disc_labels(8, 0.3), materials, uniaxial_stress(0.006, 2), stall_iterations="x")
+
+
 def test_rom_toughness_converges_to_the_dns_with_the_clusters(fibre_failure):
     """Past the peak the DNS has two branches: exact Newton (GMRES with the non-local coupling)
     keeps the mirror symmetry of the cell, Newton–CG without the coupling leaves it for a band.
