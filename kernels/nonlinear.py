@@ -25,8 +25,9 @@ Convergence: r = ||P:(Σ̄ − σ)||_RMS / s ≤ ``tol`` (the residual of
 :mod:`kernels.lippmann_schwinger`, s = max(||⟨σ⟩||, ||Σ̄_free||, ||⟨σ⟩ − ⟨σ_n⟩||)) and a small
 last correction ||δε||_RMS / ||ε||_RMS ≤ ``correction_tol`` (default √tol: under quadratic
 convergence a correction of √tol leaves an error of order tol). Inexact Newton (Eisenstat &
-Walker, SIAM J. Sci. Comput. 17, 1996): each Krylov solve stops at ||r_K|| ≤ η ||r||,
-η = min(0.1, r), but never below half the final tolerance.
+Walker, SIAM J. Sci. Comput. 17, 1996): each Krylov solve stops at ||r_K|| ≤ η ||r||, with
+η = min(0.1, r) for the first correction and Eisenstat & Walker's choice 2 after it
+(:func:`_forcing`: η from the last residual ratio), but never below half the final tolerance.
 
 Increment cutting: when Newton does not converge in ``max_iterations``, or stalls (its
 equilibrium residual, still above ``tol``, has not reached a new lowest value for
@@ -75,6 +76,8 @@ Law = Callable[[Any, Any], tuple[Any, Any, Any]]
 
 #: Largest forcing term η of the inexact Newton iteration (Krylov tolerance η ||r||).
 MAX_FORCING = 0.1
+#: γ and α of Eisenstat & Walker's second forcing term, η_k = γ (||r_k|| / ||r_k−1||)^α.
+FORCING_GAMMA, FORCING_ALPHA = 0.9, 2.0
 #: The Krylov solver never solves below CG_TOL_FLOOR · tol (relative): the Newton test is tol.
 CG_TOL_FLOOR = 0.5
 #: Newton iterations without a new lowest residual after which a (sub-)step is cut: a stall.
@@ -330,6 +333,7 @@ class NewtonCG:
         iterations = cg_iterations = 0
         # the stall test follows the residual's norm, not its ratio to a moving stress scale
         lowest, lowest_at = rnorm, 0
+        eta, rnorm_previous = min(MAX_FORCING, residual), rnorm  # the forcing term, ||r_k−1||
         stress_points = state = None
         while True:
             if iterations > 0:
@@ -352,7 +356,8 @@ class NewtonCG:
                         f"Newton stalled: relative residual {residual:.3e} after {iterations} "
                         f"iterations, and {self.stall_iterations} iterations since its lowest "
                         f"(at iteration {lowest_at}; tol {self.tol:.1e})", iterations, residual)
-            atol = max(min(MAX_FORCING, residual) * rnorm, CG_TOL_FLOOR * self.tol * scale)
+                eta, rnorm_previous = _forcing(rnorm / rnorm_previous, eta), rnorm
+            atol = max(eta * rnorm, CG_TOL_FLOOR * self.tol * scale)
             delta[...] = 0.0
             start = time.perf_counter()
             try:
@@ -519,6 +524,21 @@ class NewtonCG:
         if not np.all(np.isfinite(targets)):
             raise ValueError("targets must be finite numbers")
         return targets, controls
+
+
+def _forcing(ratio: float, previous: float) -> float:
+    """The forcing term η_k of Newton iteration k ≥ 1 from the residual ratio
+    ||r_k|| / ||r_k−1|| and η_k−1: Eisenstat & Walker's choice 2 (SIAM J. Sci. Comput. 17,
+    1996, eq. 2.6) with their safeguard, η_k ≥ γ η_k−1^α where that exceeds 0.1, and at most
+    :data:`MAX_FORCING`. It follows the convergence Newton shows: where Newton–CG leaves a
+    non-local law's coupling out of the tangent it converges linearly (ratio about 0.4) and
+    η stays near 0.1, where min(0.1, r) asked each solve for far more than the next
+    iterate can use; with the exact tangent (quadratic convergence) η falls as fast as r."""
+    eta = FORCING_GAMMA * ratio ** FORCING_ALPHA
+    floor = FORCING_GAMMA * previous ** FORCING_ALPHA
+    if floor > 0.1:
+        eta = max(eta, floor)
+    return min(eta, MAX_FORCING)
 
 
 def solve_nonlinear(

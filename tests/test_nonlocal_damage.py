@@ -10,6 +10,7 @@ from homog.loading import uniaxial_stress
 from homog.materials import LinearElastic, LinearHardening, VonMisesDamage, from_config
 from homog.nonlocal_average import ClusterAverage, GridAverage, cluster_weights
 from homog.sca.model import build_rom, load_rom
+from kernels import ConvergenceError
 
 E, NU, SY = 100.0, 0.3, 0.5
 
@@ -196,7 +197,7 @@ def test_a_stalled_newton_step_is_cut_without_changing_the_curve():
     10 increments to 3 %): three steps wander above their lowest residual until
     ``max_iterations``. The stall test cuts them after 8 iterations without a new lowest
     residual; the cut steps then take the same halves, so the curve is the same to the last
-    bit and the run spends fewer Newton and Krylov iterations (measured 125 against 179)."""
+    bit and the run spends fewer Newton and Krylov iterations (measured 140 against 181)."""
     import rve_gen
 
     matrix = VonMisesDamage(100.0, 0.3, LinearHardening(0.5, 0.5), onset=0.01,
@@ -213,17 +214,19 @@ def test_a_stalled_newton_step_is_cut_without_changing_the_curve():
 
 def test_the_stall_test_is_off_for_secant_tangents():
     """A secant tangent converges linearly and can wander before it converges: on the
-    symmetric 32² cell of docs/dns.md one increment does for 21 iterations. With the stall
-    test that increment is cut (measured 14 209 against 3 411 CG iterations to ε = 0.6 %);
-    the default ("auto") leaves it out for such laws."""
+    symmetric 32² cell of docs/dns.md, increment 25 of the 60 to ε = 1.5 % stalls at every
+    cut when sub-steps are cut after 8 iterations without a new lowest residual, and
+    converges without the test. The default ("auto") leaves the test out for such laws."""
     matrix = VonMisesDamage(100.0, 0.3, LinearHardening(0.5, 0.5), onset=0.01,
                             fracture_energy=3e-3, tangent="secant")
     materials = {0: matrix, 1: LinearElastic(500.0, 0.19)}
-    auto, off, on = (dns(disc_labels(32, 0.3), materials, uniaxial_stress(0.006, 24),
-                         stall_iterations=n) for n in ("auto", None, 8))
+    path = uniaxial_stress(0.00625, 25)
+    auto, off = (dns(disc_labels(32, 0.3), materials, path, stall_iterations=n)
+                 for n in ("auto", None))
     np.testing.assert_array_equal(auto.stress, off.stress)
     assert sum(auto.info["cg_iterations"]) == sum(off.info["cg_iterations"])
-    assert sum(on.info["cg_iterations"]) > 2 * sum(off.info["cg_iterations"])
+    with pytest.raises(ConvergenceError, match="Newton stalled"):
+        dns(disc_labels(32, 0.3), materials, path, stall_iterations=8)
     with pytest.raises(ValueError, match="stall_iterations"):
         dns(disc_labels(8, 0.3), materials, uniaxial_stress(0.006, 2), stall_iterations="x")
 
