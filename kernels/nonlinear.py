@@ -356,7 +356,8 @@ class NewtonCG:
                         f"Newton stalled: relative residual {residual:.3e} after {iterations} "
                         f"iterations, and {self.stall_iterations} iterations since its lowest "
                         f"(at iteration {lowest_at}; tol {self.tol:.1e})", iterations, residual)
-                eta, rnorm_previous = _forcing(rnorm / rnorm_previous, eta), rnorm
+                eta = _forcing(rnorm / max(rnorm_previous, 1e-300))
+                rnorm_previous = rnorm
             atol = max(eta * rnorm, CG_TOL_FLOOR * self.tol * scale)
             delta[...] = 0.0
             start = time.perf_counter()
@@ -526,19 +527,16 @@ class NewtonCG:
         return targets, controls
 
 
-def _forcing(ratio: float, previous: float) -> float:
+def _forcing(ratio: float) -> float:
     """The forcing term η_k of Newton iteration k ≥ 1 from the residual ratio
-    ||r_k|| / ||r_k−1|| and η_k−1: Eisenstat & Walker's choice 2 (SIAM J. Sci. Comput. 17,
-    1996, eq. 2.6) with their safeguard, η_k ≥ γ η_k−1^α where that exceeds 0.1, and at most
-    :data:`MAX_FORCING`. It follows the convergence Newton shows: where Newton–CG leaves a
-    non-local law's coupling out of the tangent it converges linearly (ratio about 0.4) and
-    η stays near 0.1, where min(0.1, r) asked each solve for far more than the next
-    iterate can use; with the exact tangent (quadratic convergence) η falls as fast as r."""
-    eta = FORCING_GAMMA * ratio ** FORCING_ALPHA
-    floor = FORCING_GAMMA * previous ** FORCING_ALPHA
-    if floor > 0.1:
-        eta = max(eta, floor)
-    return min(eta, MAX_FORCING)
+    ||r_k|| / ||r_k−1||: Eisenstat & Walker's "choice 2" (SIAM J. Sci. Comput. 17, 1996),
+    η_k = γ ratio^α, at most :data:`MAX_FORCING` (below that cap their safeguard,
+    η_k ≥ γ η_k−1^α where that exceeds 0.1, never acts). It follows the convergence Newton
+    shows: where Newton–CG leaves a non-local law's coupling out of the tangent it converges
+    linearly (ratio about 0.4) and η stays at 0.1, where min(0.1, r) asked each solve for far
+    more than the next iterate can use; with the exact tangent (quadratic convergence) η
+    falls as fast as r."""
+    return min(FORCING_GAMMA * ratio ** FORCING_ALPHA, MAX_FORCING)
 
 
 def solve_nonlinear(

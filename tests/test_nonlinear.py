@@ -151,3 +151,15 @@ def test_bad_solver_options_are_rejected(options, match):
     law, state = linear_law(labels)
     with pytest.raises(ValueError, match=match):
         NewtonCG(labels, law, state, backend=BACKEND, **options)
+
+
+def test_forcing_terms_follow_the_convergence_rate():
+    """Eisenstat & Walker's choice 2: η = 0.9 (||r_k|| / ||r_k−1||)², at most 0.1. A linearly
+    converging Newton (ratio 0.4, as Newton–CG without a non-local coupling past a peak) keeps
+    the loose 0.1; a quadratically converging one tightens with the ratio squared."""
+    from kernels.nonlinear import MAX_FORCING, _forcing
+
+    assert _forcing(0.4) == MAX_FORCING == 0.1
+    assert _forcing(2.0) == MAX_FORCING  # a residual that grew
+    assert _forcing(0.01) == pytest.approx(9e-5)
+    assert _forcing(0.1) == pytest.approx(9e-3)
