@@ -148,14 +148,13 @@ def _interaction_parts(cluster_labels: Any, K: int, lengths: Any, discretization
         for start in chunk_starts:
             c = slice(start, min(start + step, 2 * nh))
             width = c.stop - c.start
-            Xc = real[:, c]
+            Xc, wm, Yc = real[:, c], w[:width], block[:, :width]
             nc = xp.repeat(n[:, c.start // 2:c.stop // 2], 2, axis=1)  # one n per re/im column
             for m, (a, b, e, f) in enumerate(quads):
-                wm = w[:width]
                 xp.multiply(weight[c], nc[a], out=wm)
                 for axis in (b, e, f):
                     wm *= nc[axis]
-                Yc = xp.multiply(Xc, wm, out=block[:, :width])
+                xp.multiply(Xc, wm, out=Yc)
                 S[m] += Xc @ Yc.T
         return S
 
