@@ -35,9 +35,8 @@ equilibrium residual, still above ``tol``, has not reached a new lowest value fo
 (CG breakdown, no convergence in ``cg_maxiter``) or the constitutive law raises
 ``RuntimeError``/``ValueError`` (e.g. a failed return mapping), the solver returns to the last
 converged state and halves the sub-step, down to 2**-``max_cuts`` of the increment. A
-Newton-CG solve that fails there switches to GMRES for the rest of the run and goes on with
-the increment, in sub-steps of the size Newton-CG last completed in it (the whole rest if
-none; ``info["krylov_switch"]``); otherwise it raises
+Newton-CG solve that fails there switches to GMRES for the rest of the run and tries the
+increment again (``info["krylov_switch"]``); otherwise it raises
 :class:`~kernels.projection.ConvergenceError` naming the increment, the iterations and the
 residual.
 
@@ -474,7 +473,6 @@ class NewtonCG:
             target, fixed = targets[step], controls[step]
             start = np.where(fixed, self._mean(self._eps_n), self._mean(self._sigma_n))
             done, fraction, cuts = 0.0, 1.0, 0
-            completed = None  # the last sub-step size that converged in this increment
             iterations, krylov_start = 0, self._krylov_total
             with thread_policy.limit(self.threads):  # not around the yield
                 while done < 1.0:
@@ -486,11 +484,7 @@ class NewtonCG:
                         iterations += exc.iterations
                         self._restore()
                         if fraction <= 2.0 ** -self.max_cuts and self._switch_to_gmres(step):
-                            # the rest of the increment by GMRES, in sub-steps of the size
-                            # that Newton-CG last completed (exact Newton does at least as
-                            # well): larger ones fail at the cost of full Krylov solves
-                            fraction = completed or 1.0
-                            cuts = round(-np.log2(fraction))
+                            fraction, cuts = 1.0, 0  # the rest of the increment, by GMRES
                             continue
                         if fraction <= 2.0 ** -self.max_cuts:
                             raise ConvergenceError(
@@ -502,7 +496,7 @@ class NewtonCG:
                         cuts += 1
                         continue
                     iterations += its
-                    done, completed = end, fraction
+                    done = end
                     self._eps_n[...] = self._eps
                     self._sigma_n[...] = self._sigma
                     self.state, self.stress_points = state, stress_points
