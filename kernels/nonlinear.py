@@ -63,7 +63,7 @@ import numpy as np
 
 from kernels import pointwise
 from kernels import threads as thread_policy
-from kernels.arraymodule import holds_device_arrays, to_numpy
+from kernels.arraymodule import holds_device_arrays, to_numpy, whole_number
 from kernels.fft import get_backend, spectrum_shape
 from kernels.frequency import frequency_grid
 from kernels.memory import check_memory
@@ -195,15 +195,17 @@ class NewtonCG:
                   ("cg_maxiter", cg_maxiter, 1), ("gmres_restart", gmres_restart, 1)]
         if stall_iterations is not None:
             counts.append(("stall_iterations", stall_iterations, 1))
+        whole = {}
         for name, value, low in counts:
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            whole[name] = whole_number(value, low)
+            if whole[name] is None:
                 raise ValueError(f"{name} = {value!r} must be an integer >= {low}")
         self.law = law
         self.tol, self.correction_tol = float(tol), float(correction_tol)
         self.max_iterations, self.max_cuts, self.cg_maxiter = (
-            int(max_iterations), int(max_cuts), int(cg_maxiter))
-        self.stall_iterations = None if stall_iterations is None else int(stall_iterations)
-        self.krylov, self.gmres_restart = krylov, int(gmres_restart)
+            whole["max_iterations"], whole["max_cuts"], whole["cg_maxiter"])
+        self.stall_iterations = whole.get("stall_iterations")
+        self.krylov, self.gmres_restart = krylov, whole["gmres_restart"]
         # "auto" runs on the GPU only for a state held there: a law written for numpy arrays
         # (a numpy state) keeps the CPU on a machine with a GPU
         self.backend = get_backend(backend, gpu=holds_device_arrays(state))

@@ -144,13 +144,29 @@ def test_bad_load_path_is_rejected(targets, controls, match):
 @pytest.mark.parametrize(
     ("options", "match"),
     [({"tol": 0.0}, "tol"), ({"max_iterations": 0}, "max_iterations"),
-     ({"stall_iterations": 0}, "stall_iterations"), ({"correction_tol": -1.0}, "correction_tol")],
+     ({"stall_iterations": 0}, "stall_iterations"), ({"correction_tol": -1.0}, "correction_tol"),
+     ({"max_cuts": 2.5}, r"max_cuts = 2.5 must be an integer >= 0"),
+     ({"cg_maxiter": True}, r"cg_maxiter = True must be an integer >= 1"),
+     ({"gmres_restart": float("inf")}, r"gmres_restart = inf must be an integer >= 1")],
 )
 def test_bad_solver_options_are_rejected(options, match):
     labels = fibre_labels(8)
     law, state = linear_law(labels)
     with pytest.raises(ValueError, match=match):
         NewtonCG(labels, law, state, backend=BACKEND, **options)
+
+
+def test_whole_number_solver_options_are_integers():
+    """Counts given as whole floats (e.g. read from a TOML or JSON file) are accepted, as the
+    elastic solver's maxiter is, and stored as ints."""
+    labels = fibre_labels(8)
+    law, state = linear_law(labels)
+    solver = NewtonCG(labels, law, state, backend=BACKEND, max_iterations=30.0, max_cuts=6.0,
+                      cg_maxiter=np.int64(100), stall_iterations=8.0, gmres_restart=20.0)
+    values = (solver.max_iterations, solver.max_cuts, solver.cg_maxiter, solver.stall_iterations,
+              solver.gmres_restart)
+    assert values == (30, 6, 100, 8, 20)
+    assert all(type(v) is int for v in values)
 
 
 def test_forcing_terms_follow_the_convergence_rate():
