@@ -181,7 +181,8 @@ def dns(
     stall_iterations : Newton iterations without a new lowest residual after which a sub-step
         is cut (:class:`kernels.nonlinear.NewtonCG`); "auto" (default): 8
         (:data:`kernels.nonlinear.STALL_ITERATIONS`), or no stall test (None) when a material
-        returns a secant tangent (``tangent="secant"``), whose iteration converges linearly.
+        returns a secant tangent (its ``secant_tangent``, e.g. ``VonMisesDamage(...,
+        tangent="secant")``), whose iteration converges linearly.
     progress : optional callable(done, total) called after every increment.
     stop : optional callable(strain, stress) -> bool, called after every converged increment k
         with the Mandel histories ``strain[:k + 1]``, ``stress[:k + 1]`` (shape (k + 1, 6), row
@@ -224,7 +225,7 @@ def dns(
         if stall_iterations != "auto":
             raise ValueError(f"stall_iterations = {stall_iterations!r}: give a positive "
                              "integer, None (no stall test) or 'auto'")
-        secant = any(getattr(m, "tangent", "consistent") == "secant" for m in materials.values())
+        secant = any(getattr(m, "secant_tangent", False) for m in materials.values())
         stall_iterations = None if secant else STALL_ITERATIONS
     solver = NewtonCG(labels, law, law.initial_state(), lengths=lengths, tol=tol,
                       backend=backend, discretization=discretization,

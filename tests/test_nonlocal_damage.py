@@ -229,6 +229,10 @@ def test_the_stall_test_is_off_for_secant_tangents():
         dns(disc_labels(32, 0.3), materials, path, stall_iterations=8)
     with pytest.raises(ValueError, match="stall_iterations"):
         dns(disc_labels(8, 0.3), materials, uniaxial_stress(0.006, 2), stall_iterations="x")
+    # the materials say which tangent they return
+    assert matrix.secant_tangent and not VonMisesDamage(
+        100.0, 0.3, LinearHardening(0.5, 0.5), onset=0.01, fracture_energy=3e-3).secant_tangent
+    assert not LinearElastic(500.0, 0.19).secant_tangent
 
 
 def test_rom_toughness_converges_to_the_dns_with_the_clusters(fibre_failure):

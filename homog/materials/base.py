@@ -55,6 +55,14 @@ class Material(ABC):
         """Parameters as a TOML-able dict, read back by :func:`homog.materials.from_config`."""
 
     @property
+    def secant_tangent(self) -> bool:
+        """True when :meth:`update` returns a secant stiffness instead of the consistent
+        tangent: Newton on it converges linearly, and the DNS keeps its stall test off
+        (:func:`homog.dns.dns`). False for the built-in models but a secant-tangent
+        :class:`~homog.materials.VonMisesDamage`."""
+        return False
+
+    @property
     def nstate(self) -> int:
         """Number of columns of the packed state (sum of the state variable sizes)."""
         return sum(size for _, size in self.state_variables)

@@ -267,6 +267,10 @@ class VonMisesDamage(Material):
         return xp.minimum(raw, self.max_damage), xp.where(growing, slope, 0.0)
 
     # ------------------------------------------------------------------ update
+    @property
+    def secant_tangent(self) -> bool:
+        return self.tangent == "secant"
+
     def update(self, dstrain: Any, state: State) -> tuple[Any, Any, State]:
         """σ = (1 − D) σ̃ with σ̃ from the von Mises radial return (module docstring).
 
