@@ -32,7 +32,8 @@ Walker, SIAM J. Sci. Comput. 17, 1996): each Krylov solve stops at ||r_K|| ≤ �
 Increment cutting: when Newton does not converge in ``max_iterations``, or stalls (its
 equilibrium residual, still above ``tol``, has not reached a new lowest value for
 ``stall_iterations`` iterations), the Krylov solve fails
-(CG breakdown, no convergence in ``cg_maxiter``) or the constitutive law raises
+(CG breakdown, no convergence in ``cg_maxiter``, or ``gmres_maxiter`` for GMRES) or the
+constitutive law raises
 ``RuntimeError``/``ValueError`` (e.g. a failed return mapping), the solver returns to the last
 converged state and halves the sub-step, down to 2**-``max_cuts`` of the increment. A
 Newton-CG solve that fails there switches to GMRES for the rest of the run and tries the
@@ -78,6 +79,12 @@ Law = Callable[[Any, Any], tuple[Any, Any, Any]]
 MAX_FORCING = 0.1
 #: γ and α of Eisenstat & Walker's second forcing term, η_k = γ (||r_k|| / ||r_k−1||)^α.
 FORCING_GAMMA, FORCING_ALPHA = 0.9, 2.0
+#: GMRES iterations per linear solve. On the example database's DNS labels that switch to
+#: GMRES (docs/dns.md) no solve of a converging Newton attempt took more than 544 of them,
+#: while failing attempts ran solves of 700–2 000 before the cut; stopping those at 600 gave
+#: the same labels, bit for bit, in less time.
+GMRES_MAXITER = 600
+
 #: The Krylov solver never solves below CG_TOL_FLOOR · tol (relative): the Newton test is tol.
 CG_TOL_FLOOR = 0.5
 #: Newton iterations without a new lowest residual after which a (sub-)step is cut: a stall.
@@ -143,7 +150,9 @@ class NewtonCG:
         ``tol``) after which the (sub-)step is cut before ``max_iterations``; at least 1, or
         None: no stall test (a law whose tangent is not its consistent one).
     max_cuts : halvings of one increment before giving up.
-    cg_maxiter : Krylov (CG or GMRES) iterations per linear solve.
+    cg_maxiter : Krylov iterations per linear solve.
+    gmres_maxiter : GMRES iterations per linear solve, at most ``cg_maxiter``. A solve that
+        reaches it fails its Newton attempt, which is cut. Default :data:`GMRES_MAXITER`.
     correction_tol : tolerance on ||δε||_RMS / ||ε||_RMS (default √tol).
     krylov : solver of the Newton corrections: "cg" (default; needs a symmetric
         positive-definite tangent) or "gmres", restarted GMRES (Saad & Schultz 1986) for
@@ -172,6 +181,7 @@ class NewtonCG:
         stall_iterations: int | None = STALL_ITERATIONS,
         max_cuts: int = 6,
         cg_maxiter: int = 2000,
+        gmres_maxiter: int = GMRES_MAXITER,
         correction_tol: float | None = None,
         krylov: str = "cg",
         gmres_restart: int = 30,
@@ -192,7 +202,8 @@ class NewtonCG:
                 f"krylov = {krylov!r}: use 'cg' (symmetric positive-definite tangents) or 'gmres' "
                 "(non-symmetric or indefinite tangents, e.g. consistent damage tangents)")
         counts = [("max_iterations", max_iterations, 1), ("max_cuts", max_cuts, 0),
-                  ("cg_maxiter", cg_maxiter, 1), ("gmres_restart", gmres_restart, 1)]
+                  ("cg_maxiter", cg_maxiter, 1), ("gmres_maxiter", gmres_maxiter, 1),
+                  ("gmres_restart", gmres_restart, 1)]
         if stall_iterations is not None:
             counts.append(("stall_iterations", stall_iterations, 1))
         whole = {}
@@ -206,6 +217,7 @@ class NewtonCG:
             whole["max_iterations"], whole["max_cuts"], whole["cg_maxiter"])
         self.stall_iterations = whole.get("stall_iterations")
         self.krylov, self.gmres_restart = krylov, whole["gmres_restart"]
+        self.gmres_maxiter = min(whole["gmres_maxiter"], self.cg_maxiter)
         # "auto" runs on the GPU only for a state held there: a law written for numpy arrays
         # (a numpy state) keeps the CPU on a machine with a GPU
         self.backend = get_backend(backend, gpu=holds_device_arrays(state))
@@ -405,7 +417,7 @@ class NewtonCG:
                                             self._p, self._w, atol=atol, maxiter=self.cg_maxiter)
             else:
                 its, _ = gmres(self.apply_tangent, project, self._delta, self._r, self._w,
-                               atol=atol, maxiter=self.cg_maxiter, restart=self.gmres_restart,
+                               atol=atol, maxiter=self.gmres_maxiter, restart=self.gmres_restart,
                                basis=self._basis)
         except ConvergenceError as exc:
             self._krylov_total += exc.iterations

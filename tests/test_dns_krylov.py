@@ -180,6 +180,26 @@ def test_a_newton_cg_that_cannot_converge_switches_to_gmres():
         list(solver.run(targets, controls))
 
 
+def test_gmres_solves_stop_at_their_own_cap():
+    """GMRES stops at ``gmres_maxiter`` (600 by default, at most ``cg_maxiter``): a solve that
+    reaches it fails its Newton attempt, as one that reaches ``cg_maxiter`` did."""
+    labels = disc_labels(16, 0.3)
+    law, state = skew_law(labels, 2.0)
+    assert NewtonCG(labels, law, state, krylov="gmres", backend=BACKEND).gmres_maxiter == 600
+    assert NewtonCG(labels, law, state, krylov="gmres", cg_maxiter=60,
+                    backend=BACKEND).gmres_maxiter == 60
+    targets = np.array([[0.01, 0.0, 0.0]])
+    controls = np.array([[True, False, False]])
+    solver = NewtonCG(labels, law, state, krylov="gmres", gmres_maxiter=3, max_cuts=0,
+                      backend=BACKEND, tol=1e-8)
+    with pytest.raises(ConvergenceError, match=r"GMRES\(30\) did not converge.* after 3 "):
+        list(solver.run(targets, controls))
+    solver = NewtonCG(labels, law, state, krylov="gmres", max_cuts=0, backend=BACKEND, tol=1e-8)
+    assert list(solver.run(targets, controls))[0].macro_stress[0] > 0.0
+    with pytest.raises(ValueError, match="gmres_maxiter = 0 must be an integer >= 1"):
+        NewtonCG(labels, law, state, gmres_maxiter=0, backend=BACKEND)
+
+
 def test_unknown_krylov_solver_is_rejected():
     materials = {0: VonMises(100.0, 0.3, LinearHardening(0.5, 0.5)), 1: FIBRE}
     with pytest.raises(ValueError, match=r"krylov = 'bicg': use 'cg' .* or 'gmres'"):
