@@ -150,7 +150,7 @@ class NewtonCG:
         ``tol``) after which the (sub-)step is cut before ``max_iterations``; at least 1, or
         None: no stall test (a law whose tangent is not its consistent one).
     max_cuts : halvings of one increment before giving up.
-    cg_maxiter : Krylov iterations per linear solve.
+    cg_maxiter : CG iterations per linear solve (and the most ``gmres_maxiter`` can be).
     gmres_maxiter : GMRES iterations per linear solve, at most ``cg_maxiter``. A solve that
         reaches it fails its Newton attempt, which is cut. Default :data:`GMRES_MAXITER`.
     correction_tol : tolerance on ||δε||_RMS / ||ε||_RMS (default √tol).
