@@ -225,7 +225,7 @@ def dns(
         if stall_iterations != "auto":
             raise ValueError(f"stall_iterations = {stall_iterations!r}: give a positive "
                              "integer, None (no stall test) or 'auto'")
-        secant = any(getattr(m, "secant_tangent", False) for m in materials.values())
+        secant = any(m.secant_tangent for m in materials.values())
         stall_iterations = None if secant else STALL_ITERATIONS
     solver = NewtonCG(labels, law, law.initial_state(), lengths=lengths, tol=tol,
                       backend=backend, discretization=discretization,

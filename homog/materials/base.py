@@ -58,8 +58,8 @@ class Material(ABC):
     def secant_tangent(self) -> bool:
         """True when :meth:`update` returns a secant stiffness instead of the consistent
         tangent: Newton on it converges linearly, and the DNS keeps its stall test off
-        (:func:`homog.dns.dns`). False for the built-in models but a secant-tangent
-        :class:`~homog.materials.VonMisesDamage`."""
+        (:func:`homog.dns.dns`). Of the built-in models, only
+        :class:`~homog.materials.VonMisesDamage` with ``tangent="secant"``."""
         return False
 
     @property
