@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -149,6 +150,11 @@ _controller: Any = None
 _controller_key: tuple[bool, ...] = ()
 
 
+def _pool_modules() -> tuple[bool, ...]:
+    """Which of :data:`_POOL_MODULES` are imported."""
+    return tuple(name in sys.modules for name in _POOL_MODULES)
+
+
 def _pools() -> Any:
     """threadpoolctl's controller of the BLAS and OpenMP libraries loaded so far.
 
@@ -157,7 +163,7 @@ def _pools() -> Any:
     global _controller, _controller_key
     from threadpoolctl import ThreadpoolController
 
-    key = tuple(name in sys.modules for name in _POOL_MODULES)
+    key = _pool_modules()
     if _controller is None or key != _controller_key:
         _controller, _controller_key = ThreadpoolController(), key
     return _controller
@@ -176,11 +182,27 @@ def blas_threads(n: int) -> int:
     return n if _setting is not None else 1
 
 
+#: (OpenMP count, BLAS count, pool modules imported) of the innermost :func:`limit` block
+#: running in each thread (numba's count is per thread; the BLAS and OpenMP pools are
+#: process-wide, and every block restores them).
+_active = threading.local()
+
+
 @contextmanager
 def limit(n: int) -> Iterator[None]:
     """Run the block with ``n`` threads in numba and OpenMP (scikit-learn) and
     :func:`blas_threads` in BLAS/LAPACK; FFTW takes its count per plan
-    (:meth:`kernels.fft.PyFFTWBackend.plan`)."""
+    (:meth:`kernels.fft.PyFFTWBackend.plan`).
+
+    Inside a block of the same counts (in the same thread, no pool library imported since) the
+    pools already hold them and nothing is set: threadpoolctl's query and reset of the pools
+    cost about 0.1 ms a block, which a loop of small solves (the online SCA increments) would
+    otherwise pay at every step.
+    """
+    counts = (n, blas_threads(n), _pool_modules())
+    if getattr(_active, "counts", None) == counts:
+        yield
+        return
     try:
         import numba
     except ImportError:  # the array paths of kernels.pointwise serve numpy without it
@@ -190,10 +212,13 @@ def limit(n: int) -> Iterator[None]:
         previous = numba.get_num_threads()
         numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
     pools = _pools()
+    outer = getattr(_active, "counts", None)
     try:
         with pools.limit(limits=n, user_api="openmp"), \
-                pools.limit(limits=blas_threads(n), user_api="blas"):
+                pools.limit(limits=counts[1], user_api="blas"):
+            _active.counts = counts
             yield
     finally:
+        _active.counts = outer
         if numba is not None:
             numba.set_num_threads(previous)

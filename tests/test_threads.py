@@ -73,6 +73,47 @@ def test_limit_sets_and_restores_numba_threads():
     assert numba.get_num_threads() == before
 
 
+def test_a_nested_limit_of_the_same_counts_sets_nothing(monkeypatch):
+    """Inside limit(n), limit(n) leaves the pools alone (the online loop enters one per
+    increment); another count, another thread or a changed setting still applies its own."""
+    import threading
+
+    import numba
+    from threadpoolctl import threadpool_info
+
+    def blas():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    queries = []
+    pools = policy._pools
+    monkeypatch.setattr(policy, "_pools", lambda: queries.append(1) or pools())
+    with policy.limit(1):
+        assert len(queries) == 1
+        with policy.limit(1):
+            assert len(queries) == 1 and numba.get_num_threads() == 1
+        with policy.limit(2):  # another count: applied, and the outer one restored after
+            assert len(queries) == 2 and numba.get_num_threads() == min(
+                2, numba.config.NUMBA_NUM_THREADS)
+            with policy.limit(1):
+                assert len(queries) == 3 and numba.get_num_threads() == 1
+        assert numba.get_num_threads() == 1
+        with policy.use_threads(2), policy.limit(2):  # BLAS follows the explicit setting
+            assert len(queries) == 4 and blas() <= {2}
+        assert blas() == {1}
+        seen = []
+
+        def work():
+            with policy.limit(1):
+                seen.append((len(queries), numba.get_num_threads()))
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        worker.join()
+        assert seen == [(5, 1)]  # numba's count is per thread: another thread sets its own
+    with policy.limit(1):
+        assert len(queries) == 6  # outside any block: applied again
+
+
 def test_importing_kernels_makes_openmp_pools_sleep():
     out = _python("import os, kernels.threads as t; "
                   "print(os.environ['OMP_WAIT_POLICY'], t.passive_wait())")

@@ -229,38 +229,39 @@ class ReducedOrderModel:
         scs_its, scs_failed = np.zeros(n, dtype=int), 0
         t0 = time.perf_counter()
         guess, last, stopped = None, n, None
-        for k, (target, controlled) in enumerate(steps):
-            with solver.blas_threads():
-                if stepper is None:
-                    res = solver.advance(state, target - solver.macro(state, controlled)[0],
-                                         controlled, guess, max_cuts)
-                else:
-                    res, state = stepper.advance(
-                        state, target - solver.macro(state, controlled)[0], controlled, guess,
-                        max_cuts, k + 1)
-                    solver = stepper.solver
-            if not res.converged[0]:
-                message = (f"increment {k + 1} did not converge after {max_cuts} cuts "
-                           f"(residual {res.residual[0]:.3e} > tol {tol:.1e} after "
-                           f"{res.newton_iterations[0]} Newton iterations)")
-                if failure == "raise":
-                    raise ConvergenceError(message, int(res.newton_iterations[0]),
-                                           float(res.residual[0]))
-                last, stopped = k, {"stopped": "diverged", "error": message}
-                break
-            iterations[k] = res.newton_iterations[0]
-            scs_its[k] = res.scs_iterations[0]
-            scs_failed += not res.scs_converged[0]
-            guess = (res.state.strain - state.strain) if res.substeps[0] == 1 else None
-            state = res.state
-            strain[k + 1, comps] = solver.c @ state.strain[0]
-            stress[k + 1] = solver.c @ state.stress[0]
-            tangent[k + 1][np.ix_(comps, comps)] = res.tangent[0][comps]
-            if progress is not None:
-                progress(k + 1, n)
-            if stop is not None and stop(strain[:k + 2], stress[:k + 2]):
-                last, stopped = k + 1, {"stopped": "stop"}
-                break
+        with solver.blas_threads():  # held over the run: an increment's own block is then free
+            for k, (target, controlled) in enumerate(steps):
+                with solver.blas_threads():
+                    if stepper is None:
+                        res = solver.advance(state, target - solver.macro(state, controlled)[0],
+                                             controlled, guess, max_cuts)
+                    else:
+                        res, state = stepper.advance(
+                            state, target - solver.macro(state, controlled)[0], controlled, guess,
+                            max_cuts, k + 1)
+                        solver = stepper.solver
+                if not res.converged[0]:
+                    message = (f"increment {k + 1} did not converge after {max_cuts} cuts "
+                               f"(residual {res.residual[0]:.3e} > tol {tol:.1e} after "
+                               f"{res.newton_iterations[0]} Newton iterations)")
+                    if failure == "raise":
+                        raise ConvergenceError(message, int(res.newton_iterations[0]),
+                                               float(res.residual[0]))
+                    last, stopped = k, {"stopped": "diverged", "error": message}
+                    break
+                iterations[k] = res.newton_iterations[0]
+                scs_its[k] = res.scs_iterations[0]
+                scs_failed += not res.scs_converged[0]
+                guess = (res.state.strain - state.strain) if res.substeps[0] == 1 else None
+                state = res.state
+                strain[k + 1, comps] = solver.c @ state.strain[0]
+                stress[k + 1] = solver.c @ state.stress[0]
+                tangent[k + 1][np.ix_(comps, comps)] = res.tangent[0][comps]
+                if progress is not None:
+                    progress(k + 1, n)
+                if stop is not None and stop(strain[:k + 2], stress[:k + 2]):
+                    last, stopped = k + 1, {"stopped": "stop"}
+                    break
         model = self if stepper is None else stepper.model
         info = {"solver": "sca", "clusters": model.n_clusters, "scs": scs,
                 "online_s": time.perf_counter() - t0,
