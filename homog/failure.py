@@ -243,7 +243,12 @@ def failure_metrics(
         failure_strain, toughness, mode = float(e[-1]), float(work.sum()), "diverged"
     else:
         failure_strain, toughness, mode = float("nan"), float(work.sum()), "none"
-    initial = float(m[1] / e[1]) if e[1] != 0.0 else float("nan")
+    moved = np.flatnonzero(e[1:] != 0.0)
+    if moved.size == 0:
+        raise ValueError("the strain measure never leaves zero: the response holds no "
+                         "deformation along the measure to take a stiffness or toughness from")
+    first = int(moved[0]) + 1
+    initial = float(m[first] / e[first])  # the secant to the first strained state
     toughness = float(toughness)
     return FailureMetrics(toughness=toughness, peak_stress=peak,
                           strain_at_peak=float(e[peak_row]), failure_strain=failure_strain,

@@ -14,6 +14,7 @@ import numpy as np
 from rve_gen.io.atomic import (  # noqa: F401  (re-exported)
     atomic_open,
     atomic_path,
+    check_target,
     file_mode,
     fsync_dir,
     fsync_tree,

@@ -10,6 +10,7 @@ import numpy as np
 
 from homog.materials import Material, from_config
 from kernels.arraymodule import real_scalar, to_numpy, whole_number
+from kernels.frequency import check_lengths
 from kernels.stiffness_field import validate_labels
 
 
@@ -30,7 +31,7 @@ def labels_and_lengths(microstructure: Any, lengths: Any) -> tuple[np.ndarray, A
                 f"(e.g. rve_gen.Microstructure; read a file with rve_gen.read), got {labels!r}"
             )
     labels = validate_labels(np.asarray(to_numpy(labels)))
-    return labels, lengths
+    return labels, None if lengths is None else check_lengths(lengths, labels.ndim)
 
 
 def check_int(value: Any, name: str, low: int) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from homog.files import atomic_open
+from homog.files import atomic_open, check_target
 from kernels.arraymodule import to_numpy
 from kernels.tensors import MANDEL_NAMES
 
@@ -74,6 +74,11 @@ class Response:
                 f"strain {self.strain.shape} and stress {self.stress.shape} must both be "
                 "(nsteps + 1, 6) Mandel histories with row 0 the initial state"
             )
+        for name in ("strain", "stress"):
+            bad = np.flatnonzero(~np.all(np.isfinite(getattr(self, name)), axis=1))
+            if bad.size:
+                raise ValueError(f"{name} holds NaN or inf at rows {bad[:10].tolist()}: a "
+                                 "response is a history of converged states")
         if self.iterations.shape != (rows - 1,):
             raise ValueError(
                 f"iterations has shape {self.iterations.shape}, expected ({rows - 1},): one "
@@ -108,7 +113,7 @@ class Response:
         with ``float_precision="round_trip"``) reads them back exactly. Both are written
         atomically; ``tangent`` and ``fields`` are not.
         """
-        path = Path(path)
+        path = check_target(path)
         table = np.column_stack([self.strain, self.stress, np.r_[0, self.iterations]])
         meta = {"schema": _SCHEMA, "version": 2, "convention": _CONVENTION,
                 "columns": _COLUMNS, "info": self.info}
@@ -136,7 +141,14 @@ class Response:
                     f"{path} is not a homog Response CSV (written by to_csv): its first line "
                     f"must be the header {','.join(_COLUMNS)}"
                 )
-            table = np.loadtxt(file, delimiter=",", ndmin=2)
+            try:
+                table = np.loadtxt(file, delimiter=",", ndmin=2)
+            except ValueError as exc:
+                raise ValueError(f"{path} is damaged (truncated or edited): its table does not "
+                                 f"parse ({str(exc).split(';')[0]})") from None
+        if table.shape[1] != len(columns):
+            raise ValueError(f"{path} is damaged (truncated or edited): its rows have "
+                             f"{table.shape[1]} values, the header {len(columns)}")
         if columns is _COLUMNS and sidecar(path).is_file():
             try:
                 meta = json.loads(sidecar(path).read_text())
@@ -156,7 +168,9 @@ class Response:
         label: str | None = None,
         other_label: str | None = None,
     ) -> None:
-        """Write a stress–strain PNG of Mandel ``component``, optionally overlaying ``other``.
+        """Plot the stress–strain curve of Mandel ``component`` to ``path``, optionally
+        overlaying ``other``; the format follows the file's extension (.png, .pdf, .svg...,
+        as matplotlib writes them).
 
         The legend names each curve ``label`` / ``other_label``, by default from the solver
         that produced it (:attr:`source`: "DNS (FFT)", "ROM (SCA)", else "response").
@@ -166,8 +180,16 @@ class Response:
 
         if component not in range(6):
             raise ValueError(f"component = {component!r} must be a Mandel index 0..5")
+        if other is not None and not isinstance(other, Response):
+            raise ValueError(f"other must be a homog.response.Response to overlay, got "
+                             f"{type(other).__name__}")
+        path = check_target(path)
         figure = Figure(figsize=(5, 4), layout="constrained")
-        FigureCanvasAgg(figure)
+        formats = FigureCanvasAgg(figure).get_supported_filetypes()
+        kind = path.suffix.lower().removeprefix(".")
+        if kind not in formats:
+            raise ValueError(f"cannot tell the plot format from {path.name!r}: end the name in "
+                             f"one of {', '.join('.' + k for k in sorted(formats))}")
         axes = figure.add_subplot()
         axes.plot(self.strain[:, component], self.stress[:, component], "-",
                   label=label or self.source)
@@ -180,7 +202,6 @@ class Response:
         axes.set_ylabel(f"macroscopic stress {scale}σ{name}")
         axes.grid(alpha=0.3)
         axes.legend()
-        path = Path(path)
         with atomic_open(path, "wb") as file:
-            figure.savefig(file, format="png", dpi=120)
+            figure.savefig(file, format=kind, dpi=120)
 

@@ -68,7 +68,7 @@ def frequency_grid(
     shape = tuple(int(s) for s in shape)
     if len(shape) not in (2, 3) or min(shape) < 1:
         raise ValueError(f"grid shape must have 2 or 3 positive sizes, got {shape}")
-    lengths = _check_lengths(lengths, len(shape))
+    lengths = check_lengths(lengths, len(shape))
     if discretization not in DISCRETIZATIONS:
         raise ValueError(
             f"unknown discretization {discretization!r}; choose one of {', '.join(DISCRETIZATIONS)}"
@@ -106,7 +106,8 @@ def frequency_grid(
     return FrequencyGrid(shape, lengths, discretization, xp.asarray(np.ascontiguousarray(n)))
 
 
-def _check_lengths(lengths: Any, ndim: int) -> tuple[float, ...]:
+def check_lengths(lengths: Any, ndim: int) -> tuple[float, ...]:
+    """The RVE edge lengths (one per grid axis, finite, > 0) as floats; None: unit lengths."""
     if lengths is None:
         return (1.0,) * ndim
     lengths = tuple(float(v) for v in np.atleast_1d(lengths))

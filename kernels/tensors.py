@@ -235,4 +235,6 @@ def _check_young_poisson(E: float, nu: float) -> None:
     if E <= 0:
         raise ValueError(f"Young's modulus E={E} must be > 0 (use a zero stiffness for voids)")
     if not -1.0 < nu < 0.5:
-        raise ValueError(f"Poisson's ratio nu={nu} must lie in (-1, 0.5); 0.5 is incompressible")
+        bound = ("0.5 is incompressible, which a displacement-based FFT solver cannot represent"
+                 if nu >= 0.5 else "-1 and below make the shear or bulk modulus non-positive")
+        raise ValueError(f"Poisson's ratio nu={nu} must lie in (-1, 0.5): {bound}")

@@ -165,7 +165,7 @@ def fibers(
     check_fits("fibre", float((2 * (mean + 3 * std) * ratio).max()), gap, box)
     unit = np.pi * 2 * (ratio - 1) + 4.0 / 3.0 * np.pi
     radii, phases = draw_particles(
-        rng, fractions, mean, std, distribution, unit, 3, float(np.prod(box))
+        rng, fractions, mean, std, distribution, unit, 3, float(np.prod(box)), "radius_std"
     )
     half = radii * (ratio[phases - 1] - 1)
     check_fits("fibre", float(2 * (radii + half).max()), gap, box)

@@ -97,7 +97,7 @@ def pack_spheres(
     check_fits("radius", 2 * float((mean + 3 * std).max()), gap, box)
     unit = np.full(nphase, np.pi if ndim == 2 else 4.0 / 3.0 * np.pi)
     radii, phases = draw_particles(
-        rng, fractions, mean, std, distribution, unit, ndim, float(np.prod(box))
+        rng, fractions, mean, std, distribution, unit, ndim, float(np.prod(box)), "radius_std"
     )
     check_fits("radius", 2 * float(radii.max()), gap, box)
     centers = rng.random((radii.size, ndim)) * box

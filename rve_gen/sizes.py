@@ -37,14 +37,21 @@ def draw(rng: np.random.Generator, mean: float, std: float, distribution: str, n
     return out
 
 
-def check(name: str, mean: float, std: float, distribution: str) -> None:
-    """Validate one size distribution (mean > 0, std >= 0, known distribution name)."""
+def check(name: str, mean: float, std: float, distribution: str,
+          std_name: str | None = None) -> None:
+    """Validate one size distribution (mean > 0, std >= 0, known distribution name, no std
+    under "fixed"); ``std_name``: the caller's name of the std (``{name}_std`` by default)."""
+    std_name = std_name or f"{name}_std"
     if distribution not in DISTRIBUTIONS:
         raise ValueError(f"distribution={distribution!r} is unknown: use one of {DISTRIBUTIONS}.")
     if not (np.isfinite(mean) and mean > 0):
         raise ValueError(f"{name}={mean!r} must be a positive finite size (> 0).")
     if not (np.isfinite(std) and std >= 0):
-        raise ValueError(f"{name}_std={std!r} must be a finite standard deviation >= 0.")
+        raise ValueError(f"{std_name}={float(std)!r} must be a finite standard deviation >= 0.")
+    if distribution == "fixed" and std > 0:
+        raise ValueError(f"{std_name}={float(std)!r} asks for a spread of sizes, but distribution="
+                         "'fixed' gives every particle the same size: pass distribution="
+                         "'normal' or 'lognormal' (or leave the std at 0).")
 
 
 def scales_for_volume(
@@ -90,15 +97,17 @@ def draw_particles(
     unit_volume: np.ndarray,
     ndim: int,
     box_volume: float,
+    std_name: str = "size_std",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sizes and phase labels (1, 2, ...) of all particles, phase by phase.
 
-    ``fractions``, ``mean``, ``std``, ``unit_volume``: one entry per inclusion phase. Returns
-    ``(sizes, phases)``, both shape ``(n,)``.
+    ``fractions``, ``mean``, ``std``, ``unit_volume``: one entry per inclusion phase;
+    ``std_name``: the caller's name of ``std``, for messages. Returns ``(sizes, phases)``,
+    both shape ``(n,)``.
     """
     sizes, phases = [], []
     for k, fraction in enumerate(fractions):
-        check("size", mean[k], std[k], distribution)
+        check("size", mean[k], std[k], distribution, std_name)
         s = scales_for_volume(
             rng, mean[k], std[k], distribution, fraction * box_volume, unit_volume[k], ndim
         )

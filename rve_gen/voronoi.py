@@ -19,6 +19,7 @@ from scipy.spatial import cKDTree
 
 from rve_gen import _checks
 from rve_gen.microstructure import Microstructure, default_phase_names, phase_names_for
+from rve_gen.sizes import MAX_PARTICLES
 from rve_gen.voxelize import check_grid_memory, grid_shape
 
 #: Voxels per axis of the grid on which grain volumes are measured for phase assignment.
@@ -117,10 +118,12 @@ def voronoi(
     if ndim not in (2, 3):
         raise ValueError(f"ndim={ndim!r} must be 2 or 3.")
     box = np.asarray(_checks.lengths_for(lengths, ndim))
+    n = len(points) if points is not None else _checks.integer("n_grains", n_grains)
+    if n > MAX_PARTICLES:
+        raise ValueError(f"{n} grains: at most {MAX_PARTICLES} (a grain needs voxels of its own "
+                         "on any grid that is voxelized); ask for fewer grains.")
     if points is None:
-        n_grains = _checks.integer("n_grains", n_grains)
-        points = rng.random((n_grains, ndim)) * box
-    n = len(points)
+        points = rng.random((n, ndim)) * box
     if weights is None:
         weights = np.zeros(n)
     weights = _checks.finite("weights", weights)

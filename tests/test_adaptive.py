@@ -268,14 +268,23 @@ def test_a_refined_model_that_fails_leaves_the_coarse_result(adaptive_rom):
     assert failing.history == [] and failing.nodes.size == adaptive_rom.K
 
 
-def test_an_elastic_phase_made_adaptive_never_splits(micro):
-    """Without an inelastic driver there is nothing to follow: the run stays static."""
-    rom = build_rom(micro, {0: MATRIX, 1: FIBRE}, {0: 6, 1: 2}, adaptive={1: 8})
-    assert rom.hierarchy.adaptive_phases == (1,)
-    r = rom.run(uniaxial_stress(0.02, 10))
-    assert r.info["clusters_history"] == []
-    np.testing.assert_array_equal(r.stress, rom.run(uniaxial_stress(0.02, 10),
-                                                    adaptivity=None).stress)
+def test_an_elastic_phase_cannot_be_made_adaptive(micro):
+    """Without an inelastic driver there is nothing to split on: asking for fine clusters of
+    an elastic phase (which would only cost their hierarchy) is refused."""
+    with pytest.raises(ValueError, match=r"phases \[1\] whose materials have no plastic"):
+        build_rom(micro, {0: MATRIX, 1: FIBRE}, {0: 6, 1: 2}, adaptive={1: 8})
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"probe_weight": 2.0}, "give a probe with it"),
+    ({"cluster_labels": "voxels", "adaptive": {0: 12}}, "pass adaptive=None"),
+])
+def test_options_that_would_do_nothing_are_refused(micro, options, message):
+    labels = micro.labels if hasattr(micro, "labels") else micro
+    if options.get("cluster_labels") == "voxels":
+        options = {**options, "cluster_labels": np.arange(labels.size).reshape(labels.shape)}
+    with pytest.raises(ValueError, match=message):
+        build_rom(micro, {0: MATRIX, 1: FIBRE}, {0: 6, 1: 2}, **options)
 
 
 # --------------------------------------------------------------------------- plastic probe

@@ -424,3 +424,139 @@ def test_cli_convergence_errors_are_reported_not_raised(tmp_path, capsys, micro,
     err = cli_error(capsys, command, *args)
     assert re.search(r"did not converge .*increment 3.*41 iterations, residual 2\.500e-03", err)
     assert hint in err
+
+
+# ------------------------------------------------------------- files, histories, material states
+def _history(**changes):
+    from homog.response import Response
+
+    strain, stress = np.zeros((4, 6)), np.zeros((4, 6))
+    strain[:, 0], stress[:, 0] = [0.0, 0.01, 0.02, 0.03], [0.0, 1.0, 1.5, 0.2]
+    for name, (row, value) in changes.items():
+        {"strain": strain, "stress": stress}[name][row, 0] = value
+    return Response(strain, stress, np.ones(3, dtype=int))
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_a_response_refuses_non_finite_states(value):
+    with pytest.raises(ValueError, match=r"stress holds NaN or inf at rows \[2\]"):
+        _history(stress=(2, value))
+
+
+def test_failure_metrics_take_the_stiffness_of_the_first_strained_state():
+    from homog.failure import failure_metrics
+
+    held = _history(strain=(1, 0.0))  # a first increment that does not strain the measure
+    assert failure_metrics(held).initial_stiffness == pytest.approx(1.5 / 0.02)
+    flat = _history(strain=(1, 0.0))
+    flat.strain[:, 0] = 0.0
+    with pytest.raises(ValueError, match="strain measure never leaves zero"):
+        failure_metrics(flat, measure=0)
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".pdf", b"%PDF"),
+                                           (".svg", b"<?xml")])
+def test_plots_are_written_in_the_format_of_their_extension(tmp_path, suffix, magic):
+    path = tmp_path / f"curve{suffix}"
+    _history().plot(path)
+    assert path.read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize("name, error, message", [
+    ("curve.xyz", ValueError, "cannot tell the plot format"),
+    ("curve", ValueError, "cannot tell the plot format"),
+    (".", ValueError, "names a folder, not a file"),
+    ("missing/curve.png", FileNotFoundError, "folder .*missing does not exist"),
+])
+def test_bad_plot_paths_are_refused_before_plotting(tmp_path, name, error, message):
+    with pytest.raises(error, match=message):
+        _history().plot(tmp_path / name if name != "." else tmp_path)
+    with pytest.raises(ValueError, match="other must be a homog.response.Response"):
+        _history().plot(tmp_path / "c.png", other=5)
+
+
+def test_bad_csv_paths_name_the_csv(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"cannot write .*missing/out\.csv:"):
+        _history().to_csv(tmp_path / "missing" / "out.csv")
+    with pytest.raises(ValueError, match="must be a file name"):
+        _history().to_csv(5)
+    with pytest.raises(ValueError, match="names a folder"):
+        _history().to_csv(tmp_path)
+
+
+def test_a_truncated_response_csv_is_named(tmp_path):
+    from homog.response import Response
+
+    path = tmp_path / "r.csv"
+    _history().to_csv(path)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-1] + [lines[-1][:-6]]) + "\n")
+    with pytest.raises(ValueError, match=r"r\.csv is damaged \(truncated or edited\)"):
+        Response.from_csv(path)
+
+
+def test_rom_files_name_the_npz_that_save_wrote(tmp_path, rom_file):
+    _, arrays = rom_file
+    rom = load_rom(rom_file[0])
+    written = rom.save(tmp_path / "model.txt")
+    assert written == tmp_path / "model.txt.npz" and written.is_file()
+    with pytest.raises(FileNotFoundError, match=r"model\.txt\.npz exists"):
+        load_rom(tmp_path / "model.txt")
+    with pytest.raises(ValueError, match="names a folder"):
+        rom.save(tmp_path)
+    pickled = damaged_rom(tmp_path, arrays, C_eff=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match=r"bad_rom\.npz is not a readable homog ROM file"):
+        load_rom(pickled)
+
+
+def test_material_states_with_nan_or_negative_eqps_are_refused():
+    from homog.materials import LinearHardening, VonMises, VonMisesDamage
+    from homog.materials.von_mises import ReturnMappingError
+
+    law = VonMises(100, 0.3, LinearHardening(0.5, 1.0))
+    for value in (np.nan, -1e-3):
+        state = law.initial_state(2)
+        state["eqps"][:] = value
+        with pytest.raises(ValueError, match="NaN, inf or negative eqps"):
+            law.update(np.full((2, 6), 0.01), state)
+    state = law.initial_state(2)
+    state["plastic_strain"][0] = np.nan
+    with pytest.raises(ReturnMappingError, match="trial stress is not finite"):
+        law.update(np.full((2, 6), 0.01), state)
+    damage = VonMisesDamage(100, 0.3, LinearHardening(0.5, 0.5), onset=0.01,
+                            softening_strain=0.02, nonlocal_length=0.08)
+    state = damage.initial_state(2)
+    state["nonlocal_eqps"][:] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf in nonlocal_eqps"):
+        damage.update(np.full((2, 6), 0.01), state)
+
+
+def test_generators_refuse_ignored_or_runaway_options():
+    with pytest.raises(ValueError, match="radius_std=0.03 asks for a spread of sizes"):
+        rve_gen.circles(0.3, 0.1, radius_std=0.03, seed=0)
+    assert rve_gen.circles(0.3, 0.1, radius_std=0.03, distribution="normal",
+                           seed=0).radii.std() > 0
+    with pytest.raises(ValueError, match="at most 100000"):
+        rve_gen.voronoi(10**7, seed=0)
+    with pytest.raises(ValueError, match="supersample=1000 must be an integer from 1 to 32"):
+        rve_gen.circles(0.3, 0.1, seed=0).phase_fractions(16, supersample=1000)
+
+
+def test_bad_lengths_and_poisson_ratios_are_named(recwarn):
+    from homog.dns import dns
+    from homog.loading import uniaxial_stress
+    from homog.materials import LinearElastic
+
+    with pytest.raises(ValueError, match="RVE lengths must be finite and > 0"):
+        dns(disc_labels(8, 0.3), rve_gen_reference(), uniaxial_stress(0.01, 1), lengths=(-1, 1))
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    with pytest.raises(ValueError, match="-1 and below make the shear or bulk modulus"):
+        LinearElastic(100, -1.5)
+    with pytest.raises(ValueError, match="0.5 is incompressible"):
+        LinearElastic(100, 0.5)
+
+
+def test_negative_cluster_ids_are_named():
+    with pytest.raises(ValueError, match=r"got a negative id \(-1\)"):
+        build_rom(disc_labels(12, 0.3), rve_gen_reference(), {0: 2, 1: 1},
+                  cluster_labels=-np.ones((12, 12), dtype=int), adaptive=None)

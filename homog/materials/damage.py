@@ -307,6 +307,9 @@ class VonMisesDamage(Material):
                 local_weight = 1.0 - m
         else:
             damage, slope = self.damage(eqps, self.softening_scale(state))
+        if not bool(xp.all(xp.isfinite(damage))):
+            raise ValueError(f"{self.name} state holds NaN or inf in nonlocal_eqps: pass the "
+                             "state of the last converged update, or initial_state(npoints)")
         intact = 1.0 - damage
         stress = intact[:, None] * effective_stress
         tangent *= intact[:, None, None]

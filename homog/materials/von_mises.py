@@ -116,6 +116,14 @@ class VonMises(Material):
         norm = xp.sqrt(xp.einsum("ni,ni->n", xi, xi))
         q_trial = SQRT_3_2 * norm
         sigma_y = self.hardening.sigma_y(eqps[:, 0])
+        if not bool(xp.all(xp.isfinite(sigma_y) & (eqps[:, 0] >= 0.0))):
+            raise ValueError(f"{self.name} state holds a NaN, inf or negative eqps: pass the "
+                             "state of the last converged update, or initial_state(npoints)")
+        if not bool(xp.all(xp.isfinite(q_trial))):  # a solver cuts the increment on this
+            raise ReturnMappingError(
+                f"{self.name}: the trial stress is not finite (NaN or inf in the state's strain"
+                f"{', back_stress' if self.kinematic else ''} or plastic_strain, or a strain far "
+                "out of range)")
         plastic = xp.nonzero(q_trial - sigma_y > 1e-12 * sigma_y)[0]
         n = xi[plastic] / norm[plastic, None]  # flow direction, copied before s_trial is reused
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from homog.files import atomic_open, jsonable
+from homog.files import atomic_open, check_target, jsonable
 from homog.materials.config import material_from_config
 from homog.sca.hierarchy import ClusterHierarchy
 
@@ -32,7 +32,7 @@ _HIERARCHY = ("fine_labels", "fine_phases", "D1", "D2", "children", "initial")
 
 def save_rom(rom: Any, path: Any) -> Path:
     """Write ``rom`` to ``path`` (``.npz`` added if missing) atomically; returns the path."""
-    path = Path(path)
+    path = check_target(path, create_folder=True)
     if path.suffix != ".npz":
         path = path.with_suffix(path.suffix + ".npz")
     meta = {"schema": SCHEMA, "version": VERSION,
@@ -43,7 +43,6 @@ def save_rom(rom: Any, path: Any) -> Path:
         meta["adaptive_phases"] = list(rom.hierarchy.adaptive_phases)
         hierarchy = {f"hierarchy_{k}": getattr(rom.hierarchy, k) for k in _HIERARCHY}
         hierarchy["hierarchy_initial"] = rom.nodes  # the model's own cut
-    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(path, "wb") as f:
         np.savez(f, cluster_labels=rom.cluster_labels, cluster_phases=rom.cluster_phases,
                  D1=rom.D1, D2=rom.D2, C_eff=rom.C_eff,
@@ -58,7 +57,10 @@ def read_rom(path: Any) -> dict[str, Any]:
     clear errors for anything else."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no reduced-order model file at {path}")
+        written = path.with_suffix(path.suffix + ".npz")
+        hint = (f" (save writes ROM files with the .npz extension: {written} exists)"
+                if written.is_file() else "")
+        raise FileNotFoundError(f"no reduced-order model file at {path}{hint}")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not a readable homog ROM file (not an .npz archive)")
     try:
@@ -66,10 +68,13 @@ def read_rom(path: Any) -> dict[str, Any]:
             missing = [k for k in _ARRAYS + ("metadata",) if k not in data.files]
             if missing:
                 raise ValueError(f"{path} is not a homog ROM file (missing {missing})")
-            arrays = {k: data[k] for k in _ARRAYS}
-            tree = {k: data[f"hierarchy_{k}"] for k in _HIERARCHY
-                    if f"hierarchy_{k}" in data.files}
-            meta = json.loads(str(data["metadata"]))
+            try:  # an object array (pickled) is refused by np.load, never unpickled
+                arrays = {k: data[k] for k in _ARRAYS}
+                tree = {k: data[f"hierarchy_{k}"] for k in _HIERARCHY
+                        if f"hierarchy_{k}" in data.files}
+                meta = json.loads(str(data["metadata"]))
+            except ValueError as exc:
+                raise ValueError(f"{path} is not a readable homog ROM file ({exc})") from None
     except (zipfile.BadZipFile, OSError, EOFError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path} is not a readable homog ROM file ({exc})") from None
     if not isinstance(meta, dict):

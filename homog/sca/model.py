@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -273,9 +274,10 @@ class ReducedOrderModel:
         return Response(strain[:last + 1], stress[:last + 1], iterations[:last],
                         tangent=tangent[:last + 1], info=info)
 
-    def save(self, path: Any) -> None:
-        """Write the model to one ``.npz`` file (atomic; read with :func:`load_rom`)."""
-        save_rom(self, path)
+    def save(self, path: Any) -> Path:
+        """Write the model to one ``.npz`` file (atomic; read with :func:`load_rom`): ``path``,
+        with ``.npz`` appended when it has another extension; returns the path written."""
+        return save_rom(self, path)
 
 
 def load_rom(path: Any) -> ReducedOrderModel:
@@ -326,7 +328,7 @@ def build_rom(
     progress: Any = None,
     adaptive: Mapping[int, int] | str | None = "auto",
     probe: LoadPath | None = None,
-    probe_weight: float = 1.0,
+    probe_weight: float | None = None,
 ) -> ReducedOrderModel:
     """Offline stage of SCA: a :class:`ReducedOrderModel` of ``microstructure``.
 
@@ -373,7 +375,7 @@ def build_rom(
         |error| 36 % either way) and biased low (median −28 %). Not for hardening-only
         models: it moves their curves 2–3 % further below the DNS.
     probe_weight : weight of the probe's feature against the ncomp² concentration components
-        together (:func:`homog.sca.clustering.with_feature`; default 1)."""
+        together (:func:`homog.sca.clustering.with_feature`; None: 1), with a ``probe`` only."""
     labels, lengths = labels_and_lengths(microstructure, lengths)
     materials = materials_for_labels(materials, labels)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
@@ -389,7 +391,12 @@ def build_rom(
     if probe is not None and not isinstance(probe, LoadPath):
         raise ValueError(f"probe must be a LoadPath (e.g. homog.loading.uniaxial_stress(0.006, "
                          f"6)) or None, got {type(probe).__name__}")
-    weight = positive(probe_weight, "probe_weight")
+    if probe is None and probe_weight is not None:
+        raise ValueError("probe_weight weighs the feature of a probe: give a probe with it")
+    weight = positive(1.0 if probe_weight is None else probe_weight, "probe_weight")
+    if cluster_labels is not None and adaptive not in ("auto", None):
+        raise ValueError("adaptive fine clusters refine the k-means clusters, and "
+                         "cluster_labels replaces them: pass adaptive=None with cluster_labels")
     counts = None
     if cluster_labels is None:
         counts = _counts_for_phases(validate_cluster_counts(n_clusters), labels)
@@ -494,6 +501,12 @@ def _fine_counts(adaptive: Any, counts: dict[int, int], materials: Mapping[int, 
     unknown = sorted(set(fine) - set(counts))
     if unknown:
         raise ValueError(f"adaptive names phases {unknown} that have no cluster count")
+    inelastic = adaptive_phases(materials)
+    elastic = sorted(set(fine) - set(inelastic))
+    if elastic:
+        raise ValueError(f"adaptive names phases {elastic} whose materials have no plastic "
+                         f"strain (eqps) to refine on: adaptivity splits clusters of inelastic "
+                         f"phases only ({sorted(inelastic) or 'none here'})")
     return {p: k for p, k in fine.items() if k > counts[p]}
 
 
@@ -502,8 +515,11 @@ def _custom_clusters(cluster_labels: Any, labels: np.ndarray) -> tuple[np.ndarra
     if cl.shape != labels.shape or cl.dtype.kind not in "iu":
         raise ValueError(f"cluster_labels must be an integer array of the RVE's shape "
                          f"{labels.shape}, got {cl.dtype} {cl.shape}")
+    if cl.min() < 0:
+        raise ValueError(f"cluster_labels must be cluster ids 0..K−1, got a negative id "
+                         f"({int(cl.min())})")
     K = int(cl.max()) + 1
-    if cl.min() < 0 or np.any(np.bincount(cl.reshape(-1), minlength=K) == 0):
+    if np.any(np.bincount(cl.reshape(-1), minlength=K) == 0):
         raise ValueError(f"cluster_labels must use every id 0..{K - 1}")
     phases = np.zeros(K, dtype=np.int64)
     phases[cl.reshape(-1)] = labels.reshape(-1)

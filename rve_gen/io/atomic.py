@@ -49,8 +49,7 @@ def atomic_open(path: Any, mode: str = "w") -> Iterator[IO]:
     exception the temporary file is removed and ``path`` is left as it was. ``mode``: "w"
     (text) or "wb" (binary).
     """
-    path = Path(path)
-    _check_folder(path)
+    path = check_target(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, mode) as file:
@@ -71,8 +70,7 @@ def atomic_path(path: Any) -> Iterator[Path]:
     """:func:`atomic_open` for writers that take a file name: a temporary path next to
     ``path`` (same suffix, so that a writer choosing its format by extension is served) that
     the block writes; then fsynced, given the umask's permissions and renamed onto ``path``."""
-    path = Path(path)
-    _check_folder(path)
+    path = check_target(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
     try:
@@ -87,11 +85,25 @@ def atomic_path(path: Any) -> Iterator[Path]:
     fsync_dir(path.parent)
 
 
-def _check_folder(path: Path) -> None:
-    """FileNotFoundError naming ``path`` (not a temporary name) when its folder is missing."""
+def check_target(path: Any, *, create_folder: bool = False) -> Path:
+    """``path`` as a :class:`~pathlib.Path` naming a file to write, checked before any work:
+    ValueError for something that is not a path, an empty name, "." or "..", or an existing
+    folder; FileNotFoundError naming ``path`` (not a temporary name) when its folder is
+    missing, unless ``create_folder`` (then the folder is made)."""
+    try:
+        path = Path(path)
+    except TypeError:
+        raise ValueError(f"the output path must be a file name (str or os.PathLike), got "
+                         f"{type(path).__name__} {path!r}") from None
+    if path.name in ("", ".", "..") or path.is_dir():
+        raise ValueError(f"the output path {str(path)!r} names a folder, not a file: give a "
+                         "file name")
+    if create_folder:
+        path.parent.mkdir(parents=True, exist_ok=True)
     if not path.parent.is_dir():
         raise FileNotFoundError(
             f"cannot write {path}: the folder {path.parent} does not exist (create it first)")
+    return path
 
 
 def fsync_dir(path: str | os.PathLike) -> None:
