@@ -46,6 +46,19 @@ def sidecar(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + ".json")
 
 
+def plot_format(path: str | os.PathLike) -> str:
+    """The matplotlib format a plot written to ``path`` takes from its extension ("png",
+    "pdf", "svg"...); ValueError listing the formats for any other name."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    formats = FigureCanvasAgg.get_supported_filetypes()
+    kind = Path(path).suffix.lower().removeprefix(".")
+    if kind not in formats:
+        raise ValueError(f"cannot tell the plot format from {Path(path).name!r}: end the name "
+                         f"in one of {', '.join('.' + k for k in sorted(formats))}")
+    return kind
+
+
 @dataclass
 class Response:
     """Macroscopic history of one load path.
@@ -184,12 +197,9 @@ class Response:
             raise ValueError(f"other must be a homog.response.Response to overlay, got "
                              f"{type(other).__name__}")
         path = check_target(path)
+        kind = plot_format(path)
         figure = Figure(figsize=(5, 4), layout="constrained")
-        formats = FigureCanvasAgg(figure).get_supported_filetypes()
-        kind = path.suffix.lower().removeprefix(".")
-        if kind not in formats:
-            raise ValueError(f"cannot tell the plot format from {path.name!r}: end the name in "
-                             f"one of {', '.join('.' + k for k in sorted(formats))}")
+        FigureCanvasAgg(figure)
         axes = figure.add_subplot()
         axes.plot(self.strain[:, component], self.stress[:, component], "-",
                   label=label or self.source)

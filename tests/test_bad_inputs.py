@@ -393,6 +393,8 @@ def test_cli_outputs_checked_before_the_work(tmp_path, capsys, micro, rom_file, 
     assert "is a directory" in cli_error(capsys, "dns", micro, "-o", tmp_path / "out")
     assert "--plot" in cli_error(capsys, "run", rom_file[0], "--plot", tmp_path / "file" / "p.png")
     assert "is a directory" in cli_error(capsys, "run", rom_file[0], "-o", tmp_path / "out")
+    assert "cannot tell the plot format" in cli_error(capsys, "run", rom_file[0], "--plot",
+                                                      tmp_path / "p.xyz")
     assert "is a directory" in cli_error(capsys, "rve", "circles", "--volume-fraction", "0.2",
                                          "--radius", "0.1", "-o", tmp_path / "out")
     assert "read-only" in cli_error(capsys, "rve", "circles", "--volume-fraction", "0.2",
@@ -560,3 +562,11 @@ def test_negative_cluster_ids_are_named():
     with pytest.raises(ValueError, match=r"got a negative id \(-1\)"):
         build_rom(disc_labels(12, 0.3), rve_gen_reference(), {0: 2, 1: 1},
                   cluster_labels=-np.ones((12, 12), dtype=int), adaptive=None)
+
+
+def test_cli_outputs_go_into_new_folders(tmp_path, rom_file):
+    """check_output accepts missing folders; the writers then make them (after the run)."""
+    out, plot = tmp_path / "new" / "curve.csv", tmp_path / "plots" / "curve.pdf"
+    assert main(["run", str(rom_file[0]), "--load", "uniaxial", "--strain", "0.005", "--steps",
+                 "2", "-o", str(out), "--plot", str(plot)]) == 0
+    assert out.is_file() and plot.read_bytes().startswith(b"%PDF")

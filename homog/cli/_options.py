@@ -13,6 +13,7 @@ from typing import Any
 from homog import loading
 from homog.loading import LoadPath
 from homog.materials import reference_materials_path  # noqa: F401 (benchmarks import it here)
+from homog.response import plot_format
 
 LOADS = ("uniaxial", "uniaxial-strain", "shear", "cyclic")
 
@@ -126,18 +127,25 @@ def add_threads_option(p: argparse.ArgumentParser) -> None:
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", help="CSV file of the macroscopic curve")
-    p.add_argument("--plot", help="PNG file of the stress-strain curve")
+    p.add_argument("--plot", help="file of the stress-strain plot, in the format of its "
+                   "extension (.png, .pdf, .svg...)")
 
 
 def check_output_options(args: argparse.Namespace) -> None:
-    """Refuse unwritable ``-o``/``--plot`` paths before the computation."""
+    """Refuse unwritable ``-o``/``--plot`` paths, and a plot name without a known format,
+    before the computation."""
     check_output(args.output, "-o/--output")
     check_output(args.plot, "--plot")
+    if args.plot:
+        plot_format(args.plot)
 
 
 def write_outputs(response, args: argparse.Namespace, label: str) -> None:
-    """Write the CSV/PNG the output options ask for and print the final state."""
+    """Write the CSV/plot the output options ask for and print the final state."""
     comp = args.axis if args.load != "shear" else 5
+    for path in (args.output, args.plot):  # missing folders are made (check_output)
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     if args.output:
         response.to_csv(args.output)
         print(f"curve written to {args.output}")
