@@ -33,7 +33,12 @@ from typing import Any
 
 import numpy as np
 
-from homog.inputs import check_callable, labels_and_lengths, materials_for_labels
+from homog.inputs import (
+    check_callable,
+    labels_and_lengths,
+    materials_for_labels,
+    stop_requested,
+)
 from homog.loading import LoadPath
 from homog.materials import Material
 from homog.nonlocal_average import GridAverage
@@ -258,7 +263,7 @@ def dns(
                 fields["strain"].append(eps)
                 fields["stress"].append(to_numpy(inc.stress_points).T.reshape((6,) + labels.shape))
                 fields["eqps"].append(to_numpy(law.eqps(inc.state)).reshape(labels.shape))
-            if stop is not None and stop(strain[:done + 1], stress[:done + 1]):
+            if stop is not None and stop_requested(stop, strain[:done + 1], stress[:done + 1]):
                 stopped = {"stopped": "stop"}
                 break
     except ConvergenceError as exc:

@@ -57,6 +57,15 @@ def check_callable(value: Any, name: str, signature: str) -> None:
         raise ValueError(f"{name} must be a callable {signature} or None, got {value!r}")
 
 
+def stop_requested(stop: Any, strain: np.ndarray, stress: np.ndarray) -> bool:
+    """``stop(strain, stress)``, which must answer True or False (a numpy bool too): any other
+    value is a mistake in the callable (e.g. a string, truthy whatever it says), refused."""
+    answer = stop(strain, stress)
+    if not isinstance(answer, bool | np.bool_):
+        raise ValueError(f"stop(strain, stress) must return True or False, got {answer!r}")
+    return bool(answer)
+
+
 def materials_for_labels(materials: Any, labels: np.ndarray) -> dict[int, Material]:
     """Materials (mapping or TOML for ``from_config``) checked to cover every label."""
     if isinstance(materials, str | os.PathLike) or (

@@ -570,3 +570,16 @@ def test_cli_outputs_go_into_new_folders(tmp_path, rom_file):
     assert main(["run", str(rom_file[0]), "--load", "uniaxial", "--strain", "0.005", "--steps",
                  "2", "-o", str(out), "--plot", str(plot)]) == 0
     assert out.is_file() and plot.read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("solver", ["dns", "rom"])
+def test_a_stop_callable_must_answer_true_or_false(solver):
+    from homog.dns import dns
+    from homog.loading import uniaxial_stress
+
+    labels, path = disc_labels(8, 0.3), uniaxial_stress(0.004, 3)
+    run = (lambda **kw: dns(labels, rve_gen_reference(), path, **kw)) if solver == "dns" else (
+        lambda **kw: build_rom(labels, rve_gen_reference(), {0: 2, 1: 1}).run(path, **kw))
+    with pytest.raises(ValueError, match="must return True or False, got 'no'"):
+        run(stop=lambda strain, stress: "no")
+    assert run(stop=lambda strain, stress: np.bool_(strain.shape[0] > 2)).nsteps == 2

@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 
 from homog.dns import dns
-from homog.inputs import check_callable, check_int, labels_and_lengths, materials_for_labels
+from homog.inputs import (
+    check_callable,
+    check_int,
+    labels_and_lengths,
+    materials_for_labels,
+    stop_requested,
+)
 from homog.loading import LoadPath
 from homog.materials import Material, VonMisesDamage
 from homog.materials._validation import positive
@@ -260,7 +266,7 @@ class ReducedOrderModel:
                 tangent[k + 1][np.ix_(comps, comps)] = res.tangent[0][comps]
                 if progress is not None:
                     progress(k + 1, n)
-                if stop is not None and stop(strain[:k + 2], stress[:k + 2]):
+                if stop is not None and stop_requested(stop, strain[:k + 2], stress[:k + 2]):
                     last, stopped = k + 1, {"stopped": "stop"}
                     break
         model = self if stepper is None else stepper.model
