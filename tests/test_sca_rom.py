@@ -367,3 +367,55 @@ def test_a_reference_medium_keeps_away_from_a_singular_green_operator():
     lam = np.array([-33.7, 50.0, 1.0, -0.6, np.nan])
     mu = np.array([16.9, 20.0, 0.0, 1.0, 1.0])
     np.testing.assert_array_equal(_admissible(lam, mu), [False, True, False, True, False])
+
+
+# ------------------------------------------------------------------ stability of the solution
+def test_the_stability_check_measures_work_against_the_applied_load():
+    """ΔΣ:ΔE below −STABILITY_TOL × the elastic work of the applied increment is unstable,
+    whatever the free strains (which are large at a spurious root)."""
+    import homog.sca.online as online
+    from homog.materials import reference_materials
+
+    solver = build_rom(disc_labels(12, 0.3), reference_materials(), {0: 2, 1: 1},
+                       adaptive=None).online_solver()
+    assert solver.stable
+    controlled = np.array([False, False, True])  # shear strain-controlled, normals stress-free
+    target = np.array([[0.0, 0.0, 1e-3], [0.0, 0.0, 1e-3], [0.0, 0.0, 1e-3]])
+    scale = solver._two_mu * 1e-6
+    dE = np.array([[0.7, -0.7, 1e-3], [1e-4, -1e-4, 1e-3], [0.7, -0.7, 1e-3]])
+    dS = np.array([[0.0, 0.0, -4.8], [0.0, 0.0, 0.05],
+                   [0.0, 0.0, -0.5 * online.STABILITY_TOL * scale / 1e-3]])
+    np.testing.assert_array_equal(solver._unstable(dE, dS, target, controlled),
+                                  [True, False, False])
+
+
+def test_rom_of_stable_phases_refuses_spurious_roots(monkeypatch):
+    """Measured case: a 32² ROM of 4 + 2 (adaptive) clusters under shear converged at the
+    fourth of 10 increments to normal strains of ±0.7 and a shear stress of −4.4 (the DNS:
+    +0.52), and at 5 increments to 0.02. Its phases are stable, so such increments are now cut,
+    and every increment count lands on the curve of the static model."""
+    import homog.sca.online as online
+    import rve_gen
+    from homog.loading import pure_shear
+    from homog.materials import reference_materials
+
+    ms = rve_gen.circles(volume_fraction=0.3, radius=0.1, seed=1).voxelize((32, 32))
+    rom = build_rom(ms, reference_materials(), {0: 4, 1: 2})
+    static = rom.run(pure_shear(0.01, 10), adaptivity=None).stress[-1, 5]
+    for steps in (5, 10):
+        r = rom.run(pure_shear(0.01, steps))
+        assert np.abs(r.strain[:, :2]).max() < 1e-3
+        assert r.stress[-1, 5] == pytest.approx(static, rel=0.02)
+        assert np.all(np.diff(r.stress[:, 5]) > 0)
+    monkeypatch.setattr(online, "STABILITY_TOL", np.inf)  # the check off: the spurious root
+    assert np.abs(rom.run(pure_shear(0.01, 10)).strain[:, :2]).max() > 0.1
+
+
+def test_softening_models_are_not_checked_for_stability():
+    from homog.materials import LinearHardening, VonMisesDamage
+
+    damage = VonMisesDamage(100, 0.3, LinearHardening(0.5, 0.5), onset=0.01,
+                            softening_strain=0.02)
+    rom = build_rom(disc_labels(12, 0.3), {0: damage, 1: LinearElastic(500, 0.19)},
+                    {0: 2, 1: 1}, adaptive=None)
+    assert damage.can_soften and not rom.online_solver().stable

@@ -55,6 +55,15 @@ class Material(ABC):
         """Parameters as a TOML-able dict, read back by :func:`homog.materials.from_config`."""
 
     @property
+    def can_soften(self) -> bool:
+        """True when the material can soften (its stress fall under a growing strain, e.g.
+        damage); False for a stable one in Drucker's sense, whose updates satisfy
+        Δσ:Δε > 0 (elastic, von Mises with non-negative hardening), and so does any
+        composite of such phases (Hill 1958): the online solver of a ROM of stable phases
+        refuses an increment of negative second-order work."""
+        return False
+
+    @property
     def secant_tangent(self) -> bool:
         """True when :meth:`update` returns a secant stiffness instead of the consistent
         tangent: Newton on it converges linearly, and the DNS keeps its stall test off

@@ -268,6 +268,10 @@ class VonMisesDamage(Material):
 
     # ------------------------------------------------------------------ update
     @property
+    def can_soften(self) -> bool:
+        return True
+
+    @property
     def secant_tangent(self) -> bool:
         return self.tangent == "secant"
 

@@ -36,6 +36,15 @@ their damage driving variable over the clusters of their phase with the matrix W
 ∂Δσ_I/∂Δε_J = δ_IJ C_I − W_IJ U_I ⊗ G_J (:class:`~homog.materials.damage.NonlocalCoupling`),
 and enters the Jacobian, the Newton step and C_hom as one more term, so Newton stays quadratic.
 
+A model whose phases are all stable in Drucker's sense (elastic, von Mises with non-negative
+hardening: ``Material.can_soften`` False) has a stable macroscopic response too (Hill, J. Mech.
+Phys. Solids 15, 1967): ΔΣ:ΔE > 0 over every increment. The discrete SCA equations can
+nevertheless have other roots, and Newton can land on one (measured: a 32² ROM of 4 + 2
+clusters under shear jumped to normal strains of ±0.7 at a shear strain of 0.6 %, its shear
+stress −4.4 where the DNS gives +0.5). An increment of such a model whose converged
+second-order work is negative beyond ``STABILITY_TOL`` is refused (not converged), so that it
+is cut like any failed increment, and reported as unstable (``IncrementResult.unstable``).
+
 Every array carries a leading axis of material points: one solver advances a batch of points
 (the integration points of an FE² model, :mod:`homog.umat`) with batched linear solves and
 one constitutive call per material group, on numpy or cupy. D = a(λ0, μ0) D1 − c(λ0, μ0) D2
@@ -64,7 +73,7 @@ from homog.sca.krylov import KrylovSteps
 from kernels import green_coefficients
 from kernels import threads as thread_policy
 from kernels.arraymodule import array_module
-from kernels.tensors import PLANE_INDICES
+from kernels.tensors import PLANE_INDICES, lame_projection
 
 SCS_SCHEMES = ("projection", "regression")
 #: Systems with fewer unknowns (K·m) run their dense linear algebra on one BLAS thread.
@@ -74,6 +83,9 @@ THETA_RTOL = 1e-11
 #: A Newton step on the medium after which the merit grew is halved this many times (back
 #: toward the last accepted iterate) before the increment restarts with fixed-point refits.
 MAX_HALVINGS = 1
+#: A ROM of stable phases refuses an increment whose second-order work ΔΣ:ΔE is below minus
+#: this fraction of the work the applied load increment would do elastically (_unstable).
+STABILITY_TOL = 1e-2
 
 
 @dataclass
@@ -138,7 +150,8 @@ class IncrementResult:
     ``tangent`` (P, 6, m): the homogenized algorithmic tangent ∂Σ/∂E of all six stress
     components with respect to the m strain components (its ``comps`` rows are the m × m
     C_hom). A point that failed (``converged`` False) keeps its start state and has a NaN
-    tangent; ``residual`` is its last scaled residual.
+    tangent; ``residual`` is its last scaled residual; ``unstable`` (P,) marks the points
+    refused for a converged increment of negative second-order work (module docstring).
     """
 
     state: OnlineState
@@ -149,6 +162,7 @@ class IncrementResult:
     converged: Any
     residual: Any
     substeps: Any = None
+    unstable: Any = None
 
 
 class OnlineSolver(KrylovSteps):
@@ -231,6 +245,11 @@ class OnlineSolver(KrylovSteps):
                                      f"{Wg.shape}")
                 W[np.ix_(idx, idx)] = Wg
         self.coupled = any(Wg is not None for Wg in weights)
+        #: phases all stable (no softening): increments of negative second-order work are
+        #: refused; 2μ̄, the Voigt mean of the phases' elastic 2μ, scales the work (_unstable)
+        self.stable = not any(mat.can_soften for mat, _ in self.groups)
+        self._two_mu = float(sum(2.0 * lame_projection(mat.stiffness)[1] * self.c[idx].sum()
+                                 for mat, idx in self.groups))
         #: points whose Jacobian was LU-factorized (CPU path), since construction: the cost
         #: measure of benchmarks/umat.py and of the tests of Newton on the medium
         self.factorizations = 0
@@ -382,7 +401,7 @@ class OnlineSolver(KrylovSteps):
         tangent_out = xp.full((P, 6, m), xp.nan)
         iterations, scs_iterations = xp.zeros(P, dtype=int), xp.zeros(P, dtype=int)
         scs_out, converged_out = xp.ones(P, dtype=bool), xp.zeros(P, dtype=bool)
-        residual_out = xp.full(P, xp.inf)
+        residual_out, unstable_out = xp.full(P, xp.inf), xp.zeros(P, dtype=bool)
 
         scale_e = xp.maximum(
             xp.maximum(xp.max(xp.abs(xp.where(controlled, target, 0.0)), axis=1),
@@ -482,6 +501,12 @@ class OnlineSolver(KrylovSteps):
                              / xp.maximum(xp.abs(w.lam0) + xp.abs(w.mu0), 1e-300))
             converged = ((residual <= self.tol) & ~moved & ~failed
                          & (~w.newton | (medium_change <= self.scs_tol)))
+            if self.stable and bool(converged.any()):
+                unstable = converged & self._unstable(dE, dS, w.target, controlled)
+                if bool(unstable.any()):
+                    unstable_out[w.points[unstable]] = True
+                    converged &= ~unstable
+                    failed |= unstable
             # Newton progress on both equations
             merit = xp.maximum(residual / self.tol,
                                xp.where(w.newton, medium_change / self.scs_tol, 0.0))
@@ -615,7 +640,18 @@ class OnlineSolver(KrylovSteps):
         if factors and bool(converged_out.all()):
             out.factors = factors
         return IncrementResult(out, tangent_out, iterations, scs_iterations, scs_out,
-                               converged_out, residual_out)
+                               converged_out, residual_out, unstable=unstable_out)
+
+    def _unstable(self, dE: Any, dS: Any, target: Any, controlled: Any) -> Any:
+        """(n,) bool: the increments (ΔE, ΔΣ) (n, m) whose second-order work ΔΣ:ΔE is below
+        −STABILITY_TOL × W, W = 2μ̄ |ΔE_c|² + |ΔΣ_s|² / 2μ̄ the elastic work of the applied
+        load increment ``target`` (ΔE on the strain-controlled components, ΔΣ on the others).
+        It is measured against the applied load, not the converged increment, whose free
+        strains can be large at a spurious root (module docstring)."""
+        xp = array_module(dE)
+        scale = xp.where(controlled, target * target * self._two_mu,
+                         target * target / self._two_mu).sum(axis=1)
+        return (dS * dE).sum(axis=1) < -STABILITY_TOL * scale
 
     def _jacobian(self, w: _Work, idx: Any, tangent_m: Any, coupling: Any, a: dict,
                   dtype: type = np.float64) -> Any:
@@ -855,6 +891,7 @@ class OnlineSolver(KrylovSteps):
         first = self.advance(start, 0.5 * whole, strain_controlled, None, max_cuts - 1)
         half = xp.flatnonzero(first.converged)
         res.residual[idx] = first.residual
+        res.unstable[idx] |= first.unstable
         if half.size == 0:
             return res
         mid = first.state.take(half)
@@ -862,13 +899,14 @@ class OnlineSolver(KrylovSteps):
                    - self.macro(start.take(half), strain_controlled))
         second = self.advance(mid, whole[half] - reached, strain_controlled, None, max_cuts - 1)
         res.residual[idx[half]] = second.residual
+        res.unstable[idx[half]] |= second.unstable
         ok = half[second.converged]
         res.state.factors = None  # the cut points' factors are not kept
         if ok.size:
             p, q = idx[ok], xp.flatnonzero(second.converged)
             res.state.put(p, second.state.take(q))
             res.tangent[p] = second.tangent[q]
-            res.converged[p] = True
+            res.converged[p], res.unstable[p] = True, False
             for name in ("newton_iterations", "scs_iterations", "substeps"):
                 getattr(res, name)[p] = getattr(first, name)[ok] + getattr(second, name)[q]
             res.scs_converged[p] = first.scs_converged[ok] & second.scs_converged[q]
