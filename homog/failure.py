@@ -44,6 +44,7 @@ import numpy as np
 from homog.loading import LoadPath
 from homog.response import Response
 from kernels import ConvergenceError
+from kernels.tensors import MANDEL_NAMES
 
 #: Stress measures accepted besides a Mandel component index.
 MEASURES = ("auto", "von_mises")
@@ -135,6 +136,8 @@ def run_to_failure(
         )
     drop = _check_drop(drop)
     measure = _resolve_measure(measure, loading)
+    if measure != "von_mises":
+        _check_monotonic(loading, measure)
     for key in ("stop", "failure"):
         if key in options:
             raise ValueError(f"run_to_failure sets {key!r} itself; do not pass it")
@@ -286,6 +289,20 @@ def _check_drop(drop: Any) -> float:
         raise ValueError(f"drop = {drop!r} must be a number in (0, 1): failure is the stress "
                          "falling below drop × peak (e.g. 0.5)")
     return float(drop)
+
+
+def _check_monotonic(loading: LoadPath, measure: int) -> None:
+    """ValueError when the path reverses the measured component: an unloading would pass for
+    a failure (the stress falls while nothing fails)."""
+    steps = np.diff(np.r_[0.0, loading.targets[:, measure]])
+    moving = steps[steps != 0.0]
+    if moving.size and np.any(np.sign(moving) != np.sign(moving[0])):
+        first = int(np.flatnonzero(np.sign(steps) == -np.sign(moving[0]))[0]) + 1
+        raise ValueError(
+            f"the load path reverses component {MANDEL_NAMES[measure]} at increment {first}: a "
+            "run to failure follows a monotonic load, where only failure makes the stress "
+            "fall (an unloading would pass for one); load monotonically, e.g. "
+            "homog.loading.uniaxial_stress")
 
 
 def _resolve_measure(measure: Any, loading: LoadPath | None,

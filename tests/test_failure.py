@@ -145,3 +145,16 @@ def test_bad_arguments_are_rejected(kwargs, match):
         run_to_failure(CUBE, [0.1], materials={0: damage_material()})
     with pytest.raises(ValueError, match="failure"):
         dns(CUBE, {0: damage_material()}, uniaxial_stress(0.1, 10), failure="ignore")
+
+
+def test_runs_to_failure_refuse_a_path_that_unloads():
+    """An unloading makes the stress fall too: a cyclic path would report a failure that
+    never happened (found on `homog run --load cyclic --to-failure`)."""
+    from oracles import disc_labels
+
+    from homog.loading import cyclic
+    from homog.materials import reference_materials
+
+    rom = build_rom(disc_labels(12, 0.3), reference_materials(), {0: 2, 1: 1}, adaptive=None)
+    with pytest.raises(ValueError, match="reverses component 11 at increment 6"):
+        run_to_failure(rom, cyclic(0.02, cycles=1, steps=5))
