@@ -53,6 +53,9 @@ BAD_CONFIGS = [
      r"rom.adaptive.fibre: no phase 'fibre'"),
     ({"phase1 = 1 }": "phase1 = 1 }\nadaptive = { matrix = 8.0 }"},
      r"rom.adaptive.matrix = 8.0 must be a positive integer"),
+    ({"phase1 = 1 }": "phase1 = 1 }\nadaptive = { phase1 = 4 }"},
+     r"rom.adaptive names \['phase1'\], whose material has no plastic strain"),
+    ({"max_strain = 0.01": "max_strain = 0.0"}, "loading.max_strain = 0 loads nothing"),
     ({"phase1 = 1 }": "phase1 = 1 }\ndiscretization = \"fourier\""},
      r"rom.discretization = 'fourier'; allowed: 'spectral'"),
 ]
@@ -84,8 +87,12 @@ def test_a_configuration_that_would_fail_in_every_sample_is_refused(replacements
 
 def test_the_rom_model_is_the_configurations_static_unless_adaptive_is_asked():
     assert "adaptive" not in config().data["rom"]   # absent: static, and older stores resume
+    plastic = CONFIG.replace('model = "linear_elastic"\nE = 100.0\nnu = 0.3',
+                             'model = "von_mises"\nE = 100.0\nnu = 0.3\n'
+                             'hardening = { law = "linear", sigma_y0 = 0.5, H = 1.0 }', 1)
+    assert plastic != CONFIG
     for value, resolved in (('"auto"', "auto"), ("{ matrix = 16 }", {"0": 16}), ("false", False)):
-        cfg = config(CONFIG.replace("phase1 = 1 }", f"phase1 = 1 }}\nadaptive = {value}"))
+        cfg = config(plastic.replace("phase1 = 1 }", f"phase1 = 1 }}\nadaptive = {value}"))
         assert cfg.sample_spec([0.5, 0.5], "doe", 0)["rom"]["adaptive"] == resolved
 
 
@@ -263,3 +270,14 @@ def test_a_store_that_cannot_be_locked_is_a_clear_error(tmp_path, capsys):
                  str(tmp_path / "file.zarr"), "--workers", "0"]) == 1
     assert "file.zarr is not a readable Zarr store" in capsys.readouterr().err
 
+
+
+def test_train_refuses_a_constant_target(tmp_path):
+    """A target with one value (a flag where every sample behaved alike) printed R² 1.0 and
+    'nan% of the std' (found on `homog database train --target failed`)."""
+    def constant(spec):
+        return {"outputs": {"toughness": 0.5}, "arrays": {"stress": np.zeros((3, 6))}}
+
+    run_database(config(), tmp_path / "db.zarr", labeller=constant)
+    with pytest.raises(ValueError, match="'toughness' takes one value .*nothing to learn"):
+        train(tmp_path / "db.zarr", "toughness")

@@ -66,6 +66,7 @@ from homog.database.variables import (
 from homog.loading import LoadPath
 from homog.materials import material_from_config
 from homog.materials._validation import positive
+from homog.sca.hierarchy import adaptive_phases
 from rve_gen.microstructure import default_phase_names
 
 if sys.version_info >= (3, 11):
@@ -257,6 +258,9 @@ def loading_path(table: Mapping[str, Any]) -> LoadPath:
     kind, strain, steps = table["type"], table["max_strain"], table["steps"]
     if kind not in LOAD_TYPES:
         raise ValueError(f"loading.type = {kind!r}; allowed: {list(LOAD_TYPES)}")
+    if isinstance(strain, int | float) and not isinstance(strain, bool) and strain == 0:
+        raise ValueError("loading.max_strain = 0 loads nothing: give the largest strain of the "
+                         "path (negative for compression)")
     if kind == "uniaxial":
         return load_paths.uniaxial_stress(strain, steps, table.get("axis", 0))
     if kind == "uniaxial_strain":
@@ -652,8 +656,19 @@ def _check_sample(config: DatabaseConfig, point: np.ndarray) -> None:
     values = _values(config, point)
     try:
         tree = config._resolved(config.inputs_at(point))
-        for label, table in tree["materials"].items():
-            material_from_config(table, f"materials (phase {label})")
+        materials = {int(label): material_from_config(table, f"materials (phase {label})")
+                     for label, table in tree["materials"].items()}
+        fine = tree["rom"].get("adaptive")
+        if isinstance(fine, dict):  # build_rom refuses to refine a phase without eqps
+            inelastic = adaptive_phases(materials)
+            names: dict[int, str] = {}  # a phase's name where it has one, else its label
+            for key, label in config.phases.items():
+                if label not in names or not key.isdigit():
+                    names[label] = key
+            elastic = [names[int(label)] for label in fine if int(label) not in inelastic]
+            if elastic:
+                raise ValueError(f"rom.adaptive names {elastic}, whose material has no plastic "
+                                 "strain (eqps) to refine on: adapt inelastic phases only")
         loading_path(tree["loading"]).for_dimension(config.ndim)
     except ValueError as err:
         raise ValueError(f"{err} (at the design point {values})") from None

@@ -220,6 +220,10 @@ def train(store: Any, target: str = "toughness", *, folds: int = 5, kernel: str 
                          f"(cross-validation fits each Gaussian process on all samples but one "
                          f"fold, and a fit needs 2); {store.path} has {y.size}: label more "
                          "samples")
+    if np.ptp(y) == 0.0:
+        raise ValueError(f"{target!r} takes one value ({y[0]:g}) over the {y.size} samples: "
+                         "there is nothing to learn (a flag such as 'failed' is constant "
+                         "where every sample behaved alike); choose another target")
     records = rows[config.names].to_dict("records")
     points = unit_points(config.variables, records)
     cv = cross_validate(points, y, folds=min(folds, y.size), seed=seed, kernel=kernel)
