@@ -281,3 +281,26 @@ def test_train_refuses_a_constant_target(tmp_path):
     run_database(config(), tmp_path / "db.zarr", labeller=constant)
     with pytest.raises(ValueError, match="'toughness' takes one value .*nothing to learn"):
         train(tmp_path / "db.zarr", "toughness")
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--batch", "0"], "batch = 0 must be an integer >= 1"),
+    (["--pool", "1"], "pool = 1 must be an integer >= 2"),
+    (["--target", "nosuch"], "--target 'nosuch' is not an output of the samples"),
+])
+def test_explore_checks_its_options_before_creating_the_store(tmp_path, capsys, options,
+                                                               message):
+    path = tmp_path / "base.toml"
+    path.write_text(CONFIG)
+    store = tmp_path / "e.zarr"
+    assert main(["database", "explore", str(path), "--store", str(store), "--workers", "0",
+                 "--rounds", "1", "--batch", "2", "--test", "2", *options]) == 1
+    assert message in capsys.readouterr().err
+    assert not store.exists()
+
+
+def test_the_outputs_simulate_labels_are_the_documented_ones():
+    from homog.database.sample import OUTPUTS, simulate
+
+    spec = config().sample_spec([0.5, 0.5], "doe", 0)
+    assert sorted(simulate(spec)["outputs"]) == sorted(OUTPUTS)

@@ -165,13 +165,18 @@ def train(args: argparse.Namespace) -> int:
 def explore(args: argparse.Namespace) -> int:
     """Explore rounds; exit status 1 when samples stay failed (the curve leaves them out)."""
     from homog.database import load_config
+    from homog.database.explore import check_settings, plot_learning_curve
     from homog.database.explore import explore as run_rounds
-    from homog.database.explore import plot_learning_curve
     from homog.database.runner import RunReport
+    from homog.database.sample import OUTPUTS
 
     _check_execution(args)
     config = load_config(args.config)
     baseline = None if args.baseline == "none" else args.baseline
+    check_settings(args.rounds, args.batch, args.pool, args.test, baseline)  # before the store
+    if args.target not in OUTPUTS:
+        raise ValueError(f"--target {args.target!r} is not an output of the samples; outputs: "
+                         f"{', '.join(OUTPUTS)}")
     report = RunReport()
     with _open_store(args.store, config) as store:
         try:

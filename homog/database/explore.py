@@ -62,6 +62,17 @@ def select_batch(surrogate: GaussianProcessSurrogate, candidates: np.ndarray,
     return np.array(chosen)
 
 
+def check_settings(rounds: int, batch: int, pool: int, test: int,
+                   baseline: str | None) -> None:
+    """ValueError for settings :func:`explore` cannot run (checked before any store opens)."""
+    for name, value, least in (("rounds", rounds, 1), ("batch", batch, 1),
+                               ("pool", pool, batch), ("test", test, 2)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} = {value!r} must be an integer >= {least}")
+    if baseline not in BASELINES + (None,):
+        raise ValueError(f"baseline = {baseline!r}; allowed: {list(BASELINES)} or None")
+
+
 def explore(config: DatabaseConfig, store: str | os.PathLike | SampleStore, *, rounds: int,
             batch: int, target: str = "toughness", labeller: Labeller = simulate,
             client: Any = None, pool: int = 2048, test: int = 32, baseline: str | None = "sobol",
@@ -82,12 +93,7 @@ def explore(config: DatabaseConfig, store: str | os.PathLike | SampleStore, *, r
 
     Returns :func:`learning_curve` of the store.
     """
-    for name, value, least in (("rounds", rounds, 1), ("batch", batch, 1),
-                               ("pool", pool, batch), ("test", test, 2)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ValueError(f"{name} = {value!r} must be an integer >= {least}")
-    if baseline not in BASELINES + (None,):
-        raise ValueError(f"baseline = {baseline!r}; allowed: {list(BASELINES)} or None")
+    check_settings(rounds, batch, pool, test, baseline)
     owned = not isinstance(store, SampleStore)  # opened (and locked) here: closed here
     store = SampleStore.of(store, config)
     try:

@@ -32,6 +32,10 @@ Labeller = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 #: Column names of the summary table that outputs may not take.
 RESERVED = ("id", "origin", "index", "round", "status", "attempts", "error", "elapsed_s",
             "worker")
+#: The outputs :func:`simulate` labels a sample with (the numbers of
+#: :class:`homog.failure.FailureMetrics`, and the RVE's inclusion fraction).
+OUTPUTS = ("toughness", "peak_stress", "strain_at_peak", "failure_strain",
+           "initial_stiffness", "failed", "peaked", "rve_volume_fraction")
 
 
 def simulate(spec: Mapping[str, Any]) -> dict[str, Any]:
