@@ -583,3 +583,27 @@ def test_a_stop_callable_must_answer_true_or_false(solver):
     with pytest.raises(ValueError, match="must return True or False, got 'no'"):
         run(stop=lambda strain, stress: "no")
     assert run(stop=lambda strain, stress: np.bool_(strain.shape[0] > 2)).nsteps == 2
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--size", "4"], "--size 4: give at least 16"),
+    (["--steps", "0"], "--steps 0: give at least 1"),
+    (["--seed", "-1"], "--seed -1: give an integer >= 0"),
+    (["--clusters", "0=abc"], "--clusters '0=abc': expected LABEL=COUNT"),
+    (["--clusters", "0=4"], "give the counts of the matrix (0) and the fibres (1)"),
+    (["--strain", "0"], "--strain 0.0: give the final ε11, finite and non-zero"),
+])
+def test_demo_checks_its_options_before_writing_anything(tmp_path, capsys, options, message):
+    out = tmp_path / "demo"
+    assert message in cli_error(capsys, "demo", "-o", out, "--no-dns", *options)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--strain", "0"], "--strain 0 loads nothing"),
+    (["--cycles", "3"], "--cycles 3 is for --load cyclic"),
+    (["--load", "shear", "--axis", "1"], "--axis is for the uniaxial and cyclic loads"),
+    (["--drop", "0.3"], "--drop 0.3 sets the failure point of --to-failure"),
+])
+def test_run_refuses_options_that_would_do_nothing(capsys, rom_file, options, message):
+    assert message in cli_error(capsys, "run", rom_file[0], *options)

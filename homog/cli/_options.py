@@ -108,7 +108,14 @@ def add_loading_options(p: argparse.ArgumentParser) -> None:
 
 
 def loading_from_args(args: argparse.Namespace) -> LoadPath:
-    """The LoadPath the loading options describe."""
+    """The LoadPath the loading options describe; options that would do nothing (a zero
+    strain, --cycles without --load cyclic, --axis under shear) are refused."""
+    if args.strain == 0.0:
+        raise ValueError("--strain 0 loads nothing: give the strain amplitude")
+    if args.load != "cyclic" and args.cycles != 1:
+        raise ValueError(f"--cycles {args.cycles} is for --load cyclic (here --load {args.load})")
+    if args.load == "shear" and args.axis != 0:
+        raise ValueError("--axis is for the uniaxial and cyclic loads: --load shear is ε12")
     if args.load == "uniaxial":
         return loading.uniaxial_stress(args.strain, args.steps, args.axis)
     if args.load == "uniaxial-strain":

@@ -25,6 +25,9 @@ from homog.materials import reference_materials_path
 from homog.sca.model import build_rom
 from kernels.fft import BACKENDS
 
+#: Smallest --size: fibres of radius 0.05 (of the RVE) are then ~2 voxels across.
+MIN_SIZE = 16
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="RVE -> ROM -> run, against the full-field DNS",
@@ -48,10 +51,24 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"-o {args.output!r} is a file; the demo writes several files into a "
                          "folder: give a folder name (it is created if missing)")
+    # every option checked before anything is written
+    if args.size < MIN_SIZE:
+        raise ValueError(f"--size {args.size}: give at least {MIN_SIZE} (voxels across the RVE; "
+                         "its fibres have a radius of 5 % of it)")
+    if args.seed < 0:
+        raise ValueError(f"--seed {args.seed}: give an integer >= 0")
+    if args.steps < 1:
+        raise ValueError(f"--steps {args.steps}: give at least 1 increment")
+    clusters = parse_clusters(args.clusters)  # its errors name --clusters
+    if not (np.isfinite(args.strain) and args.strain != 0.0):
+        raise ValueError(f"--strain {args.strain!r}: give the final ε11, finite and non-zero")
+    path = uniaxial_stress(args.strain, args.steps)
+    if set(clusters) != {0, 1}:
+        raise ValueError(f"--clusters {args.clusters!r}: give the counts of the matrix (0) and "
+                         "the fibres (1), e.g. 0=12,1=6")
     out.mkdir(parents=True, exist_ok=True)
     materials = reference_materials_path()
     shutil.copyfile(materials, out / "materials.toml")
-    path = uniaxial_stress(args.strain, args.steps)
 
     print(f"[1/4] RVE: 30 % fibres, {args.size}x{args.size} voxels (rve_gen.circles)")
     pack = rve_gen.circles(volume_fraction=0.3, radius=0.05, seed=args.seed)
@@ -60,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"[2/4] ROM offline stage, clusters {args.clusters}")
     t0 = time.perf_counter()
-    rom = build_rom(ms, materials, parse_clusters(args.clusters), backend=args.backend,
+    rom = build_rom(ms, materials, clusters, backend=args.backend,
                     seed=args.seed, progress=lambda stage: print(f"      {stage}", flush=True))
     offline = time.perf_counter() - t0
     rom.save(out / "rom.npz")

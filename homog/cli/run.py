@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_output_options(args)
+    if args.drop != 0.5 and not args.to_failure:
+        raise ValueError(f"--drop {args.drop:g} sets the failure point of --to-failure, which "
+                         "is not given")
     path = loading_from_args(args)
     rom = load_rom(args.rom)
     t0 = time.perf_counter()
