@@ -74,19 +74,22 @@ def frequency_grid(
             f"unknown discretization {discretization!r}; choose one of {', '.join(DISCRETIZATIONS)}"
         )
     d = len(shape)
+    # only the directions of the frequencies are kept: lengths relative to the largest (the
+    # same directions, and no under- or overflow of ξ² for lengths of 1e±160)
+    relative = [L / max(lengths) for L in lengths]
     ints = [np.fft.fftfreq(n, 1.0 / n) for n in shape[:-1]] + [
         np.fft.rfftfreq(shape[-1], 1.0 / shape[-1])
     ]
     ints = [i.reshape([-1 if a == b else 1 for b in range(d)]) for a, i in enumerate(ints)]
     if discretization == "spectral":
-        xi = [2.0 * np.pi * n / L for n, L in zip(ints, lengths)]
+        xi = [2.0 * np.pi * n / L for n, L in zip(ints, relative)]
         nyquist = np.zeros([1] * d, dtype=bool)
         for n, N in zip(ints, shape):
             if N % 2 == 0:
                 nyquist = nyquist | (np.abs(n) == N // 2)
     else:
         theta = [2.0 * np.pi * n / N for n, N in zip(ints, shape)]
-        h = [L / N for L, N in zip(lengths, shape)]
+        h = [L / N for L, N in zip(relative, shape)]
         cos = [np.cos(t / 2.0) for t in theta]
         xi = []
         for a in range(d):

@@ -110,6 +110,12 @@ def lame_projection(C: np.ndarray) -> tuple[float, float]:
     return K - 2.0 * mu / 3.0, mu
 
 
+#: Moduli (and stiffness entries) the solvers take: squares of stresses of fields of 1e6–1e8
+#: voxels stay within double precision (found: E = 1e155 made CG stop at 0 iterations on the
+#: Voigt bound). Any unit system of engineering (Pa to GPa) is far inside.
+MODULUS_RANGE = (1e-100, 1e100)
+
+
 def check_stiffness(
     C: np.ndarray, name: str = "stiffness", *, allow_zero: bool = False
 ) -> np.ndarray:
@@ -132,6 +138,10 @@ def check_stiffness(
         if allow_zero:
             return C
         raise ValueError(f"{name}: stiffness is zero; voids are only allowed with solver='cg'")
+    if not MODULUS_RANGE[0] <= scale <= MODULUS_RANGE[1]:
+        raise ValueError(f"{name}: stiffness of magnitude {scale:.3g} lies outside "
+                         f"[{MODULUS_RANGE[0]:g}, {MODULUS_RANGE[1]:g}], where the solvers' "
+                         "squared norms under- or overflow: express the moduli in other units")
     if not np.allclose(C, C.T, rtol=0.0, atol=1e-10 * scale):
         raise ValueError(
             f"{name}: stiffness is not symmetric (max |C - C^T| = {np.max(np.abs(C - C.T)):.3e}); "
@@ -233,7 +243,12 @@ def _check_young_poisson(E: float, nu: float) -> None:
     if not (np.isfinite(E) and np.isfinite(nu)):
         raise ValueError(f"E={E} and nu={nu} must be finite numbers")
     if E <= 0:
-        raise ValueError(f"Young's modulus E={E} must be > 0 (use a zero stiffness for voids)")
+        raise ValueError(f"Young's modulus E={E} must be > 0 (a void is a zero stiffness "
+                         "matrix, not an isotropic material)")
+    if not MODULUS_RANGE[0] <= E <= MODULUS_RANGE[1]:
+        raise ValueError(f"Young's modulus E={E:g} lies outside [{MODULUS_RANGE[0]:g}, "
+                         f"{MODULUS_RANGE[1]:g}], where the solvers' squared norms under- or "
+                         "overflow: express the moduli in other units (e.g. GPa)")
     if not -1.0 < nu < 0.5:
         bound = ("0.5 is incompressible, which a displacement-based FFT solver cannot represent"
                  if nu >= 0.5 else "-1 and below make the shear or bulk modulus non-positive")

@@ -283,6 +283,10 @@ def test_cli_homogenize_phase_errors(capsys, micro, monkeypatch):
     assert "given twice" in err
     err = cli_error(capsys, "homogenize", micro, "--phase", "0=-100,0.3", "--phase", "1=5,0.2")
     assert "--phase 0=-100,0.3: Young's modulus" in err
+    err = cli_error(capsys, "homogenize", micro, "--phase", "0=100,0.3", "--phase", "1=0,0.2")
+    assert "a void is --phase 1=void" in err
+    err = cli_error(capsys, "homogenize", micro, "--phase", "0=1e155,0.3", "--phase", "1=5,0.2")
+    assert "express the moduli in other units" in err
     assert "not both" in cli_error(capsys, "homogenize", micro, "--example", "fibres")
     assert "give an IMAGE" in cli_error(capsys, "homogenize", "--phase", "0=1,0.3")
     assert "IMAGE file only" in cli_error(capsys, "homogenize", "--example", "fibres",
@@ -607,3 +611,22 @@ def test_demo_checks_its_options_before_writing_anything(tmp_path, capsys, optio
 ])
 def test_run_refuses_options_that_would_do_nothing(capsys, rom_file, options, message):
     assert message in cli_error(capsys, "run", rom_file[0], *options)
+
+
+def test_cli_homogenize_takes_voids_and_any_length_unit(tmp_path, capsys):
+    """LABEL=void is a zero stiffness (the CLI had no way to give one); lengths of 1e200 gave
+    the Voigt bound after 0 iterations (the frequencies' squares underflowed)."""
+    import json as _json
+
+    path = tmp_path / "micro.npy"
+    np.save(path, disc_labels(16, 0.3))
+    results = []
+    for extra in ([], ["--lengths", "1e200", "1e200"], ["--lengths", "1e-200", "1e-200"]):
+        capsys.readouterr()
+        assert main(["homogenize", str(path), "--phase", "0=100,0.3", "--phase", "1=void",
+                     "--json", *extra]) == 0
+        results.append(_json.loads(capsys.readouterr().out))
+    assert all(r["iterations"][0] > 0 for r in results)
+    np.testing.assert_allclose(results[1]["C_eff"], results[0]["C_eff"], rtol=1e-10)
+    np.testing.assert_allclose(results[2]["C_eff"], results[0]["C_eff"], rtol=1e-10)
+    assert results[0]["C_eff"][0][0] < 100  # softer than the matrix alone

@@ -39,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="use a built-in RVE instead of IMAGE: 30%% fibres (2D, 256²) or 20%% "
                    "spheres (3D, 64³), matrix E=100 nu=0.3, inclusions E=500 nu=0.19")
     p.add_argument("--phase", action="append", default=[], metavar="LABEL=E,NU",
-                   help="isotropic material of a label, e.g. 0=100,0.3 (repeat per phase)")
+                   help="isotropic material of a label, e.g. 0=100,0.3, or LABEL=void (zero "
+                   "stiffness; --solver cg) (repeat per phase)")
     p.add_argument("--solver", choices=("cg", "basic"), default="cg",
                    help="conjugate gradient, or the basic fixed-point scheme (no voids)")
     p.add_argument("--tol", type=float, default=1e-6,
@@ -50,14 +51,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def parse_phase(text: str) -> tuple[int, tuple[float, float]]:
-    """'LABEL=E,NU' -> (label, (E, nu)) with a clear error for anything else."""
+def parse_phase(text: str) -> tuple[int, tuple[float, float] | None]:
+    """'LABEL=E,NU' -> (label, (E, nu)), 'LABEL=void' -> (label, None), with a clear error
+    for anything else."""
     try:
         label, values = text.split("=")
+        if values.strip().lower() == "void":
+            return int(label), None
         E, nu = (float(v) for v in values.split(","))
         return int(label), (E, nu)
     except ValueError:
-        raise ValueError(f"--phase {text!r}: expected LABEL=E,NU, e.g. 0=100,0.3") from None
+        raise ValueError(f"--phase {text!r}: expected LABEL=E,NU, e.g. 0=100,0.3, or "
+                         "LABEL=void") from None
 
 
 def _microstructure(args: argparse.Namespace):
@@ -77,10 +82,11 @@ def _microstructure(args: argparse.Namespace):
     return microstructure_from_args(args)
 
 
-def phases_for_labels(items: list[str], present: np.ndarray) -> dict[int, tuple[float, float]]:
+def phases_for_labels(items: list[str],
+                      present: np.ndarray) -> dict[int, tuple[float, float] | None]:
     """The ``--phase`` materials, checked against the labels present in the image: one per
     label, none for an absent label."""
-    phases: dict[int, tuple[float, float]] = {}
+    phases: dict[int, tuple[float, float] | None] = {}
     for item in items:
         label, values = parse_phase(item)
         if label in phases:
@@ -109,11 +115,16 @@ def run(args: argparse.Namespace) -> int:
     phases = (dict(EXAMPLE_PHASES) if args.example and not args.phase
               else phases_for_labels(args.phase, present))
     stiffness = {}
-    for label, (E, nu) in phases.items():
+    for label, constants in phases.items():
+        if constants is None:  # a void
+            stiffness[label] = np.zeros((6, 6))
+            continue
+        E, nu = constants
         try:
             stiffness[label] = isotropic_stiffness(E, nu)
         except ValueError as exc:
-            raise ValueError(f"--phase {label}={E:g},{nu:g}: {exc}") from None
+            hint = f"; a void is --phase {label}=void" if E == 0 else ""
+            raise ValueError(f"--phase {label}={E:g},{nu:g}: {exc}{hint}") from None
     t0 = time.perf_counter()
     result = elastic_homogenization(ms.labels, stiffness, lengths=ms.lengths, solver=args.solver,
                                     tol=args.tol, backend=args.backend)
