@@ -43,6 +43,8 @@ from kernels.tensors import PLANE_INDICES, isotropic_stiffness
 
 SOLVERS = ("cg", "basic")
 DEFAULT_MAXITER = {"cg": 2000, "basic": 20000}
+#: Smallest relative residual asked of an elastic solve (round-off floor of its FFTs: ~1e-13).
+MIN_TOL = 1e-14
 
 
 @dataclass
@@ -132,8 +134,9 @@ class LippmannSchwinger:
         labels = validate_labels(labels)
         if solver not in SOLVERS:
             raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-        if not (np.isfinite(tol) and 0 < tol < 1):
-            raise ValueError(f"tol must lie in (0, 1), got {tol}")
+        if not (np.isfinite(tol) and MIN_TOL <= tol < 1):
+            raise ValueError(f"tol must lie in [{MIN_TOL:g}, 1), got {tol}: the residual of "
+                             "the FFT solves does not fall far below 1e-13 in double precision")
         if maxiter is not None and whole_number(maxiter, 1) is None:
             raise ValueError(f"maxiter = {maxiter!r} must be an integer >= 1, or None for the "
                              f"default ({DEFAULT_MAXITER[solver]} for solver={solver!r})")

@@ -287,6 +287,9 @@ def test_cli_homogenize_phase_errors(capsys, micro, monkeypatch):
     assert "a void is --phase 1=void" in err
     err = cli_error(capsys, "homogenize", micro, "--phase", "0=1e155,0.3", "--phase", "1=5,0.2")
     assert "express the moduli in other units" in err
+    err = cli_error(capsys, "homogenize", micro, "--phase", "0=100,0.3", "--phase", "1=5,0.2",
+                    "--tol", "1e-17")
+    assert "tol must lie in [1e-14, 1), got 1e-17" in err
     assert "not both" in cli_error(capsys, "homogenize", micro, "--example", "fibres")
     assert "give an IMAGE" in cli_error(capsys, "homogenize", "--phase", "0=1,0.3")
     assert "IMAGE file only" in cli_error(capsys, "homogenize", "--example", "fibres",

@@ -20,7 +20,8 @@ SUBCOMMANDS = ("demo", "homogenize", "build", "run", "dns", "rve", "database")
 
 #: What to change when a command's solver does not converge.
 CONVERGENCE_HINTS = {
-    "homogenize": "use --solver cg (the basic scheme is slow at high contrast) or a looser --tol",
+    "homogenize": "use a looser --tol (double precision reaches about 1e-13), or --solver cg "
+                  "if --solver basic was given (it is slow at high contrast)",
     "build": "check the materials' moduli (a very high contrast slows the elastic solves)",
     "run": "use more increments (--steps), a smaller --strain or a looser --tol",
     "dns": "use more increments (--steps), a smaller --strain, a looser --tol, or "
