@@ -79,6 +79,10 @@ def test_train_reads_the_store_and_the_cli_writes_plots(tmp_path, capsys):
     assert "4-fold cross-validation" in out and "coverage" in out
     assert (tmp_path / "gp_cv.png").stat().st_size > 0
     assert (tmp_path / "gp_inputs.png").stat().st_size > 0
+    (tmp_path / "plots").mkdir()  # a folder as the prefix: the plots go inside it
+    assert main(["database", "train", str(tmp_path / "db.zarr"), "--folds", "4", "--plots",
+                 str(tmp_path / "plots")]) == 0
+    assert (tmp_path / "plots" / "toughness_cv.png").stat().st_size > 0
     assert main(["database", "train", str(tmp_path / "db.zarr"), "--target", "colour"]) == 1
     assert "not an output" in capsys.readouterr().err
 

@@ -48,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="learn from samples of this origin only (doe, explore, sobol, ...; "
                    "repeatable; default all but the held-out test set)")
     q.add_argument("--plots", metavar="PREFIX",
-                   help="write PREFIX_cv.png (predicted vs true) and PREFIX_inputs.png")
+                   help="write PREFIX_cv.png (predicted vs true) and PREFIX_inputs.png; a "
+                   "folder as PREFIX: TARGET_cv.png and TARGET_inputs.png in it")
     q.set_defaults(func=train)
 
     q = actions.add_parser("explore", help="concurrent learning: label where the GP is unsure",
@@ -135,6 +136,7 @@ def train(args: argparse.Namespace) -> int:
     from homog.database.learn import train as fit
     from homog.database.summary import PEAK_TARGETS
 
+    prefix = _plot_prefix(args.plots, args.target) if args.plots else None  # before the fit
     origins = args.origin or ["doe", "explore", "sobol", "random"]
     result = fit(args.store, args.target, folds=args.folds, kernel=args.kernel,
                  origins=origins)
@@ -154,11 +156,11 @@ def train(args: argparse.Namespace) -> int:
     print("length scales (unit box; small = relevant):")
     for name, scale in sorted(zip(result.names, gp.length_scales), key=lambda t: t[1]):
         print(f"  {name:45s} {scale:.3g}")
-    if args.plots:
-        plot_predictions(result.y, cv, f"{args.plots}_cv.png", args.target)
+    if prefix:
+        plot_predictions(result.y, cv, f"{prefix}_cv.png", args.target)
         plot_inputs(result.values, result.y, result.names, 1.0 / gp.length_scales,
-                    f"{args.plots}_inputs.png", args.target)
-        print(f"plots written to {args.plots}_cv.png and {args.plots}_inputs.png")
+                    f"{prefix}_inputs.png", args.target)
+        print(f"plots written to {prefix}_cv.png and {prefix}_inputs.png")
     return 0
 
 
@@ -223,6 +225,19 @@ def example(args: argparse.Namespace) -> int:
         file.write(text)
     print(f"example configuration {args.name!r} written to {args.output}")
     return 0
+
+
+def _plot_prefix(prefix: str, target: str) -> str:
+    """The --plots prefix, inside it when it names a folder (``/tmp`` wrote ``/tmp_cv.png``
+    in the root), its plots' folder checked before any work."""
+    from homog.cli._options import check_output
+
+    if Path(prefix).is_dir() or prefix.endswith(("/", "\\")):
+        prefix = str(Path(prefix) / target)
+    for suffix in ("_cv.png", "_inputs.png"):
+        check_output(prefix + suffix, "--plots")
+    Path(prefix).parent.mkdir(parents=True, exist_ok=True)
+    return prefix
 
 
 def progress_bar(label: str) -> Any:
