@@ -419,3 +419,17 @@ def test_softening_models_are_not_checked_for_stability():
     rom = build_rom(disc_labels(12, 0.3), {0: damage, 1: LinearElastic(500, 0.19)},
                     {0: 2, 1: 1}, adaptive=None)
     assert damage.can_soften and not rom.online_solver().stable
+
+
+def test_an_increment_refused_at_every_cut_is_reported_as_unstable(monkeypatch):
+    import homog.sca.online as online
+    from homog.materials import reference_materials
+    from homog.umat import Umat
+
+    rom = build_rom(disc_labels(12, 0.3), reference_materials(), {0: 2, 1: 1}, adaptive=None)
+    monkeypatch.setattr(online, "STABILITY_TOL", -np.inf)  # every increment "unstable"
+    with pytest.raises(ConvergenceError, match="only solutions of negative second-order work"):
+        rom.run(uniaxial_stress(0.01, 2), max_cuts=1)
+    umat = Umat(rom, max_cuts=1)
+    with pytest.raises(ConvergenceError, match="only solutions of negative second-order work"):
+        umat(np.zeros(4), umat.initial_statev(), np.zeros(4), np.array([1e-3, 0, 0, 0]))

@@ -248,15 +248,15 @@ class ReducedOrderModel:
                             max_cuts, k + 1)
                         solver = stepper.solver
                 if not res.converged[0]:
-                    message = (f"increment {k + 1} did not converge after {max_cuts} cuts "
-                               f"(residual {res.residual[0]:.3e} > tol {tol:.1e} after "
-                               f"{res.newton_iterations[0]} Newton iterations)")
-                    if res.unstable[0]:
-                        message = (f"increment {k + 1}: Newton found only solutions of negative "
-                                   f"second-order work after {max_cuts} cuts, which the stable "
-                                   "phases of this model exclude (spurious roots of the SCA "
-                                   "equations, homog.sca.online): try smaller increments or "
-                                   "more clusters")
+                    message = (
+                        f"increment {k + 1}: Newton found only solutions of negative "
+                        f"second-order work after {max_cuts} cuts, which the stable phases of "
+                        "this model exclude (spurious roots of the SCA equations, "
+                        "homog.sca.online): try smaller increments or more clusters"
+                        if res.unstable[0] else
+                        f"increment {k + 1} did not converge after {max_cuts} cuts "
+                        f"(residual {res.residual[0]:.3e} > tol {tol:.1e} after "
+                        f"{res.newton_iterations[0]} Newton iterations)")
                     if failure == "raise":
                         raise ConvergenceError(message, int(res.newton_iterations[0]),
                                                float(res.residual[0]))

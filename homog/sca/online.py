@@ -161,8 +161,8 @@ class IncrementResult:
     scs_converged: Any
     converged: Any
     residual: Any
+    unstable: Any
     substeps: Any = None
-    unstable: Any = None
 
 
 class OnlineSolver(KrylovSteps):
