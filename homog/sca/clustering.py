@@ -14,6 +14,7 @@ ordered by their mean A_11 so that the numbering does not depend on k-means' int
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -116,11 +117,15 @@ def kmeans_labels(X: np.ndarray, k: int, seed: int, fit_points: int = 20_000) ->
     """k-means labels (n,) of the rows of ``X``: fitted on ``fit_points`` seeded samples when
     there are more rows (then every row assigned to its nearest centre), on all otherwise."""
     from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
 
     n = X.shape[0]
     if k == 1:
         return np.zeros(n, dtype=np.int64)
-    with thread_policy.limit(thread_policy.threads_for(X.size)):
+    # "fewer distinct clusters than n_clusters": the caller raises a clear error for the
+    # empty clusters this leaves (_canonical_order); the warning would only precede it
+    with thread_policy.limit(thread_policy.threads_for(X.size)), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
         if n > max(fit_points, 4 * k):
             sample = np.random.default_rng(seed).choice(n, fit_points, replace=False)
             model = KMeans(n_clusters=k, random_state=seed, n_init=1).fit(X[np.sort(sample)])
