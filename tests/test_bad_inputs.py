@@ -230,6 +230,10 @@ def test_rom_loader_refuses_inconsistent_files(tmp_path, rom_file):
         "materials not a table": (
             {"metadata": np.asarray(json.dumps({**meta, "materials": [1]}))}, "'materials' must map"
         ),
+        "version as text": (
+            {"metadata": np.asarray(json.dumps({**meta, "version": "1"}))},
+            "has ROM schema version '1'; this homog reads version 1$",
+        ),
     }
     for name, (changes, message) in cases.items():
         with pytest.raises(ValueError, match=message) as info:
@@ -351,8 +355,8 @@ def test_cli_build_checks_before_the_fft(tmp_path, capsys, micro, monkeypatch):
     assert "label(s) [3], which the microstructure does not contain" in err
     assert "expected LABEL=COUNT" in cli_error(capsys, "build", micro, "--clusters", "0:4",
                                                "-o", rom)
-    assert "expected LABEL=COUNT" in cli_error(capsys, "build", micro, "--clusters", "0=4,0=2",
-                                               "-o", rom)
+    err = cli_error(capsys, "build", micro, "--clusters", "0=4,1=2,0=3", "-o", rom)
+    assert "--clusters '0=4,1=2,0=3': label 0 is given twice" in err
     (tmp_path / "out").mkdir()
     err = cli_error(capsys, "build", micro, "--clusters", "0=4,1=2", "-o", tmp_path / "out")
     assert "is a directory" in err
@@ -636,3 +640,59 @@ def test_cli_homogenize_refuses_a_tolerance_below_round_off(capsys, micro):
     err = cli_error(capsys, "homogenize", micro, "--phase", "0=100,0.3", "--phase", "1=5,0.2",
                     "--tol", "1e-17")
     assert "tol must lie in [1e-14, 1), got 1e-17" in err
+
+
+def test_cli_phases_refuse_a_value_given_twice_and_name_the_threshold_option(tmp_path, capsys):
+    path = _png(tmp_path, disc_labels(16, 0.3) * 255)
+    err = cli_error(capsys, "rve", "info", path, "--phases", "255=1", "--phases", "255=0",
+                    "--phases", "0=0")
+    assert "--phases '255=0': value 255 is given twice" in err
+    err = cli_error(capsys, "rve", "info", path, "--phases", "255=1")
+    assert "pixel value 0 is not in --phases;" in err and err.rstrip().endswith(
+        "(or use --threshold)")
+    assert "threshold=" not in err
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A small labelled database store (synthetic outputs, no simulation)."""
+    from database_cases import tiny_config
+
+    from homog.database import load_config, run_database
+    from homog.database.config import tomllib
+
+    def synthetic(spec):
+        vf, E = spec["inputs"].values()
+        return {"outputs": {"toughness": vf * E}, "arrays": {"stress": np.full((3, 6), E)}}
+
+    path = tmp_path / "db.zarr"
+    run_database(load_config(tomllib.loads(tiny_config(1))), path, labeller=synthetic)
+    return path
+
+
+def test_cli_summary_checks_its_output_before_printing(tmp_path, capsys, store):
+    (tmp_path / "folder").mkdir()
+    for output, message in ((tmp_path / "out.txt", "is written as .csv or .parquet"),
+                            (tmp_path / "folder", "is a directory")):
+        assert message in cli_error(capsys, "database", "summary", store, "-o", output)
+        assert capsys.readouterr().out == ""  # the error came before the table
+    assert not (tmp_path / "out.txt").exists()
+    out = tmp_path / "new" / "table.csv"
+    assert main(["database", "summary", str(store), "-o", str(out)]) == 0
+    assert f"table written to {out}" in capsys.readouterr().out and out.is_file()
+
+
+def test_cli_train_names_the_origins_of_the_store(capsys, store):
+    err = cli_error(capsys, "database", "train", store, "--origin", "nosuch")
+    assert "no complete sample with a finite 'toughness' has origin 'nosuch'; those samples " \
+           "have origin 'doe'" in err
+
+
+def test_cli_counts_of_one_are_singular(tmp_path, capsys, rom_file):
+    assert main(["run", str(rom_file[0]), "--strain", "0.005", "--steps", "1"]) == 0
+    assert ", 1 increment, " in capsys.readouterr().out
+    labels = np.zeros((16, 16), dtype=int)
+    labels[4:8, 4:8] = 1
+    np.save(tmp_path / "one.npy", labels)
+    assert main(["rve", "info", str(tmp_path / "one.npy")]) == 0
+    assert "volume fraction 0.0625, 1 particle\n" in capsys.readouterr().out

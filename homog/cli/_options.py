@@ -55,12 +55,17 @@ def parse_value_labels(items: list[str]) -> dict:
         try:
             value, label = item.split("=")
             numbers = tuple(float(v) for v in value.split(","))
-            out[numbers[0] if len(numbers) == 1 else numbers] = int(label)
+            key = numbers[0] if len(numbers) == 1 else numbers
+            out_label = int(label)
         except ValueError:
             raise ValueError(
                 f"--phases {item!r}: expected VALUE=LABEL with a grey level or an R,G,B colour "
                 "and an integer label, e.g. --phases 255=1 or --phases 0,0,255=2"
             ) from None
+        if key in out:
+            raise ValueError(f"--phases {item!r}: value {value} is given twice: give one "
+                             "--phases per grey level or colour")
+        out[key] = out_label
     return out
 
 
@@ -69,8 +74,15 @@ def microstructure_from_args(args: argparse.Namespace):
     import rve_gen
 
     phases = parse_value_labels(args.phases) if args.phases else None
-    return rve_gen.from_image(args.image, phases=phases, threshold=args.threshold,
-                              lengths=args.lengths)
+    try:
+        return rve_gen.from_image(args.image, phases=phases, threshold=args.threshold,
+                                  lengths=args.lengths)
+    except ValueError as exc:  # the API names its keywords; the CLI names its options
+        message = str(exc)
+        if " is not in phases; " not in message:
+            raise
+        raise ValueError(message.replace(" is not in phases; ", " is not in --phases; ")
+                         .replace("(or use threshold=...).", "(or use --threshold)")) from None
 
 
 def check_output(path: str | os.PathLike | None, option: str = "-o/--output") -> None:
@@ -147,6 +159,11 @@ def check_output_options(args: argparse.Namespace) -> None:
         plot_format(args.plot)
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 increment', '2 increments': ``n`` and ``noun``, plural unless ``n`` is 1."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def write_outputs(response, args: argparse.Namespace, label: str) -> None:
     """Write the CSV/plot the output options ask for and print the final state."""
     comp = args.axis if args.load != "shear" else 5
@@ -160,8 +177,8 @@ def write_outputs(response, args: argparse.Namespace, label: str) -> None:
         response.plot(args.plot, component=comp, label=label)
         print(f"plot written to {args.plot}")
     print(f"final strain {response.strain[-1, comp]:.6g}, stress {response.stress[-1, comp]:.6g} "
-          f"(Mandel component {comp}), {len(response.iterations)} increments, "
-          f"{int(response.iterations.sum())} Newton iterations")
+          f"(Mandel component {comp}), {counted(len(response.iterations), 'increment')}, "
+          f"{counted(int(response.iterations.sum()), 'Newton iteration')}")
 
 
 class Progress:

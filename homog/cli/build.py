@@ -65,15 +65,16 @@ def probe_from_args(args: argparse.Namespace) -> LoadPath | None:
 def parse_clusters(text: str) -> dict[int, int]:
     """'0=12,1=6' -> {0: 12, 1: 6}, with a clear error otherwise."""
     out: dict[int, int] = {}
-    try:
-        for item in text.split(","):
-            label, count = item.split("=")
-            if int(label) in out:
-                raise ValueError
-            out[int(label)] = int(count)
-    except ValueError:
-        raise ValueError(f"--clusters {text!r}: expected LABEL=COUNT,... with one positive count "
-                         "per phase label, e.g. 0=12,1=6") from None
+    for item in text.split(","):
+        try:
+            label, count = (int(v) for v in item.split("="))
+        except ValueError:
+            raise ValueError(f"--clusters {text!r}: expected LABEL=COUNT,... with one positive "
+                             "count per phase label, e.g. 0=12,1=6") from None
+        if label in out:
+            raise ValueError(f"--clusters {text!r}: label {label} is given twice: give one "
+                             "count per phase label, e.g. 0=12,1=6")
+        out[label] = count
     return out
 
 

@@ -116,9 +116,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def summary(args: argparse.Namespace) -> int:
+    from homog.cli._options import check_output
     from homog.database import export_table, summary_table
 
+    if args.output:  # before the store is read and the table printed
+        check_output(args.output)
+        if Path(args.output).suffix.lower() not in (".csv", ".parquet"):
+            raise ValueError(f"-o {args.output!r}: the table is written as .csv or .parquet; "
+                             "end the name in one of them")
     table = summary_table(args.store)
+    if args.output:  # missing folders are made (check_output)
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        export_table(table, args.output)
     counts = ", ".join(f"{n} {status}" for status, n in table["status"].value_counts().items())
     print(f"{args.store}: {len(table)} samples ({counts})")
     shown = table.drop(columns=["error", "worker"], errors="ignore")
@@ -127,7 +136,7 @@ def summary(args: argparse.Namespace) -> int:
     for name, error in failed["error"].head(5).items():
         print(f"{name}: {error}")
     if args.output:
-        print(f"table written to {export_table(table, args.output)}")
+        print(f"table written to {args.output}")
     return 0
 
 

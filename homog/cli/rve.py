@@ -14,7 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from homog.cli._options import add_microstructure_options, check_output, microstructure_from_args
+from homog.cli._options import (
+    add_microstructure_options,
+    check_output,
+    counted,
+    microstructure_from_args,
+)
 
 GENERATORS = ("circles", "spheres", "ellipses", "ellipsoids", "fibers", "voronoi")
 DIM = {"circles": 2, "ellipses": 2, "spheres": 3, "ellipsoids": 3, "fibers": 3}
@@ -144,7 +149,8 @@ def _generate(args: argparse.Namespace) -> int:
     if args.preview:
         ms.preview(args.preview)
     fractions = ", ".join(f"{p} {f:.4f}" for p, f in zip(ms.phases, ms.volume_fractions))
-    print(f"{args.kind}: {len(geometry)} {'grains' if args.kind == 'voronoi' else 'particles'}, "
+    noun = "grain" if args.kind == "voronoi" else "particle"
+    print(f"{args.kind}: {counted(len(geometry), noun)}, "
           f"{'x'.join(map(str, ms.shape))} voxels, volume fractions {fractions} -> {args.output}")
     return 0
 
@@ -159,7 +165,7 @@ def _info(args: argparse.Namespace) -> int:
     print(f"{args.image}: {'x'.join(map(str, summary['shape']))} voxels, lengths "
           f"{', '.join(f'{x:g}' for x in summary['lengths'])}")
     for phase in summary["phases"]:
-        count = "" if phase["particles"] is None else f", {phase['particles']} particles"
+        count = "" if phase["particles"] is None else f", {counted(phase['particles'], 'particle')}"
         print(f"  {phase['label']} {phase['name']}: volume fraction "
               f"{phase['volume_fraction']:.4f}{count}")
     return 0

@@ -89,7 +89,7 @@ def training_data(table: pd.DataFrame, names: list[str], target: str,
     """Complete samples with a finite ``target``: (their rows, the target values). For a
     target of :data:`CENSORED_TARGETS` (:data:`PEAK_TARGETS`), samples that did not fail (whose
     stress had not peaked) are left out (:func:`censored`): their value is the path's, not the
-    material's."""
+    material's. ``origins`` that leave none of those samples are a ValueError naming theirs."""
     if target not in table.columns or target in names or target in _LEADING + _TRAILING:
         outputs = [c for c in table.columns if c not in names + _LEADING + _TRAILING]
         raise ValueError(f"target {target!r} is not an output of this database; outputs: "
@@ -97,5 +97,11 @@ def training_data(table: pd.DataFrame, names: list[str], target: str,
     rows = table[(table["status"] == "complete") & np.isfinite(table[target])]
     rows = rows.drop(index=censored(table, target).index, errors="ignore")
     if origins is not None:
-        rows = rows[rows["origin"].isin(origins)]
+        kept = rows[rows["origin"].isin(origins)]
+        if kept.empty and not rows.empty:
+            raise ValueError(f"no complete sample with a finite {target!r} has origin "
+                             f"{' or '.join(map(repr, origins))}; those samples have origin "
+                             f"{', '.join(map(repr, sorted(rows['origin'].unique())))}: "
+                             "choose among these")
+        rows = kept
     return rows, rows[target].to_numpy(dtype=float)

@@ -83,7 +83,7 @@ def read_rom(path: Any) -> dict[str, Any]:
     if meta.get("schema") != SCHEMA:
         raise ValueError(f"{path} is not a homog ROM file (schema {meta.get('schema')!r})")
     if meta.get("version") != VERSION:
-        raise ValueError(f"{path} has ROM schema version {meta.get('version')}; this homog "
+        raise ValueError(f"{path} has ROM schema version {meta.get('version')!r}; this homog "
                          f"reads version {VERSION}")
     check_arrays(arrays, path)
     configs = meta.get("materials")
