@@ -187,12 +187,9 @@ class Umat:
                                  + _hint(name, self))
         s, sv, dd, ok, info = self._advance(*(a[None] for a in args), dtime)
         if not bool(ok[0]):
-            why = (f"residual {float(info.residual[0]):.3e}" if not bool(info.unstable[0]) else
-                   "only solutions of negative second-order work, which its stable phases "
-                   "exclude")
             raise ConvergenceError(
-                f"UMAT increment did not converge after {self.max_cuts} cuts ({why}); cut the "
-                "time increment (PNEWDT < 1)",
+                f"UMAT increment did not converge after {self.max_cuts} cuts (residual "
+                f"{float(info.residual[0]):.3e}); cut the time increment (PNEWDT < 1)",
                 int(info.newton_iterations[0]), float(info.residual[0]))
         return s[0], sv[0], dd[0]
 

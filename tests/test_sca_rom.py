@@ -371,8 +371,9 @@ def test_a_reference_medium_keeps_away_from_a_singular_green_operator():
 
 # ------------------------------------------------------------------ stability of the solution
 def test_the_stability_check_measures_work_against_the_applied_load():
-    """ΔΣ:ΔE below −STABILITY_TOL × the elastic work of the applied increment is unstable,
-    whatever the free strains (which are large at a spurious root)."""
+    """ΔΣ:ΔE below −STABILITY_TOL × the elastic work of the applied increment, with free
+    strains that moved more than the controlled ones, is a spurious root; a dip with small
+    free strains passes."""
     import homog.sca.online as online
     from homog.materials import reference_materials
 
@@ -380,13 +381,15 @@ def test_the_stability_check_measures_work_against_the_applied_load():
                        adaptive=None).online_solver()
     assert solver.stable
     controlled = np.array([False, False, True])  # shear strain-controlled, normals stress-free
-    target = np.array([[0.0, 0.0, 1e-3], [0.0, 0.0, 1e-3], [0.0, 0.0, 1e-3]])
+    target = np.tile([0.0, 0.0, 1e-3], (4, 1))
     scale = solver._two_mu * 1e-6
-    dE = np.array([[0.7, -0.7, 1e-3], [1e-4, -1e-4, 1e-3], [0.7, -0.7, 1e-3]])
+    dE = np.array([[0.7, -0.7, 1e-3], [1e-4, -1e-4, 1e-3], [0.7, -0.7, 1e-3],
+                   [2e-4, -2e-4, 1e-3]])
     dS = np.array([[0.0, 0.0, -4.8], [0.0, 0.0, 0.05],
-                   [0.0, 0.0, -0.5 * online.STABILITY_TOL * scale / 1e-3]])
+                   [0.0, 0.0, -0.5 * online.STABILITY_TOL * scale / 1e-3],
+                   [0.0, 0.0, -0.04]])  # a dip with small free strains: let through
     np.testing.assert_array_equal(solver._unstable(dE, dS, target, controlled),
-                                  [True, False, False])
+                                  [True, False, False, False])
 
 
 def test_rom_of_stable_phases_refuses_spurious_roots(monkeypatch):
@@ -424,12 +427,9 @@ def test_softening_models_are_not_checked_for_stability():
 def test_an_increment_refused_at_every_cut_is_reported_as_unstable(monkeypatch):
     import homog.sca.online as online
     from homog.materials import reference_materials
-    from homog.umat import Umat
 
     rom = build_rom(disc_labels(12, 0.3), reference_materials(), {0: 2, 1: 1}, adaptive=None)
-    monkeypatch.setattr(online, "STABILITY_TOL", -np.inf)  # every increment "unstable"
+    monkeypatch.setattr(online, "STABILITY_TOL", -np.inf)  # every work "negative"
+    stress_path = LoadPath.from_components(stress={"11": 0.2, "22": 0.0, "12": 0.0}, steps=2)
     with pytest.raises(ConvergenceError, match="only solutions of negative second-order work"):
-        rom.run(uniaxial_stress(0.01, 2), max_cuts=1)
-    umat = Umat(rom, max_cuts=1)
-    with pytest.raises(ConvergenceError, match="only solutions of negative second-order work"):
-        umat(np.zeros(4), umat.initial_statev(), np.zeros(4), np.array([1e-3, 0, 0, 0]))
+        rom.run(stress_path, max_cuts=1)  # free strains only: every increment refused

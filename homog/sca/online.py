@@ -42,8 +42,12 @@ Phys. Solids 15, 1967): ΔΣ:ΔE > 0 over every increment. The discrete SCA equa
 nevertheless have other roots, and Newton can land on one (measured: a 32² ROM of 4 + 2
 clusters under shear jumped to normal strains of ±0.7 at a shear strain of 0.6 %, its shear
 stress −4.4 where the DNS gives +0.5). An increment of such a model whose converged
-second-order work is negative beyond ``STABILITY_TOL`` is refused (not converged), so that it
-is cut like any failed increment, and reported as unstable (``IncrementResult.unstable``).
+second-order work is negative beyond ``STABILITY_TOL`` while its free (stress-controlled)
+strains moved more than the controlled ones is refused (not converged), so that it is cut like
+any failed increment, and reported as unstable (``IncrementResult.unstable``). Small dips of
+coarse models at the onset of plastic flow (negative work, small free strains) pass, as
+before; an increment with every strain component prescribed (the UMAT) has no free strain
+and is not checked.
 
 Every array carries a leading axis of material points: one solver advances a batch of points
 (the integration points of an FE² model, :mod:`homog.umat`) with batched linear solves and
@@ -643,15 +647,20 @@ class OnlineSolver(KrylovSteps):
                                converged_out, residual_out, unstable=unstable_out)
 
     def _unstable(self, dE: Any, dS: Any, target: Any, controlled: Any) -> Any:
-        """(n,) bool: the increments (ΔE, ΔΣ) (n, m) whose second-order work ΔΣ:ΔE is below
-        −STABILITY_TOL × W, W = 2μ̄ |ΔE_c|² + |ΔΣ_s|² / 2μ̄ the elastic work of the applied
-        load increment ``target`` (ΔE on the strain-controlled components, ΔΣ on the others).
-        It is measured against the applied load, not the converged increment, whose free
-        strains can be large at a spurious root (module docstring)."""
+        """(n,) bool: the increments (ΔE, ΔΣ) (n, m) that jumped to a spurious root: their
+        second-order work ΔΣ:ΔE is below −STABILITY_TOL × W, W = 2μ̄ |ΔE_c|² + |ΔΣ_s|² / 2μ̄
+        the elastic work of the applied load increment ``target`` (ΔE on the strain-controlled
+        components, ΔΣ on the others), and their free (stress-controlled) strains moved more
+        than the controlled ones (max norms). Measured against the applied load, not the
+        converged increment, whose free strains are large at such a root (module docstring).
+        A negative work with small free strains, the dip some coarse models show at the
+        onset of plastic flow, is let through as before."""
         xp = array_module(dE)
         scale = xp.where(controlled, target * target * self._two_mu,
                          target * target / self._two_mu).sum(axis=1)
-        return (dS * dE).sum(axis=1) < -STABILITY_TOL * scale
+        negative = (dS * dE).sum(axis=1) < -STABILITY_TOL * scale
+        free = xp.max(xp.abs(xp.where(controlled, 0.0, dE)), axis=1)
+        return negative & (free > xp.max(xp.abs(xp.where(controlled, dE, 0.0)), axis=1))
 
     def _jacobian(self, w: _Work, idx: Any, tangent_m: Any, coupling: Any, a: dict,
                   dtype: type = np.float64) -> Any:
