@@ -89,7 +89,7 @@ def check_output(path: str | os.PathLike | None, option: str = "-o/--output") ->
     """Refuse an output path that cannot be written, before any computation.
 
     A directory, a path under an existing file and a folder without write permission are
-    refused; missing parent folders are fine (the writers create them).
+    refused; missing parent folders are fine (:func:`make_output_folder` makes them).
     """
     if path is None:
         return
@@ -150,6 +150,12 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
                    "extension (.png, .pdf, .svg...)")
 
 
+def make_output_folder(path: str | os.PathLike) -> None:
+    """Create the missing folders above an output path that :func:`check_output` accepted
+    (after the computation, so that a failed run leaves no empty folders)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
 def check_output_options(args: argparse.Namespace) -> None:
     """Refuse unwritable ``-o``/``--plot`` paths, and a plot name without a known format,
     before the computation."""
@@ -167,9 +173,9 @@ def counted(n: int, noun: str) -> str:
 def write_outputs(response, args: argparse.Namespace, label: str) -> None:
     """Write the CSV/plot the output options ask for and print the final state."""
     comp = args.axis if args.load != "shear" else 5
-    for path in (args.output, args.plot):  # missing folders are made (check_output)
+    for path in (args.output, args.plot):
         if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            make_output_folder(path)
     if args.output:
         response.to_csv(args.output)
         print(f"curve written to {args.output}")

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def summary(args: argparse.Namespace) -> int:
-    from homog.cli._options import check_output
+    from homog.cli._options import check_output, make_output_folder
     from homog.database import export_table, summary_table
 
     if args.output:  # before the store is read and the table printed
@@ -125,8 +125,8 @@ def summary(args: argparse.Namespace) -> int:
             raise ValueError(f"-o {args.output!r}: the table is written as .csv or .parquet; "
                              "end the name in one of them")
     table = summary_table(args.store)
-    if args.output:  # missing folders are made (check_output)
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    if args.output:
+        make_output_folder(args.output)
         export_table(table, args.output)
     counts = ", ".join(f"{n} {status}" for status, n in table["status"].value_counts().items())
     print(f"{args.store}: {len(table)} samples ({counts})")
@@ -239,13 +239,13 @@ def example(args: argparse.Namespace) -> int:
 def _plot_prefix(prefix: str, target: str) -> str:
     """The --plots prefix, inside it when it names a folder (``/tmp`` wrote ``/tmp_cv.png``
     in the root), its plots' folder checked before any work."""
-    from homog.cli._options import check_output
+    from homog.cli._options import check_output, make_output_folder
 
     if Path(prefix).is_dir() or prefix.endswith(("/", "\\")):
         prefix = str(Path(prefix) / target)
     for suffix in ("_cv.png", "_inputs.png"):
         check_output(prefix + suffix, "--plots")
-    Path(prefix).parent.mkdir(parents=True, exist_ok=True)
+    make_output_folder(prefix)
     return prefix
 
 

@@ -58,9 +58,10 @@ class Material(ABC):
     def can_soften(self) -> bool:
         """True when the material can soften (its stress fall under a growing strain, e.g.
         damage); False for a stable one in Drucker's sense, whose updates satisfy
-        Δσ:Δε > 0 (elastic, von Mises with non-negative hardening), and so does any
-        composite of such phases (Hill 1958): the online solver of a ROM of stable phases
-        refuses an increment of negative second-order work."""
+        Δσ:Δε > 0 (elastic, von Mises with non-negative hardening), as does any
+        composite of such phases (Hill, J. Mech. Phys. Solids 15, 1967): the online solver
+        of a ROM of stable phases refuses the increments that jump to a spurious root
+        (:meth:`homog.sca.online.OnlineSolver._unstable`)."""
         return False
 
     @property
