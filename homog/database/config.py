@@ -512,10 +512,15 @@ def _keyed_by_phase(table: Any, phases: dict[str, int], where: str, example: str
         seen[label] = key
     missing = sorted(set(phases.values()) - set(seen))
     if missing:
-        names = {v: k for k, v in phases.items() if not k.isdigit()}
+        names = _phase_names(phases)
         raise ValueError(f"{where}: missing for phase(s) {[names.get(m, m) for m in missing]} "
                          f"(labels {missing}); every phase of the microstructure needs one")
     return copy.deepcopy(table)
+
+
+def _phase_names(phases: dict[str, int]) -> dict[int, str]:
+    """label -> name of the phases that have a name (keys of ``phases`` other than digits)."""
+    return {v: k for k, v in phases.items() if not k.isdigit()}
 
 
 def _phase_list(phases: dict[str, int]) -> str:
@@ -660,12 +665,9 @@ def _check_sample(config: DatabaseConfig, point: np.ndarray) -> None:
                      for label, table in tree["materials"].items()}
         fine = tree["rom"].get("adaptive")
         if isinstance(fine, dict):  # build_rom refuses to refine a phase without eqps
-            inelastic = adaptive_phases(materials)
-            names: dict[int, str] = {}  # a phase's name where it has one, else its label
-            for key, label in config.phases.items():
-                if label not in names or not key.isdigit():
-                    names[label] = key
-            elastic = [names[int(label)] for label in fine if int(label) not in inelastic]
+            inelastic, names = adaptive_phases(materials), _phase_names(config.phases)
+            elastic = [names.get(int(label), int(label)) for label in fine
+                       if int(label) not in inelastic]
             if elastic:
                 raise ValueError(f"rom.adaptive names {elastic}, whose material has no plastic "
                                  "strain (eqps) to refine on: adapt inelastic phases only")
