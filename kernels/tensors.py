@@ -116,6 +116,14 @@ def lame_projection(C: np.ndarray) -> tuple[float, float]:
 MODULUS_RANGE = (1e-100, 1e100)
 
 
+def _check_modulus_scale(value: float, what: str) -> None:
+    """ValueError when a modulus (or stiffness entry) ``value`` leaves :data:`MODULUS_RANGE`."""
+    if not MODULUS_RANGE[0] <= value <= MODULUS_RANGE[1]:
+        raise ValueError(f"{what} lies outside [{MODULUS_RANGE[0]:g}, {MODULUS_RANGE[1]:g}], "
+                         "where the solvers' squared norms under- or overflow: express the "
+                         "moduli in other units (e.g. GPa)")
+
+
 def check_stiffness(
     C: np.ndarray, name: str = "stiffness", *, allow_zero: bool = False
 ) -> np.ndarray:
@@ -138,10 +146,7 @@ def check_stiffness(
         if allow_zero:
             return C
         raise ValueError(f"{name}: stiffness is zero; voids are only allowed with solver='cg'")
-    if not MODULUS_RANGE[0] <= scale <= MODULUS_RANGE[1]:
-        raise ValueError(f"{name}: stiffness of magnitude {scale:.3g} lies outside "
-                         f"[{MODULUS_RANGE[0]:g}, {MODULUS_RANGE[1]:g}], where the solvers' "
-                         "squared norms under- or overflow: express the moduli in other units")
+    _check_modulus_scale(scale, f"{name}: stiffness of magnitude {scale:.3g}")
     if not np.allclose(C, C.T, rtol=0.0, atol=1e-10 * scale):
         raise ValueError(
             f"{name}: stiffness is not symmetric (max |C - C^T| = {np.max(np.abs(C - C.T)):.3e}); "
@@ -245,10 +250,7 @@ def _check_young_poisson(E: float, nu: float) -> None:
     if E <= 0:
         raise ValueError(f"Young's modulus E={E} must be > 0 (a void is a zero stiffness "
                          "matrix, not an isotropic material)")
-    if not MODULUS_RANGE[0] <= E <= MODULUS_RANGE[1]:
-        raise ValueError(f"Young's modulus E={E:g} lies outside [{MODULUS_RANGE[0]:g}, "
-                         f"{MODULUS_RANGE[1]:g}], where the solvers' squared norms under- or "
-                         "overflow: express the moduli in other units (e.g. GPa)")
+    _check_modulus_scale(E, f"Young's modulus E={E:g}")
     if not -1.0 < nu < 0.5:
         bound = ("0.5 is incompressible, which a displacement-based FFT solver cannot represent"
                  if nu >= 0.5 else "-1 and below make the shear or bulk modulus non-positive")
