@@ -140,6 +140,32 @@ def test_voigt_conventions_on_a_homogeneous_elastic_rve():
         assert abs(stress[3] - mu * dstran[3]) < 1e-10  # engineering shear strain
 
 
+def test_stable_phases_do_positive_work_on_random_strain_paths(rom2d):
+    """Hill (J. Mech. Phys. Solids 15, 1967): phases stable in Drucker's sense (elastic, von
+    Mises with non-negative hardening) make a stable composite, ΔΣ:ΔE > 0 over every
+    increment. The UMAT prescribes every strain component, so the online solver's guard
+    against spurious roots (which needs a free strain) does not apply: its increments must
+    meet this on their own, in every direction and through the onset of plastic flow."""
+    umat = rom2d.umat()
+    rng = np.random.default_rng(3)
+    npoints, increments = 24, 10
+    dstran = rng.normal(size=(npoints, 4))
+    dstran[:, 2] = 0.0  # plane strain
+    dstran *= 0.02 / increments / np.abs(dstran).max(axis=1, keepdims=True)
+    # ΔΣ:ΔE ≤ the largest eigenvalue of the stiffest phase's (Mandel) stiffness times |ΔE|²
+    stiffest = max(np.linalg.eigvalsh(mat.stiffness).max() for mat in PLASTIC.values())
+    mandel = dstran * [1.0, 1.0, 1.0, 2.0**-0.5]  # γ12 → √2 ε12
+    elastic = stiffest * (mandel * mandel).sum(axis=1)
+    stress, statev = np.zeros((npoints, 4)), umat.initial_statev(npoints)
+    stran = np.zeros((npoints, 4))
+    for _ in range(increments):
+        new, statev, _, ok = umat.batch(stress, statev, stran, dstran)
+        assert ok.all()
+        work = ((new - stress) * dstran).sum(axis=1)
+        assert np.all(work > 0.0) and np.all(work < elastic)
+        stress, stran = new, stran + dstran
+
+
 def test_a_failing_point_does_not_poison_the_batch(rom2d):
     umat = rom2d.umat(max_newton=6, max_cuts=0)
     npoints = 4
