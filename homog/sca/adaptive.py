@@ -19,8 +19,9 @@ children inherit their parent's strain, stress and material state, and the incre
 again from its start, up to ``max_rounds`` times, while clusters keep splitting and the count
 stays within ``max_clusters`` (a refined model that does not converge the increment is dropped
 for the coarser one, whose converged result stands). The non-local weights W follow the
-refinement (computed on the new cluster map); a crack-band material's element length is that
-of the child.
+refinement (aggregated from the fine clusters' W,
+:meth:`~homog.sca.hierarchy.ClusterHierarchy.nonlocal_weights`); a crack-band material's
+element length is that of the child.
 """
 
 from __future__ import annotations

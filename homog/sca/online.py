@@ -384,10 +384,12 @@ class OnlineSolver(KrylovSteps):
 
         ``target`` (P, m) or (m,) holds, per component, the increment ΔE (strain-controlled)
         or ΔΣ (stress-controlled); ``strain_controlled`` (m,) bool is shared by the points;
-        ``guess`` (P, K, m) is an initial Δε. The reference medium is refitted between Newton
-        iterations (at most ``scs_maxiter`` times), so Newton and the self-consistency converge
-        together; a point has converged when its residual is below ``tol`` with a reference
-        medium that the refit no longer moves by more than ``scs_tol``. Points that fail
+        ``guess`` (P, K, m) is an initial Δε. With the regression scheme the reference medium
+        (λ0, μ0) is a Newton unknown beside the cluster strains (:meth:`_newton_step`); with the
+        projection scheme, or where the fit is singular or inadmissible, it is refitted between
+        Newton iterations (at most ``scs_maxiter`` times). Either way Newton and the
+        self-consistency converge together: a point has converged when its residual is below
+        ``tol`` with a reference medium within ``scs_tol`` (relative) of its fit. Points that fail
         (Newton not converged in ``max_newton`` iterations, a singular Jacobian, a failed
         return mapping, non-finite values) are reported in ``converged`` and do not disturb
         the others.
