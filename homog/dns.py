@@ -46,7 +46,7 @@ from homog.response import Response
 from kernels import ConvergenceError
 from kernels.arraymodule import to_numpy
 from kernels.fft import get_backend
-from kernels.nonlinear import STALL_ITERATIONS, NewtonCG
+from kernels.nonlinear import STALL_ITERATIONS, NewtonCG, check_solve_memory
 
 #: Accepted values of ``failure``: raise the ConvergenceError, or return the converged part.
 FAILURE_MODES = ("raise", "truncate")
@@ -212,6 +212,8 @@ def dns(
     """
     start = time.perf_counter()
     labels, lengths = labels_and_lengths(microstructure, lengths)
+    backend = get_backend(backend)
+    check_solve_memory(labels.shape, backend.xp, krylov)  # before any pass over the grid
     materials = materials_for_labels(materials, labels)
     if not isinstance(loading, LoadPath):
         raise ValueError(
@@ -224,7 +226,6 @@ def dns(
         raise ValueError(f"failure = {failure!r}: use one of {list(FAILURE_MODES)}")
     steps = loading.for_dimension(labels.ndim)
     snapshots = _snapshot_steps(save_fields, len(steps))
-    backend = get_backend(backend)
     law = PhaseLaw(labels, materials, backend.xp, voxel_size(labels.shape, lengths), lengths)
     if isinstance(stall_iterations, str):
         if stall_iterations != "auto":

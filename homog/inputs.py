@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from homog.materials import Material, from_config
-from kernels.arraymodule import real_scalar, to_numpy, whole_number
+from kernels.arraymodule import real_scalar, to_numpy, whole_number  # noqa: F401 (re-exported)
 from kernels.frequency import check_lengths
+from kernels.projection import check_tolerance  # noqa: F401 (re-exported: one rule for tol)
 from kernels.stiffness_field import validate_labels
 
 
@@ -43,14 +44,6 @@ def check_int(value: Any, name: str, low: int) -> int:
     return v
 
 
-def check_tolerance(value: Any, name: str = "tol") -> float:
-    """``value`` as a float; ValueError naming ``name`` unless it is a number in (0, 1)."""
-    v = real_scalar(value)
-    if v is None or not 0.0 < v < 1.0:
-        raise ValueError(f"{name} = {value!r} must be a number in (0, 1)")
-    return v
-
-
 def check_callable(value: Any, name: str, signature: str) -> None:
     """ValueError naming ``name`` unless ``value`` is None or callable."""
     if value is not None and not callable(value):
@@ -67,7 +60,8 @@ def stop_requested(stop: Any, strain: np.ndarray, stress: np.ndarray) -> bool:
 
 
 def materials_for_labels(materials: Any, labels: np.ndarray) -> dict[int, Material]:
-    """Materials (mapping or TOML for ``from_config``) checked to cover every label."""
+    """Materials (mapping or TOML for ``from_config``) checked to cover every label, which
+    must be a phase label 0, 1, 2, ... (as in ``rve_gen.Microstructure``)."""
     if isinstance(materials, str | os.PathLike) or (
         isinstance(materials, Mapping) and "phases" in materials
     ):
@@ -88,6 +82,9 @@ def materials_for_labels(materials: Any, labels: np.ndarray) -> dict[int, Materi
             )
         out[int(key)] = value
     present = np.unique(labels)
+    if present[0] < 0:
+        raise ValueError(f"labels contain negative values ({int(present[0])}): phase labels are "
+                         "0, 1, 2, ...")
     missing = [int(p) for p in present if int(p) not in out]
     if missing:
         raise ValueError(

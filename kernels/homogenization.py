@@ -22,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from kernels.lippmann_schwinger import LippmannSchwinger
+from kernels.fft import get_backend
+from kernels.lippmann_schwinger import LippmannSchwinger, estimate_memory
 from kernels.memory import check_memory
+from kernels.stiffness_field import validate_labels
 
 
 @dataclass
@@ -61,13 +63,15 @@ def elastic_homogenization(
     strain concentration tensor field A (ncomp, ncomp, *grid), A[:, j] = ε under E = e_j, is
     returned as well (it needs ncomp² · 8 bytes per voxel more).
     """
+    labels = validate_labels(labels)
+    backend = get_backend(backend)
+    check_homogenization_memory(labels.shape, backend.xp, solver, return_concentration)
     problem = LippmannSchwinger(labels, stiffness, lengths=lengths, solver=solver, tol=tol,
                                 maxiter=maxiter, backend=backend, discretization=discretization,
                                 reference_medium=reference_medium)
     n, xp = problem.ncomp, problem.xp
     concentration = None
     if return_concentration:
-        check_memory(n * n * 8 * problem.N, xp, "the strain concentration field")
         concentration = xp.empty((n, n) + problem.shape, dtype=xp.float64)
     C_eff = np.empty((n, n))
     iterations, residuals = [], []
@@ -86,3 +90,18 @@ def elastic_homogenization(
     return HomogenizationResult(C_eff, concentration, iterations, residuals,
                                 {"backend": problem.backend.name, "solver": solver,
                                  "discretization": discretization, "asymmetry": asymmetry})
+
+
+def check_homogenization_memory(shape: tuple[int, ...], xp: Any, solver: str = "cg",
+                                return_concentration: bool = False) -> None:
+    """Refuse with a ``MemoryError``, before anything is allocated, an
+    :func:`elastic_homogenization` on a grid of ``shape`` that does not fit the memory of
+    ``xp``'s device: the solver's fields (:func:`kernels.estimate_memory`) and, with
+    ``return_concentration``, the strain concentration field (ncomp² · 8 bytes per voxel)."""
+    ncomp = 6 if len(shape) == 3 else 3
+    needed = estimate_memory(tuple(shape), solver)
+    what = f"elastic homogenization on a {'x'.join(map(str, shape))} grid"
+    if return_concentration:
+        needed += ncomp * ncomp * 8 * int(np.prod(shape))
+        what += " with its strain concentration field"
+    check_memory(needed, xp, what)

@@ -37,7 +37,12 @@ from kernels.fft import get_backend, spectrum_shape
 from kernels.frequency import frequency_grid
 from kernels.green import apply_green, green_coefficients
 from kernels.memory import check_memory
-from kernels.projection import ConvergenceError, Projection, conjugate_gradient
+from kernels.projection import (
+    ConvergenceError,
+    Projection,
+    check_tolerance,
+    conjugate_gradient,
+)
 from kernels.stiffness_field import StiffnessField, stiffness_map, validate_labels
 from kernels.tensors import PLANE_INDICES, isotropic_stiffness
 
@@ -45,6 +50,8 @@ SOLVERS = ("cg", "basic")
 DEFAULT_MAXITER = {"cg": 2000, "basic": 20000}
 #: Smallest relative residual asked of an elastic solve (round-off floor of its FFTs: ~1e-13).
 MIN_TOL = 1e-14
+#: Stiffness contrast from which a solve that fails names it as the likely cause.
+HIGH_CONTRAST = 1e6
 
 
 @dataclass
@@ -134,9 +141,7 @@ class LippmannSchwinger:
         labels = validate_labels(labels)
         if solver not in SOLVERS:
             raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-        if not (np.isfinite(tol) and MIN_TOL <= tol < 1):
-            raise ValueError(f"tol must lie in [{MIN_TOL:g}, 1), got {tol}: the residual of "
-                             "the FFT solves does not fall far below 1e-13 in double precision")
+        tol = check_tolerance(tol, "tol", MIN_TOL)
         if maxiter is not None and whole_number(maxiter, 1) is None:
             raise ValueError(f"maxiter = {maxiter!r} must be an integer >= 1, or None for the "
                              f"default ({DEFAULT_MAXITER[solver]} for solver={solver!r})")
@@ -249,7 +254,7 @@ class LippmannSchwinger:
             except ConvergenceError as exc:
                 raise ConvergenceError(
                     f"elastic CG solve: {exc} (relative residual {exc.residual / scale:.3e}, "
-                    f"tol {self.tol:.1e})", iterations + exc.iterations,
+                    f"tol {self.tol:.1e}){self._contrast_hint()}", iterations + exc.iterations,
                     exc.residual / scale) from None
             iterations += its
             # the recursive residual can drift from the true one: check, restart if needed
@@ -296,8 +301,20 @@ class LippmannSchwinger:
                 x += self.xp.asarray(dE).reshape((-1,) + (1,) * self.ndim)
         raise ConvergenceError(
             f"basic scheme did not converge: residual {residual:.3e} > tol {self.tol:.1e} after "
-            f"{iterations} iterations (maxiter={self.maxiter}); use solver='cg' or raise maxiter",
-            iterations, float(residual))
+            f"{iterations} iterations (maxiter={self.maxiter}); use solver='cg' or raise maxiter"
+            f"{self._contrast_hint()}", iterations, float(residual))
+
+    def _contrast_hint(self) -> str:
+        """The phases' stiffness contrast, for the message of a failed solve where it is
+        high enough (:data:`HIGH_CONTRAST`) to be the likely cause; else ''."""
+        contrast = self.field.contrast
+        if contrast < HIGH_CONTRAST:
+            return ""
+        return (f"; the stiffness contrast of the phases is {contrast:.1e} (largest over "
+                "smallest eigenvalue of their stiffness matrices), the likely cause (in double "
+                "precision so high a contrast stalls or breaks the iteration): check the "
+                "moduli, and model a pore as a void (zero stiffness, solver='cg') rather than "
+                "a very soft phase")
 
 
 def estimate_memory(shape: tuple[int, ...], solver: str = "cg") -> int:

@@ -68,7 +68,13 @@ from kernels.arraymodule import holds_device_arrays, to_numpy, whole_number
 from kernels.fft import get_backend, spectrum_shape
 from kernels.frequency import frequency_grid
 from kernels.memory import check_memory
-from kernels.projection import ConvergenceError, Projection, conjugate_gradient, gmres
+from kernels.projection import (
+    ConvergenceError,
+    Projection,
+    check_tolerance,
+    conjugate_gradient,
+    gmres,
+)
 from kernels.stiffness_field import validate_labels
 from kernels.tensors import PLANE_INDICES
 
@@ -192,8 +198,7 @@ class NewtonCG:
                 "law must be a callable (dstrain, state) -> (stress, tangent, new_state) on "
                 f"(npoints, 6) arrays, got {type(law).__name__}"
             )
-        if not (np.isfinite(tol) and 0 < tol < 1):
-            raise ValueError(f"tol must lie in (0, 1), got {tol}")
+        tol = check_tolerance(tol)
         correction_tol = np.sqrt(tol) if correction_tol is None else correction_tol
         if not (np.isfinite(correction_tol) and correction_tol > 0):
             raise ValueError(f"correction_tol must be a positive number, got {correction_tol}")
@@ -226,9 +231,7 @@ class NewtonCG:
         self.ndim = len(self.shape)
         self.ncomp = 6 if self.ndim == 3 else 3
         self.N = int(np.prod(self.shape))
-        check_memory(estimate_memory(self.shape, krylov, self.gmres_restart), xp,
-                     f"a nonlinear Newton-{krylov.upper()} solve on a "
-                     f"{'x'.join(map(str, self.shape))} grid")
+        check_solve_memory(self.shape, xp, krylov, self.gmres_restart)
         self.grid = frequency_grid(self.shape, lengths, discretization, xp)
         n = self.ncomp
         real_shape = (n,) + self.shape
@@ -586,3 +589,13 @@ def estimate_memory(shape: tuple[int, ...], krylov: str = "cg", restart: int = 3
     real_fields = 8 if krylov == "cg" else 7 + restart + 2
     return (real_fields * ncomp * 8 * n + ncomp * ncomp * 8 * n + ncomp * 16 * nh
             + len(shape) * 16 * nh + (6 + 6 + 36) * 8 * n)
+
+
+def check_solve_memory(shape: tuple[int, ...], xp: Any, krylov: str = "cg",
+                       restart: int = 30) -> None:
+    """Refuse with a ``MemoryError``, before anything is allocated, a nonlinear solve on a grid
+    of ``shape`` whose fields (:func:`estimate_memory`) do not fit the memory of ``xp``'s
+    device."""
+    check_memory(estimate_memory(shape, krylov, restart), xp,
+                 f"a nonlinear Newton-{krylov.upper()} solve on a "
+                 f"{'x'.join(map(str, shape))} grid")

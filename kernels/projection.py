@@ -25,8 +25,12 @@ from typing import Any
 import numpy as np
 
 from kernels import pointwise
-from kernels.arraymodule import array_module, to_numpy
+from kernels.arraymodule import array_module, real_scalar, to_numpy
 from kernels.green import apply_projection, equilibrium_residual
+
+#: Loosest tolerance of an iterative solve: a relative residual above 10 % is no solution (a
+#: tolerance of 1 accepts the initial guess).
+MAX_TOL = 0.1
 
 
 class ConvergenceError(RuntimeError):
@@ -36,6 +40,23 @@ class ConvergenceError(RuntimeError):
         super().__init__(message)
         self.iterations = iterations
         self.residual = residual
+
+
+def check_tolerance(value: Any, name: str = "tol", smallest: float = 0.0) -> float:
+    """``value`` as a float; ValueError naming ``name`` unless it is a number in
+    (0, :data:`MAX_TOL`], or in [``smallest``, MAX_TOL] when ``smallest`` > 0 (the round-off
+    floor of a solver's residual)."""
+    v = real_scalar(value)
+    if v is not None and (v >= smallest if smallest > 0 else v > 0) and v <= MAX_TOL:
+        return v
+    interval = f"[{smallest:g}, {MAX_TOL:g}]" if smallest > 0 else f"(0, {MAX_TOL:g}]"
+    why = ""
+    if v is not None and v > MAX_TOL:
+        why = ": a looser one is no solution"
+    elif v is not None and 0 < v < smallest:
+        why = ": round-off keeps the residual of FFT solves near 1e-13 in double precision"
+    raise ValueError(f"{name} = {value!r} must be a number in {interval}, the relative "
+                     f"residual accepted as converged{why}")
 
 
 class Projection:

@@ -88,6 +88,16 @@ class StiffnessField:
         """True when some phase has zero stiffness."""
         return any(not np.any(c) for c in self.full.values())
 
+    @property
+    def contrast(self) -> float:
+        """Largest over smallest eigenvalue of the phases' (in-plane in 2D) stiffness matrices,
+        voids left out: the stiffness contrast that slows the iterative solvers and, in double
+        precision, can stop them (inf when a phase is singular without being a void)."""
+        eigenvalues = np.concatenate([np.linalg.eigvalsh(c) for c in self.matrices.values()
+                                      if np.any(c)])
+        smallest = float(eigenvalues.min())
+        return float(eigenvalues.max()) / smallest if smallest > 0 else float("inf")
+
     def voigt_average(self) -> np.ndarray:
         """⟨C⟩ (ncomp × ncomp): the Voigt bound, used for initial macroscopic guesses."""
         return sum(self.fractions[p] * self.matrices[p] for p in self.labels_present)

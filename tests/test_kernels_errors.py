@@ -70,3 +70,20 @@ def test_unknown_solver_and_tolerance():
         solve_elastic(labels, {0: C}, [1, 0, 0], tol=0)
     with pytest.raises(ValueError, match="lengths"):
         solve_elastic(labels, {0: C}, [1, 0, 0], lengths=(1.0, -1.0))
+
+
+@pytest.mark.parametrize("solver", ["cg", "basic"])
+def test_a_failed_solve_names_a_high_phase_contrast(solver):
+    """A contrast of 1e22 broke CG down with a message that blamed a non-positive stiffness."""
+    from kernels import ConvergenceError
+
+    labels = np.zeros((16, 16), dtype=int)
+    labels[4:9, 4:9] = 1
+    stiff = {0: C, 1: isotropic_stiffness(1e24, 0.19)}
+    with pytest.raises(ConvergenceError, match=r"the stiffness contrast of the phases is "
+                                               r"1\.8e\+22 .* the likely cause"):
+        solve_elastic(labels, stiff, [0.01, 0, 0], solver=solver, maxiter=2)
+    with pytest.raises(ConvergenceError) as low:  # a moderate contrast is not blamed
+        solve_elastic(labels, {0: C, 1: isotropic_stiffness(500.0, 0.19)}, [0.01, 0, 0],
+                      solver=solver, maxiter=2)
+    assert "contrast of the phases" not in str(low.value)

@@ -17,13 +17,14 @@ from homog.cli._options import (
     check_output,
     check_output_options,
     loading_from_args,
+    materials_from_args,
     microstructure_from_args,
     progress_bar,
     write_outputs,
 )
 from homog.dns import dns
-from homog.materials import reference_materials_path
 from kernels.fft import BACKENDS
+from kernels.projection import check_tolerance
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,6 +64,7 @@ def write_fields(path: str, ms, response) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_tolerance(args.tol, "--tol")
     check_output_options(args)
     check_output(args.fields, "--fields")
     if args.fields and not args.fields.lower().endswith(".vtu"):
@@ -70,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
                          "file; give a name ending in .vtu")
     path = loading_from_args(args)
     ms = microstructure_from_args(args)
+    materials = materials_from_args(args, ms)
     t0 = time.perf_counter()
-    response = dns(ms, args.materials or reference_materials_path(), path,
-                   backend=args.backend, tol=args.tol, krylov=args.krylov,
+    response = dns(ms, materials, path, backend=args.backend, tol=args.tol, krylov=args.krylov,
                    save_fields="last" if args.fields else None, progress=progress_bar("DNS"))
     print(f"full-field solve: {time.perf_counter() - t0:.2f} s on a "
           f"{'x'.join(map(str, ms.shape))} grid")

@@ -19,6 +19,8 @@ from homog.cli._options import (
 )
 from kernels import elastic_homogenization
 from kernels.fft import BACKENDS
+from kernels.lippmann_schwinger import MIN_TOL
+from kernels.projection import check_tolerance
 from kernels.tensors import engineering_constants, isotropic_stiffness
 
 EXAMPLES = ("fibres", "spheres")
@@ -110,6 +112,7 @@ def phases_for_labels(items: list[str],
 
 
 def run(args: argparse.Namespace) -> int:
+    check_tolerance(args.tol, "--tol", MIN_TOL)
     ms = _microstructure(args)
     present = np.flatnonzero(ms.volume_fractions)
     phases = (dict(EXAMPLE_PHASES) if args.example and not args.phase

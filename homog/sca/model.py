@@ -41,8 +41,9 @@ from homog.sca.hierarchy import ClusterHierarchy, adaptive_phases, build_hierarc
 from homog.sca.interaction import interaction_parts, interaction_tensors
 from homog.sca.io import read_rom, save_rom
 from homog.sca.online import OnlineSolver, isotropic_fit
-from kernels import ConvergenceError, elastic_homogenization
+from kernels import ConvergenceError, elastic_homogenization, get_backend
 from kernels.arraymodule import to_numpy
+from kernels.homogenization import check_homogenization_memory
 from kernels.tensors import PLANE_INDICES
 
 
@@ -389,6 +390,9 @@ def build_rom(
     probe_weight : weight of the probe's feature against the ncomp² concentration components
         together (:func:`homog.sca.clustering.with_feature`; None: 1), with a ``probe`` only."""
     labels, lengths = labels_and_lengths(microstructure, lengths)
+    backend = get_backend(backend)
+    check_homogenization_memory(labels.shape, backend.xp,  # before any pass over the grid
+                                return_concentration=cluster_labels is None)
     materials = materials_for_labels(materials, labels)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
                              or not 0 <= seed < 2**32):
