@@ -41,6 +41,9 @@ _MANDEL_FACTOR = np.array([1.0, 1.0, 1.0, SQRT2, SQRT2, SQRT2])
 #: Memory per increment of a path and of the response a solver returns for it (strain,
 #: stress, tangent histories), estimated before allocating.
 _BYTES_PER_INCREMENT = 1024
+#: Magnitude of a macroscopic strain component (tensor, not engineering shear) from which a
+#: path is refused: the solvers and materials are small-strain (infinitesimal kinematics).
+MAX_STRAIN = 1.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class Segment:
             raise ValueError(
                 f"segment strain_controlled must be 6 booleans, got {self.strain_controlled!r}"
             )
+        for k in np.flatnonzero(flags):
+            check_strain(target[k] / _MANDEL_FACTOR[k], f"strain component {MANDEL_NAMES[k]}")
         _check_steps(self.steps)
         target.flags.writeable = flags.flags.writeable = False
         object.__setattr__(self, "target", target)
@@ -331,6 +336,16 @@ def strain_path(
         current |= point
         segments.append(Segment.from_components(strain=current, steps=count))
     return LoadPath(segments)
+
+
+def check_strain(value: float, name: str) -> float:
+    """``value``, a strain; ValueError naming ``name`` when its magnitude reaches
+    :data:`MAX_STRAIN` (100 %), far beyond what small-strain models describe."""
+    if abs(value) >= MAX_STRAIN:
+        raise ValueError(f"{name} = {value:g} is a strain of {100 * abs(value):g} %, but the "
+                         "models are small-strain (infinitesimal kinematics): give strains of "
+                         f"magnitude below {MAX_STRAIN:g}, e.g. 0.05 for 5 %")
+    return value
 
 
 def _normal(axis: int) -> str:

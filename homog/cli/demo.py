@@ -20,9 +20,10 @@ from homog.cli._options import RawDefaultsFormatter, add_threads_option, progres
 from homog.cli.build import parse_clusters
 from homog.dns import dns
 from homog.files import atomic_open
-from homog.loading import uniaxial_stress
+from homog.loading import check_strain, uniaxial_stress
 from homog.materials import reference_materials_path
 from homog.sca.model import build_rom
+from homog.text import counted
 from kernels.fft import BACKENDS
 
 #: Smallest --size: fibres of radius 0.05 (of the RVE) are then ~2 voxels across.
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     clusters = parse_clusters(args.clusters)  # its errors name --clusters
     if not (np.isfinite(args.strain) and args.strain != 0.0):
         raise ValueError(f"--strain {args.strain!r}: give the final ε11, finite and non-zero")
+    check_strain(args.strain, "--strain")
     path = uniaxial_stress(args.strain, args.steps)
     if set(clusters) != {0, 1}:
         raise ValueError(f"--clusters {args.clusters!r}: give the counts of the matrix (0) and "
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     _write_paraview(out / "rve.vtu", ms, rom.cluster_labels, dns_curve)
 
     print(f"\noffline {offline:.2f} s, online {online:.2f} s "
-          f"({1e3 * online / args.steps:.1f} ms per increment, {rom.K} clusters)")
+          f"({1e3 * online / args.steps:.1f} ms per increment, {counted(rom.K, 'cluster')})")
     if dns_curve is not None:
         final = rom_curve.stress[-1, 0] / dns_curve.stress[-1, 0] - 1
         scale = np.abs(dns_curve.stress[:, 0]).max()
@@ -140,7 +142,8 @@ def _plot_clusters(path: Path, cluster_labels: np.ndarray, cluster_phases: np.nd
         members = np.flatnonzero(cluster_phases == phase)
         cmap = colormaps[families[k % len(families)]]
         colours[members] = cmap(np.linspace(0.35, 0.95, members.size))
-        handles.append(Patch(color=cmap(0.7), label=f"phase {phase}: {members.size} clusters"))
+        handles.append(Patch(color=cmap(0.7),
+                             label=f"phase {phase}: {counted(members.size, 'cluster')}"))
     figure = Figure(figsize=(5, 5.4), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
@@ -150,7 +153,7 @@ def _plot_clusters(path: Path, cluster_labels: np.ndarray, cluster_phases: np.nd
     if np.unique(phase_map).size > 1:
         axes.contour(phase_map, levels=np.unique(phase_map)[:-1] + 0.5, colors="black",
                      linewidths=0.6)
-    axes.set_title(f"{cluster_phases.size} clusters")
+    axes.set_title(counted(cluster_phases.size, "cluster"))
     axes.set_xlabel("x1")
     axes.set_ylabel("x2")
     axes.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2,

@@ -238,6 +238,12 @@ def sample_id(origin: str, index: int) -> str:
     return f"{origin}-{int(index):06d}"
 
 
+def sample_origin(name: str) -> str:
+    """The origin of a sample from its group name (:func:`sample_id`): ``"doe-000003"`` ->
+    ``"doe"``."""
+    return name.rsplit("-", 1)[0]
+
+
 def sample_seed(seed: int, origin: str, index: int) -> int:
     """Seed of one sample's RVE packing and k-means, from the master seed and its identity."""
     return _derived_seed(int(seed), zlib.crc32(origin.encode()), int(index))
@@ -258,9 +264,11 @@ def loading_path(table: Mapping[str, Any]) -> LoadPath:
     kind, strain, steps = table["type"], table["max_strain"], table["steps"]
     if kind not in LOAD_TYPES:
         raise ValueError(f"loading.type = {kind!r}; allowed: {list(LOAD_TYPES)}")
-    if isinstance(strain, int | float) and not isinstance(strain, bool) and strain == 0:
-        raise ValueError("loading.max_strain = 0 loads nothing: give the largest strain of the "
-                         "path (negative for compression)")
+    if isinstance(strain, int | float) and not isinstance(strain, bool):
+        if strain == 0:
+            raise ValueError("loading.max_strain = 0 loads nothing: give the largest strain of "
+                             "the path (negative for compression)")
+        load_paths.check_strain(strain, "loading.max_strain")
     if kind == "uniaxial":
         return load_paths.uniaxial_stress(strain, steps, table.get("axis", 0))
     if kind == "uniaxial_strain":
