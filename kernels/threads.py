@@ -81,8 +81,9 @@ def usable_cores() -> int:
 
 
 def _parse(value: Any, source: str) -> int | None:
-    """An explicit thread count, or None for "auto"; a clear error for anything else."""
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("auto", "")):
+    """An explicit thread count, or None for "auto"; a clear error for anything else (an
+    empty string too: "auto" is spelled out)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
         return None
     if isinstance(value, str):
         try:
@@ -95,11 +96,17 @@ def _parse(value: Any, source: str) -> int | None:
 
 
 def _from_environment() -> int | None:
-    """The setting of :data:`ENV_VAR`; a bad value warns and leaves "auto" (no import error)."""
+    """The setting of :data:`ENV_VAR` (unset or empty: "auto"); a bad value warns and leaves
+    "auto" (no import error).
+
+    The warning names the variable as its origin, with no line of code under it: the cause is
+    the environment, not the library's line that reads it (nor the user's import).
+    """
     try:
-        return _parse(os.environ.get(ENV_VAR), ENV_VAR)
+        return _parse(os.environ.get(ENV_VAR, "").strip() or None, ENV_VAR)
     except ValueError as exc:
-        warnings.warn(f"{exc}; using 'auto'", RuntimeWarning, stacklevel=2)
+        warnings.warn_explicit(f"{exc}; using 'auto'", RuntimeWarning, filename=ENV_VAR,
+                               lineno=0, module=__name__)
         return None
 
 

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 
 SeedLike = int | np.random.Generator | None
+#: Where the phases of a particle packing come from (for :func:`phase_names`).
+INCLUSIONS = "the matrix, and one inclusion phase per volume fraction"
 
 
 def rng_from(seed: SeedLike) -> np.random.Generator:
@@ -105,3 +107,19 @@ def volume_fractions(value, limit: float, algorithm: str) -> np.ndarray:
 def min_gap(value: float) -> float:
     """The minimum surface-to-surface gap between particles (>= 0)."""
     return float(finite("min_gap", value, nonnegative=True))
+
+
+def phase_names(value, nphases: int, counted_by: str) -> tuple[str, ...] | None:
+    """The names of the ``nphases`` phases a generator makes, as a tuple (None for the defaults),
+    after checking there is one per phase; ``counted_by`` says where the phases come from."""
+    if value is None:
+        return None
+    phases = f"{nphases} phase{'' if nphases == 1 else 's'} ({counted_by})"
+    if isinstance(value, (str, bytes)) or np.ndim(value) != 1:
+        raise ValueError(f"phase_names={value!r} must be a list of names, one for each of the "
+                         f"{phases}, the matrix first.")
+    names = tuple(str(name) for name in value)
+    if len(names) != nphases:
+        raise ValueError(f"phase_names={value!r} has {len(names)} name(s) for {phases}: give one "
+                         "name per phase, the matrix first.")
+    return names

@@ -142,6 +142,7 @@ def pack_ellipsoids(
         volume_fraction, MAX_VOLUME_FRACTION[ndim], "ellipsoid overlap elimination"
     )
     nphase = fractions.size
+    phase_names = _checks.phase_names(phase_names, nphase + 1, _checks.INCLUSIONS)
     axes = _checks.finite(
         "semi_axes", _checks.per_phase("semi_axes", semi_axes, nphase, width=ndim), positive=True
     )

@@ -89,6 +89,7 @@ def pack_spheres(
         volume_fraction, MAX_VOLUME_FRACTION[ndim], "overlap elimination"
     )
     nphase = fractions.size
+    phase_names = _checks.phase_names(phase_names, nphase + 1, _checks.INCLUSIONS)
     mean = _checks.finite("radius", _checks.per_phase("radius", radius, nphase), positive=True)
     std = _checks.finite(
         "radius_std", _checks.per_phase("radius_std", radius_std, nphase), nonnegative=True

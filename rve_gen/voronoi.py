@@ -136,6 +136,7 @@ def voronoi(
             f"phase_fractions={phase_fractions!r} must be one fraction per phase summing to 1, "
             "e.g. (0.7, 0.3)."
         )
+    phase_names = _checks.phase_names(phase_names, fractions.size, "one per phase fraction")
     tess = Tessellation(points, weights, np.zeros(n), box, phase_names)
     volumes = tess.grain_volumes() / np.prod(box)
     assigned = np.zeros(fractions.size)

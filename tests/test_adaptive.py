@@ -1,6 +1,8 @@
 """Adaptive clustering: the fine-level hierarchy, exact aggregation of D, splits that inherit
 the state, and the "auto" rule (inelastic phases only)."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -225,6 +227,27 @@ def test_a_damaged_hierarchy_is_refused_at_load(tmp_path, adaptive_rom):
     np.savez(tmp_path / "partial.npz", **arrays)
     with pytest.raises(ValueError, match="incomplete"):
         load_rom(tmp_path / "partial.npz")
+
+
+@pytest.mark.parametrize("phases", [[0, 7], [3], ["0"]])
+def test_adaptive_phases_absent_from_the_model_are_refused_at_load(tmp_path, adaptive_rom,
+                                                                  phases):
+    """A file naming a phase the model lacks loaded and ran."""
+    import json
+
+    from homog.sca.model import load_rom
+
+    adaptive_rom.save(tmp_path / "rom.npz")
+    with np.load(tmp_path / "rom.npz") as data:
+        arrays = dict(data)
+    meta = json.loads(str(arrays["metadata"]))
+    arrays["metadata"] = np.asarray(json.dumps({**meta, "adaptive_phases": phases}))
+    np.savez(tmp_path / "bad.npz", **arrays)
+    bad = [p for p in phases if p not in (0, 1)]
+    with pytest.raises(ValueError, match=rf"bad\.npz is an inconsistent homog ROM file: its "
+                                         rf"adaptive_phases .* name {re.escape(str(bad))}: not a "
+                                         r"phase of the model \(its phases are \[0, 1\]\)"):
+        load_rom(tmp_path / "bad.npz")
 
 
 def test_a_refined_model_that_fails_leaves_the_coarse_result(adaptive_rom):

@@ -2,6 +2,7 @@
 never after the expensive part of the work; the same file means the same labels everywhere."""
 
 import json
+import os
 import re
 
 import imageio.v3 as iio
@@ -374,6 +375,50 @@ def test_cli_build_checks_before_the_fft(tmp_path, capsys, micro, monkeypatch):
     assert "occur in the microstructure but have no material" in err
 
 
+def test_cli_build_refuses_materials_of_phases_the_image_lacks(tmp_path, capsys, micro,
+                                                                monkeypatch):
+    """An extra [phases.N] table was accepted silently (the wrong file, or a lost phase)."""
+    no_fft(monkeypatch)
+    monkeypatch.setattr("homog.cli.dns.dns", lambda *a, **k: pytest.fail("the DNS ran"))
+    tables = "".join(f'[phases.{k}]\nmodel = "linear_elastic"\nE = 1.0\nnu = 0.3\n'
+                     for k in (0, 1, 2))
+    (tmp_path / "three.toml").write_text(tables)
+    for command in (["build", micro, "--clusters", "0=4,1=2", "-o", tmp_path / "rom.npz"],
+                    ["dns", micro]):
+        err = cli_error(capsys, *command, "--materials", tmp_path / "three.toml")
+        assert "has [phases.2] but the microstructure" in err
+        assert "has no phase 2; its labels are [0, 1]" in err
+
+
+@pytest.mark.parametrize("option", [["--probe-steps", "3"], ["--probe-axis", "1"],
+                                    ["--probe-load", "shear"]])
+def test_cli_build_refuses_probe_options_without_a_probe(tmp_path, capsys, micro, monkeypatch,
+                                                         option):
+    no_fft(monkeypatch)
+    err = cli_error(capsys, "build", micro, "--clusters", "0=4,1=2", *option,
+                    "-o", tmp_path / "rom.npz")
+    assert f"{option[0]} is an option of the plastic probe, which --probe-strain turns on" in err
+
+
+@pytest.mark.parametrize("names", [["matrix", "fibre", "extra"], ["matrix"]])
+def test_cli_rve_takes_one_phase_name_per_phase(tmp_path, capsys, names):
+    """Extra --phase-names made a phantom phase of volume fraction 0."""
+    err = cli_error(capsys, "rve", "circles", "--volume-fraction", "0.2", "--radius", "0.1",
+                    "--shape", "16", "-o", tmp_path / "c.npz", "--phase-names", *names)
+    assert f"--phase-names {names!r} has {len(names)} name(s) for 2 phases" in err
+    assert not (tmp_path / "c.npz").exists()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_cli_build_refuses_an_output_folder_where_no_file_can_be_made(tmp_path, capsys, micro,
+                                                                      monkeypatch):
+    """/proc allows root everything by its permissions but no new file: the build ran to the
+    end before the save failed."""
+    no_fft(monkeypatch)
+    err = cli_error(capsys, "build", micro, "--clusters", "0=4,1=2", "-o", "/proc/rom.npz")
+    assert "-o/--output '/proc/rom.npz': cannot write in '/proc'" in err
+
+
 def test_cli_damaged_inputs(tmp_path, capsys):
     (tmp_path / "cut.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     err = cli_error(capsys, "homogenize", tmp_path / "cut.png", "--phase", "0=1,0.3")
@@ -636,10 +681,26 @@ def test_cli_homogenize_takes_voids_and_any_length_unit(tmp_path, capsys):
     assert results[0]["C_eff"][0][0] < 100  # softer than the matrix alone
 
 
+@pytest.mark.parametrize("command", ["run", "dns", "demo"])
+def test_cli_refuses_strains_beyond_small_strain(tmp_path, capsys, micro, rom_file, command):
+    """--strain 1e6 was run silently by models that are small-strain."""
+    first = {"run": [rom_file[0]], "dns": [micro], "demo": ["-o", tmp_path / "demo", "--no-dns"]}
+    err = cli_error(capsys, command, *first[command], "--strain", "1e6")
+    assert "--strain = 1e+06 is a strain of 1e+08 %, but the models are small-strain" in err
+
+
+@pytest.mark.parametrize("tol", ["0.99", "1", "0.5"])
+def test_cli_dns_refuses_a_tolerance_that_accepts_anything(capsys, micro, monkeypatch, tol):
+    monkeypatch.setattr("homog.cli.dns.dns", lambda *a, **k: pytest.fail("the DNS ran"))
+    err = cli_error(capsys, "dns", micro, "--tol", tol)
+    assert f"--tol = {float(tol)!r} must be a number in (0, 0.1]" in err
+    assert "a looser one is no solution" in err
+
+
 def test_cli_homogenize_refuses_a_tolerance_below_round_off(capsys, micro):
     err = cli_error(capsys, "homogenize", micro, "--phase", "0=100,0.3", "--phase", "1=5,0.2",
                     "--tol", "1e-17")
-    assert "tol must lie in [1e-14, 1), got 1e-17" in err
+    assert "--tol = 1e-17 must be a number in [1e-14, 0.1]" in err
 
 
 def test_cli_phases_refuse_a_value_given_twice_and_name_the_threshold_option(tmp_path, capsys):
@@ -686,6 +747,33 @@ def test_cli_train_names_the_origins_of_the_store(capsys, store):
     err = cli_error(capsys, "database", "train", store, "--origin", "nosuch")
     assert "no complete sample with a finite 'toughness' has origin 'nosuch'; those samples " \
            "have origin 'doe'" in err
+
+
+def test_cli_train_refuses_any_unknown_origin(capsys, store):
+    """An unknown origin beside a known one was ignored silently."""
+    err = cli_error(capsys, "database", "train", store, "--origin", "doe", "--origin", "nosuch")
+    assert "no complete sample with a finite 'toughness' has origin 'nosuch'; those samples " \
+           "have origin 'doe'" in err
+
+
+def test_database_counts_of_one_are_singular(tmp_path, capsys):
+    from database_cases import TINY_CONFIG
+
+    from homog.database import load_config, run_database
+    from homog.database.config import tomllib
+    from homog.database.learn import cross_validate
+
+    def synthetic(spec):
+        return {"outputs": {"toughness": 1.0}, "arrays": {}}
+
+    config = TINY_CONFIG.replace("samples = 6", "samples = 1").format(seed=1, loading=(
+        "max_strain = 0.01\nsteps = 2"))
+    run_database(load_config(tomllib.loads(config)), tmp_path / "one.zarr", labeller=synthetic)
+    capsys.readouterr()
+    assert main(["database", "summary", str(tmp_path / "one.zarr")]) == 0
+    assert f"{tmp_path / 'one.zarr'}: 1 sample (1 complete)" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="2-fold cross-validation of 3 samples"):
+        cross_validate(np.zeros((3, 1)), np.arange(3.0), folds=2)  # the plural stays
 
 
 def test_cli_counts_of_one_are_singular(tmp_path, capsys, rom_file):

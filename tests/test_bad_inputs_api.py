@@ -103,9 +103,9 @@ def test_cluster_count_keys_are_not_truncated(monkeypatch):
 
 # --------------------------------------------------------------------------- ROM online, UMAT
 @pytest.mark.parametrize(("options", "message"), [
-    ({"tol": 0.0}, r"tol = 0.0 must be a number in \(0, 1\)"),
-    ({"tol": NAN}, r"tol = nan must be a number in \(0, 1\)"),
-    ({"tol": 10.0}, r"tol = 10.0 must be a number in \(0, 1\)"),
+    ({"tol": 0.0}, r"tol = 0.0 must be a number in \(0, 0.1\]"),
+    ({"tol": NAN}, r"tol = nan must be a number in \(0, 0.1\]"),
+    ({"tol": 10.0}, r"tol = 10.0 must be a number in \(0, 0.1\]"),
     ({"scs_tol": NAN}, "scs_tol = nan must be a number > 0"),
     ({"scs_tol": 0.0}, "scs_tol = 0.0 must be a number > 0"),
     ({"max_cuts": -1}, "max_cuts = -1 must be an integer >= 0"),
@@ -119,7 +119,7 @@ def test_rom_run_checks_its_options(rom, options, message):
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"tol": -1.0}, r"tol = -1.0 must be a number in \(0, 1\)"),
+    ({"tol": -1.0}, r"tol = -1.0 must be a number in \(0, 0.1\]"),
     ({"max_newton": 0}, "max_newton = 0 must be an integer >= 1"),
     ({"max_newton": 2.5}, "max_newton = 2.5 must be an integer >= 1"),
     ({"max_cuts": NAN}, "max_cuts = nan must be an integer >= 0"),
@@ -161,6 +161,46 @@ def test_dns_checks_before_solving():
         dns(two_phase(), reference_materials(), path, progress=3)
 
 
+@pytest.mark.parametrize("entry", ["dns", "build_rom"])
+def test_the_memory_estimate_comes_before_any_pass_over_the_labels(monkeypatch, entry):
+    """np.unique of a 600³ grid took 6 s before the MemoryError: the size is all it needs."""
+    def unique(*args, **kwargs):
+        raise AssertionError("np.unique ran over the grid before the memory estimate")
+
+    huge = np.broadcast_to(np.zeros(1, dtype=np.int32), (600, 600, 600))  # no memory used
+    monkeypatch.setattr(np, "unique", unique)
+    monkeypatch.setattr("kernels.memory.available_bytes", lambda xp: 1 << 30)
+    call = {"dns": lambda: dns(huge, reference_materials(), loading.uniaxial_stress(0.01, 2)),
+            "build_rom": lambda: build_rom(huge, reference_materials(), {0: 2})}[entry]
+    with pytest.raises(MemoryError, match="600x600x600 grid.* needs about"):
+        call()
+
+
+@pytest.mark.parametrize("entry", ["dns", "build_rom"])
+def test_negative_labels_are_refused_as_by_microstructure(entry):
+    labels = two_phase() - 1  # labels -1 and 0, each with a material
+    materials = {-1: reference_materials()[0], 0: reference_materials()[1]}
+    call = {"dns": lambda: dns(labels, materials, loading.uniaxial_stress(0.01, 2)),
+            "build_rom": lambda: build_rom(labels, materials, {-1: 2, 0: 1})}[entry]
+    message = r"labels contain negative values \(-1\): phase labels are 0, 1, 2"
+    with pytest.raises(ValueError, match=message):
+        call()
+    with pytest.raises(ValueError, match=message):  # the same words as the microstructure's
+        rve_gen.Microstructure(labels)
+
+
+@pytest.mark.parametrize("tol", [0.99, 0.5, 1.0])
+def test_solver_tolerances_must_be_clearly_below_one(tol):
+    """A relative residual of 99 % was accepted as converged."""
+    path = loading.uniaxial_stress(0.01, 2)
+    message = rf"tol = {tol} must be a number in .*0\.1\]"
+    with pytest.raises(ValueError, match=message):
+        dns(two_phase(), reference_materials(), path, tol=tol)
+    with pytest.raises(ValueError, match=message):
+        solve_elastic(two_phase(), STIFFNESS, [0.01, 0, 0], tol=tol)
+    solve_elastic(two_phase(), STIFFNESS, [0.01, 0, 0], tol=0.1)  # the loosest accepted
+
+
 @pytest.mark.parametrize("model", [None, "rom.npz"])
 def test_a_missing_microstructure_is_named(model):
     with pytest.raises(ValueError, match="microstructure must be an integer label array"):
@@ -180,6 +220,24 @@ def test_load_path_builders_name_their_arguments():
     with pytest.raises(ValueError, match="waypoints must be a list of mappings"):
         loading.strain_path({"11": 0.01}, steps=2)
     assert loading.strain_path([{"11": 0.01}], steps=np.array([3])).nsteps == 3
+
+
+@pytest.mark.parametrize(("build", "name"), [
+    (lambda: loading.uniaxial_stress(1e6, 2), r"strain component 11 = 1e\+06"),
+    (lambda: loading.pure_shear(-1.0, 2), "strain component 12 = -1"),
+    (lambda: loading.cyclic(2.0), "strain component 11 = 2"),
+    (lambda: loading.strain_path([{"11": 0.01}, {"22": 1.5}], 2), "strain component 22 = 1.5"),
+])
+def test_strains_of_100_percent_or_more_are_refused(build, name):
+    """The models are small-strain: a strain of 1e6 was run silently."""
+    with pytest.raises(ValueError, match=f"{name} is a strain of .* %, but the models are "
+                                         "small-strain"):
+        build()
+
+
+def test_stress_targets_and_small_strains_are_not_limited():
+    assert loading.LoadPath.from_components(stress={"11": 1e6}).nsteps == 1
+    assert loading.uniaxial_strain(0.99, 1).targets[0, 0] == 0.99
 
 
 def test_a_load_path_too_long_for_memory_is_refused_before_allocating():
@@ -250,6 +308,22 @@ def test_generator_counts_and_seeds_are_named():
             rve_gen.circles(0.3, 0.1, seed=0, max_steps=steps)
     with pytest.raises(ValueError, match="n_grains=nan must be a positive integer"):
         rve_gen.voronoi(NAN, seed=0)
+
+
+@pytest.mark.parametrize(("make", "names", "message"), [
+    (lambda names: rve_gen.circles(0.2, 0.1, seed=0, phase_names=names), ["m", "f", "x"],
+     r"has 3 name\(s\) for 2 phases \(the matrix, and one inclusion phase per volume"),
+    (lambda names: rve_gen.circles(0.2, 0.1, seed=0, phase_names=names), ["m"],
+     r"has 1 name\(s\) for 2 phases"),
+    (lambda names: rve_gen.voronoi(4, seed=0, ndim=2, phase_names=names), ["a", "b"],
+     r"has 2 name\(s\) for 1 phase \(one per phase fraction\)"),
+    (lambda names: rve_gen.circles(0.2, 0.1, seed=0, phase_names=names), "matrix",
+     "must be a list of names"),
+])
+def test_generators_take_one_phase_name_per_phase(make, names, message):
+    """Extra names made phantom phases of volume fraction 0."""
+    with pytest.raises(ValueError, match=f"phase_names=.* {message}"):
+        make(names)
 
 
 def test_writing_into_a_missing_folder_names_the_target(tmp_path):

@@ -25,7 +25,7 @@ def _python(code: str, **env: str) -> str:
     return proc.stdout.strip() + proc.stderr.strip()
 
 
-@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "many", "0"])
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "many", "0", "", "  "])
 def test_bad_thread_counts_are_refused(bad):
     with pytest.raises(ValueError, match="positive integer or 'auto'"):
         policy.set_threads(bad)
@@ -145,6 +145,22 @@ def test_environment_variable_sets_and_a_bad_one_warns():
 def test_cli_refuses_a_bad_thread_count(capsys):
     assert main(["homogenize", "--example", "fibres", "--threads", "0"]) == 1
     assert "positive integer or 'auto'" in capsys.readouterr().err
+
+
+def test_cli_refuses_an_empty_thread_count(capsys):
+    """--threads= was taken for 'auto', which is spelled out."""
+    assert main(["homogenize", "--example", "fibres", "--threads="]) == 1
+    assert "--threads '': give a positive integer or 'auto'" in capsys.readouterr().err
+
+
+def test_the_environment_warning_shows_no_library_line():
+    """The warning printed threads.py's path and its line of code, as if the library erred."""
+    out = _python("import homog", HOMOG_NUM_THREADS="lots")
+    assert out.startswith("HOMOG_NUM_THREADS:0: RuntimeWarning: HOMOG_NUM_THREADS = 'lots'")
+    assert "threads.py" not in out and "_from_environment" not in out
+    assert out.count("\n") == 0  # one line: no source line under it
+    assert _python("import kernels.threads as t; print(t.get_threads())",
+                   HOMOG_NUM_THREADS="") == "None"  # an empty variable is an unset one
 
 
 def test_elastic_solution_does_not_depend_on_threads():

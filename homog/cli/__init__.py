@@ -13,6 +13,7 @@ import os
 import sys
 
 from homog.cli._options import DefaultsFormatter
+from homog.text import counted
 
 #: Sub-command modules, in the order ``homog --help`` lists them.
 SUBCOMMANDS = ("demo", "homogenize", "build", "run", "dns", "rve", "database")
@@ -63,6 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def set_threads_option(value: str) -> None:
+    """Apply ``--threads`` (:func:`kernels.threads.set_threads`), with an error naming it."""
+    from kernels.threads import set_threads
+
+    try:
+        set_threads(value)
+    except ValueError:
+        raise ValueError(f"--threads {value!r}: give a positive integer or 'auto'") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``homog`` console script."""
     parser = build_parser()
@@ -74,13 +85,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if getattr(args, "threads", None) is not None:
-            from kernels.threads import set_threads
-
-            set_threads(args.threads)
+            set_threads_option(args.threads)
         return int(args.func(args) or 0)
     except ConvergenceError as exc:
         print(f"homog {args.command}: error: the solver did not converge ({exc}; "
-              f"{exc.iterations} iterations, residual {exc.residual:.3e}): "
+              f"{counted(exc.iterations, 'iteration')}, residual {exc.residual:.3e}): "
               f"{CONVERGENCE_HINTS.get(args.command, CONVERGENCE_HINTS['run'])}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading

@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from homog import loading
 from homog.loading import LoadPath
-from homog.materials import reference_materials_path  # noqa: F401 (benchmarks import it here)
+from homog.materials import from_config, reference_materials_path
 from homog.response import plot_format
+from homog.text import counted
 
 LOADS = ("uniaxial", "uniaxial-strain", "shear", "cyclic")
 
@@ -85,11 +89,33 @@ def microstructure_from_args(args: argparse.Namespace):
                          .replace("(or use threshold=...).", "(or use --threshold)")) from None
 
 
+def materials_from_args(args: argparse.Namespace, ms: Any) -> Any:
+    """The materials of ``--materials`` (read with :func:`homog.materials.from_config`), checked
+    to name no phase that the microstructure ``ms`` lacks, or without the option the path of
+    the reference materials (whatever phases of theirs ``ms`` has)."""
+    if args.materials is None:
+        return reference_materials_path()
+    materials = from_config(args.materials)
+    present = np.flatnonzero(ms.volume_fractions).tolist()
+    extra = sorted(set(materials) - set(present))
+    if extra:
+        tables = ", ".join(f"[phases.{label}]" for label in extra)
+        raise ValueError(f"--materials {args.materials!r} has {tables} but the microstructure "
+                         f"{args.image!r} has no phase {' or '.join(map(str, extra))}; its "
+                         f"labels are {present} (integer arrays keep their labels, images "
+                         "their grey levels): remove the table, or segment the image with "
+                         "--threshold / --phases VALUE=LABEL")
+    return materials
+
+
 def check_output(path: str | os.PathLike | None, option: str = "-o/--output") -> None:
     """Refuse an output path that cannot be written, before any computation.
 
-    A directory, a path under an existing file and a folder without write permission are
-    refused; missing parent folders are fine (:func:`make_output_folder` makes them).
+    A directory, a path under an existing file and a folder where no file can be made (no
+    permission, a read-only or virtual file system such as /proc) are refused: a temporary
+    file is made and removed in the folder, as an atomic write will. Missing parent folders
+    are fine (:func:`make_output_folder` makes them; the probe goes to the nearest existing
+    one).
     """
     if path is None:
         return
@@ -103,9 +129,13 @@ def check_output(path: str | os.PathLike | None, option: str = "-o/--output") ->
     if not parent.is_dir():
         raise ValueError(f"{option} {str(path)!r} lies under {str(parent)!r}, which is a file, "
                          "not a folder: choose another output path")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"{option} {str(path)!r}: no permission to write in {str(parent)!r}; "
-                         "choose a folder you can write to")
+    try:  # the test that counts: a file made and removed where the output (or its folder) goes
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=".homog-", suffix=".tmp")
+    except OSError as exc:
+        raise ValueError(f"{option} {str(path)!r}: cannot write in {str(parent)!r} "
+                         f"({exc.strerror}); choose a folder you can write to") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def add_loading_options(p: argparse.ArgumentParser) -> None:
@@ -124,6 +154,7 @@ def loading_from_args(args: argparse.Namespace) -> LoadPath:
     strain, --cycles without --load cyclic, --axis under shear) are refused."""
     if args.strain == 0.0:
         raise ValueError("--strain 0 loads nothing: give the strain amplitude")
+    loading.check_strain(args.strain, "--strain")
     if args.load != "cyclic" and args.cycles != 1:
         raise ValueError(f"--cycles {args.cycles} is for --load cyclic (here --load {args.load})")
     if args.load == "shear" and args.axis != 0:
@@ -163,11 +194,6 @@ def check_output_options(args: argparse.Namespace) -> None:
     check_output(args.plot, "--plot")
     if args.plot:
         plot_format(args.plot)
-
-
-def counted(n: int, noun: str) -> str:
-    """'1 increment', '2 increments': ``n`` and ``noun``, plural unless ``n`` is 1."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def write_outputs(response, args: argparse.Namespace, label: str) -> None:

@@ -14,12 +14,16 @@ from homog.cli._options import (
     add_threads_option,
     check_output,
     loading_from_args,
+    materials_from_args,
     microstructure_from_args,
 )
-from homog.loading import LoadPath
-from homog.materials import reference_materials_path
+from homog.loading import LoadPath, check_strain
 from homog.sca.model import build_rom
+from homog.text import counted
 from kernels.fft import BACKENDS
+
+#: The probe's settings when --probe-strain is given without them.
+PROBE_DEFAULTS = {"steps": 6, "load": "uniaxial", "axis": 0}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,23 +47,38 @@ def register(sub: argparse._SubParsersAction) -> None:
         "RVEs, run along the load the model will see, to about the strain where damage starts")
     probe.add_argument("--probe-strain", type=float, metavar="STRAIN",
                        help="strain amplitude of the probe (no probe without it)")
-    probe.add_argument("--probe-steps", type=int, default=6, help="increments of the probe")
+    probe.add_argument("--probe-steps", type=int,
+                       help=f"increments of the probe (default {PROBE_DEFAULTS['steps']})")
     probe.add_argument("--probe-load", choices=[k for k in LOADS if k != "cyclic"],
-                       default="uniaxial", help="load type of the probe (as homog run's --load)")
-    probe.add_argument("--probe-axis", type=int, default=0, choices=(0, 1, 2),
-                       help="loading axis of the probe")
+                       help="load type of the probe, as homog run's --load (default "
+                       f"{PROBE_DEFAULTS['load']})")
+    probe.add_argument("--probe-axis", type=int, choices=(0, 1, 2),
+                       help=f"loading axis of the probe (default {PROBE_DEFAULTS['axis']})")
     add_threads_option(p)
     p.add_argument("-o", "--output", required=True, help="ROM file (.npz)")
     p.set_defaults(func=run)
 
 
 def probe_from_args(args: argparse.Namespace) -> LoadPath | None:
-    """The probe's LoadPath of the --probe-* options, None without --probe-strain."""
+    """The probe's LoadPath of the --probe-* options, None without --probe-strain (then the
+    other --probe-* options, which would do nothing, are refused)."""
+    given = {key: getattr(args, f"probe_{key}") for key in PROBE_DEFAULTS}
     if args.probe_strain is None:
+        extra = [f"--probe-{key}" for key, value in given.items() if value is not None]
+        if extra:
+            names = ", ".join(extra)
+            what = "is an option" if len(extra) == 1 else "are options"
+            raise ValueError(f"{names} {what} of the plastic probe, which --probe-strain turns "
+                             f"on: give --probe-strain STRAIN too, or drop {names}")
         return None
+    if args.probe_strain == 0.0:
+        raise ValueError("--probe-strain 0 loads nothing: give the strain amplitude of the probe")
+    check_strain(args.probe_strain, "--probe-strain")
+    settings = {key: PROBE_DEFAULTS[key] if value is None else value
+                for key, value in given.items()}
     return loading_from_args(argparse.Namespace(
-        load=args.probe_load, strain=args.probe_strain, steps=args.probe_steps,
-        axis=args.probe_axis, cycles=1))
+        load=settings["load"], strain=args.probe_strain, steps=settings["steps"],
+        axis=settings["axis"], cycles=1))
 
 
 def parse_clusters(text: str) -> dict[int, int]:
@@ -80,20 +99,20 @@ def parse_clusters(text: str) -> dict[int, int]:
 
 def run(args: argparse.Namespace) -> int:
     clusters = parse_clusters(args.clusters)
+    probe = probe_from_args(args)
     check_output(args.output)
     if not args.output.lower().endswith(".npz"):
         raise ValueError(f"-o {args.output!r}: a reduced-order model is saved as one .npz "
                          "file; give a name ending in .npz")
     ms = microstructure_from_args(args)
-    materials = args.materials or reference_materials_path()
+    materials = materials_from_args(args, ms)
     t0 = time.perf_counter()
     rom = build_rom(ms, materials, clusters, backend=args.backend,
-                    seed=args.seed, adaptive=None if args.static else "auto",
-                    probe=probe_from_args(args),
+                    seed=args.seed, adaptive=None if args.static else "auto", probe=probe,
                     progress=lambda stage: print(f"... {stage}", flush=True))
     rom.save(args.output)
     timings = ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in rom.info["timings"].items())
     fine = "" if rom.hierarchy is None else f", {rom.hierarchy.n_fine} fine clusters to refine into"
-    print(f"ROM with {rom.K} clusters {rom.n_clusters}{fine} written to {args.output} "
+    print(f"ROM with {counted(rom.K, 'cluster')} {rom.n_clusters}{fine} written to {args.output} "
           f"({time.perf_counter() - t0:.2f} s: {timings})")
     return 0

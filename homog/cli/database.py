@@ -15,6 +15,8 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from homog.text import counted
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("database", help="RVE databases: design, run on Dask, Zarr store, learn",
@@ -129,7 +131,7 @@ def summary(args: argparse.Namespace) -> int:
         make_output_folder(args.output)
         export_table(table, args.output)
     counts = ", ".join(f"{n} {status}" for status, n in table["status"].value_counts().items())
-    print(f"{args.store}: {len(table)} samples ({counts})")
+    print(f"{args.store}: {counted(len(table), 'sample')} ({counts})")
     shown = table.drop(columns=["error", "worker"], errors="ignore")
     print(shown.to_string(max_rows=40, max_cols=12, float_format=lambda x: f"{x:.4g}"))
     failed = table[table["status"] == "failed"]
@@ -141,22 +143,24 @@ def summary(args: argparse.Namespace) -> int:
 
 
 def train(args: argparse.Namespace) -> int:
+    from homog.database import SampleStore
+    from homog.database.config import sample_origin
     from homog.database.learn import plot_inputs, plot_predictions
     from homog.database.learn import train as fit
     from homog.database.summary import PEAK_TARGETS
 
     prefix = _plot_prefix(args.plots, args.target) if args.plots else None  # before the fit
-    origins = args.origin or ["doe", "explore", "sobol", "random"]
-    result = fit(args.store, args.target, folds=args.folds, kernel=args.kernel,
-                 origins=origins)
+    store = SampleStore.open(args.store)
+    origins = args.origin or sorted({sample_origin(name) for name in store.ids()} - {"test"})
+    result = fit(store, args.target, folds=args.folds, kernel=args.kernel, origins=origins)
     cv, gp = result.cv, result.surrogate
-    print(f"Gaussian process of {args.target} on {result.y.size} samples "
+    print(f"Gaussian process of {args.target} on {counted(result.y.size, 'sample')} "
           f"({args.kernel} kernel, inputs scaled to the design box, normalized target)")
     if result.censored:
         why = ("whose stress was still rising at the end of their load path"
                if args.target in PEAK_TARGETS else
                "that did not fail by the end of their load path")
-        print(f"left out {len(result.censored)} samples {why} "
+        print(f"left out {counted(len(result.censored), 'sample')} {why} "
               f"(their {args.target} only bounds the material's): "
               f"{', '.join(result.censored[:5])}{' ...' if len(result.censored) > 5 else ''}; "
               "lengthen the path (loading.max_strain) to label them")
@@ -295,9 +299,9 @@ def _failures(report: Any, samples: int, store: str, command: str = "run") -> in
         return 0
     first = f"; first this run: {report.first_error.splitlines()[0][:200]}" if (
         report.first_error) else ""
-    print(f"homog database {command}: {report.unfinished} of {samples} samples failed{first}; see "
-          f"`homog database summary {store}`, then rerun with --retry-failed (or a higher "
-          "--max-attempts)", file=sys.stderr)
+    print(f"homog database {command}: {report.unfinished} of {counted(samples, 'sample')} "
+          f"failed{first}; see `homog database summary {store}`, then rerun with "
+          "--retry-failed (or a higher --max-attempts)", file=sys.stderr)
     return 1
 
 

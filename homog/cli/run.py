@@ -20,6 +20,7 @@ from homog.cli._options import (
 )
 from homog.failure import failure_metrics, run_to_failure
 from homog.sca.model import load_rom
+from homog.text import counted
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
                                   progress=progress_bar("ROM"))
     else:
         response = rom.run(path, scs=args.scs, progress=progress_bar("ROM"))
-    print(f"online stage: {time.perf_counter() - t0:.2f} s for {rom.K} clusters")
+    print(f"online stage: {time.perf_counter() - t0:.2f} s for {counted(rom.K, 'cluster')}")
     write_outputs(response, args, "ROM")
     if args.to_failure:
         m = failure_metrics(response, drop=args.drop)

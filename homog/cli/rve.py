@@ -17,9 +17,9 @@ import json
 from homog.cli._options import (
     add_microstructure_options,
     check_output,
-    counted,
     microstructure_from_args,
 )
+from homog.text import counted
 
 GENERATORS = ("circles", "spheres", "ellipses", "ellipsoids", "fibers", "voronoi")
 DIM = {"circles": 2, "ellipses": 2, "spheres": 3, "ellipsoids": 3, "fibers": 3}
@@ -143,7 +143,12 @@ def _generate(args: argparse.Namespace) -> int:
     if args.preview and not args.preview.lower().endswith(".png"):
         raise ValueError(f"--preview {args.preview!r}: the preview is a PNG picture; give a "
                          "name ending in .png")
-    geometry = _geometry(args)
+    try:
+        geometry = _geometry(args)
+    except ValueError as exc:  # the API names its keywords; the CLI names its options
+        if not str(exc).startswith("phase_names="):
+            raise
+        raise ValueError(f"--phase-names {str(exc).removeprefix('phase_names=')}") from None
     ms = geometry.voxelize(tuple(args.shape) if len(args.shape) > 1 else args.shape[0])
     ms.save(args.output)
     if args.preview:

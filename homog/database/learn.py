@@ -34,6 +34,7 @@ from sklearn.model_selection import KFold
 
 from homog.database.variables import Variable, unit_points
 from homog.files import atomic_open
+from homog.text import counted
 
 KERNELS = ("matern", "rbf")
 
@@ -162,10 +163,10 @@ def cross_validate(points: np.ndarray, y: np.ndarray, *, folds: int = 5, seed: i
         raise ValueError(f"folds = {folds!r} must be an integer >= 2")
     smallest = y.size - -(-y.size // folds)  # each fit leaves out one fold, the largest
     if y.size < folds or smallest < 2:
-        raise ValueError(f"{folds}-fold cross-validation of {y.size} samples fits each Gaussian "
-                         f"process on {max(smallest, 0)} of them; it needs at least 2 samples per "
-                         f"fit, so at least {_least_samples(folds)} samples for {folds} folds: "
-                         "label more samples or use fewer folds")
+        raise ValueError(f"{folds}-fold cross-validation of {counted(y.size, 'sample')} fits "
+                         f"each Gaussian process on {max(smallest, 0)} of them; it needs at "
+                         f"least 2 samples per fit, so at least {_least_samples(folds)} samples "
+                         f"for {folds} folds: label more samples or use fewer folds")
     mean, std = np.empty_like(y), np.empty_like(y)
     for train, test in KFold(folds, shuffle=True, random_state=seed).split(points):
         gp = GaussianProcessSurrogate(kernel, nu=nu, restarts=restarts, seed=seed)

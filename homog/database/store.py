@@ -44,6 +44,7 @@ import zarr
 from homog.database.config import DatabaseConfig, canonical_json, config_from_data
 from homog.database.lock import LOCK_NAME, StoreLock
 from homog.files import fsync_dir, fsync_tree, jsonable
+from homog.text import counted
 
 SCHEMA = "homog.database"
 VERSION = 1
@@ -201,18 +202,19 @@ class SampleStore:
                              f"({_differences(recorded, config.data)}); resume with the "
                              "original configuration, or use a new store")
         if config.method != "sobol":
-            raise ValueError(f"store {self.path} holds a {config.method!r} design of {old} "
-                             f"samples and the configuration asks for {new}: only a 'sobol' "
-                             "design can grow (the points of this one depend on the count); "
-                             f"keep samples = {old}, or use a new store")
+            raise ValueError(f"store {self.path} holds a {config.method!r} design of "
+                             f"{counted(old, 'sample')} and the configuration asks for {new}: "
+                             "only a 'sobol' design can grow (the points of this one depend on "
+                             f"the count); keep samples = {old}, or use a new store")
         if new < old:
             raise ValueError(f"store {self.path} holds a Sobol design of {old} samples; "
                              f"samples = {new} would drop some: a design only grows, give "
                              f"samples >= {old}")
         if "explore" in self.root.attrs:
-            raise ValueError(f"store {self.path} was explored beyond its base design of {old} "
-                             "samples (the rounds and baselines are numbered after it), so "
-                             f"its design cannot grow; keep samples = {old}, or use a new store")
+            raise ValueError(f"store {self.path} was explored beyond its base design of "
+                             f"{counted(old, 'sample')} (the rounds and baselines are numbered "
+                             f"after it), so its design cannot grow; keep samples = {old}, or "
+                             "use a new store")
         self.set_attrs(config=config.data, variable_order=config.names,
                        fingerprint=config.fingerprint,
                        grown=[*self.root.attrs.get("grown", []),

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from homog.database.config import sample_origin
 from homog.database.store import SampleStore
 
 _LEADING = ["origin", "index", "round", "status", "attempts"]
@@ -89,7 +90,8 @@ def training_data(table: pd.DataFrame, names: list[str], target: str,
     """Complete samples with a finite ``target``: (their rows, the target values). For a
     target of :data:`CENSORED_TARGETS` (:data:`PEAK_TARGETS`), samples that did not fail (whose
     stress had not peaked) are left out (:func:`censored`): their value is the path's, not the
-    material's. ``origins`` that leave none of those samples are a ValueError naming theirs."""
+    material's. ``origins`` that no sample of the table has, or that leave none of those
+    samples, are a ValueError naming theirs."""
     if target not in table.columns or target in names or target in _LEADING + _TRAILING:
         outputs = [c for c in table.columns if c not in names + _LEADING + _TRAILING]
         raise ValueError(f"target {target!r} is not an output of this database; outputs: "
@@ -97,11 +99,15 @@ def training_data(table: pd.DataFrame, names: list[str], target: str,
     rows = table[(table["status"] == "complete") & np.isfinite(table[target])]
     rows = rows.drop(index=censored(table, target).index, errors="ignore")
     if origins is not None:
+        # an origin no sample has is a mistake (a typo); one whose samples all failed or are
+        # unfinished only is refused when it leaves nothing to learn from
+        known = {sample_origin(name) for name in table.index}
+        unknown = [origin for origin in origins if origin not in known]
         kept = rows[rows["origin"].isin(origins)]
-        if kept.empty and not rows.empty:
+        if unknown or (kept.empty and not rows.empty):
+            present = ", ".join(map(repr, sorted(rows["origin"].unique()))) or "(none yet)"
             raise ValueError(f"no complete sample with a finite {target!r} has origin "
-                             f"{' or '.join(map(repr, origins))}; those samples have origin "
-                             f"{', '.join(map(repr, sorted(rows['origin'].unique())))}: "
-                             "choose among these")
+                             f"{' or '.join(map(repr, unknown or origins))}; those samples "
+                             f"have origin {present}: choose among these")
         rows = kept
     return rows, rows[target].to_numpy(dtype=float)

@@ -106,12 +106,14 @@ def read_rom(path: Any) -> dict[str, Any]:
             "cluster_phases": arrays["cluster_phases"], "D1": arrays["D1"], "D2": arrays["D2"],
             "C_eff": arrays["C_eff"], "materials": materials,
             "lengths": tuple(float(x) for x in arrays["lengths"]), "info": info,
-            "hierarchy": _hierarchy(tree, meta, arrays["cluster_labels"], path)}
+            "hierarchy": _hierarchy(tree, meta, arrays["cluster_labels"],
+                                    arrays["cluster_phases"], path)}
 
 
 def _hierarchy(tree: dict[str, np.ndarray], meta: dict, cluster_labels: np.ndarray,
-               path: Any) -> Any:
-    """The adaptive-cluster hierarchy stored with a model (None when there is none)."""
+               cluster_phases: np.ndarray, path: Any) -> Any:
+    """The adaptive-cluster hierarchy stored with a model (None when there is none); its
+    adaptive phases must be phases of the model."""
     if not tree:
         return None
     missing = [k for k in _HIERARCHY if k not in tree]
@@ -120,6 +122,13 @@ def _hierarchy(tree: dict[str, np.ndarray], meta: dict, cluster_labels: np.ndarr
         raise ValueError(f"{path} is an inconsistent homog ROM file: its adaptive-cluster "
                          f"hierarchy is incomplete (missing {missing or ['adaptive_phases']}); "
                          "rebuild it with 'homog build'")
+    model_phases = sorted({int(p) for p in cluster_phases})
+    absent = [p for p in phases if isinstance(p, bool) or not isinstance(p, int)
+              or p not in model_phases]
+    if absent:
+        raise ValueError(f"{path} is an inconsistent homog ROM file: its adaptive_phases "
+                         f"{phases} name {absent}: not a phase of the model (its phases "
+                         f"are {model_phases}); rebuild it with 'homog build'")
     try:
         if not all(np.all(np.isfinite(v)) for v in tree.values()):
             raise ValueError("non-finite values")
