@@ -12,6 +12,7 @@ All generators are periodic, seeded and non-overlapping; see ``docs/rve_gen.md``
 """
 
 from rve_gen import statistics
+from rve_gen._checks import ParameterError
 from rve_gen.ellipsoids import EllipsoidPacking, ellipses, ellipsoids
 from rve_gen.fibers import FiberPacking, LongFiberPacking, fibers, long_fibers
 from rve_gen.image import from_image
@@ -27,6 +28,7 @@ __all__ = [
     "FiberPacking",
     "LongFiberPacking",
     "Microstructure",
+    "ParameterError",
     "ParticlePacking",
     "SpherePacking",
     "Tessellation",

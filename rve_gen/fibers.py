@@ -159,8 +159,8 @@ def fibers(
     )
     ratio = _checks.finite("aspect_ratio", _checks.per_phase("aspect_ratio", aspect_ratio, nphase))
     if np.any(ratio < 1):
-        raise ValueError(
-            f"aspect_ratio={aspect_ratio!r} must be >= 1 (overall length over diameter)."
+        raise _checks.ParameterError(
+            "aspect_ratio", aspect_ratio, "must be >= 1 (overall length over diameter)."
         )
     gap = _checks.min_gap(min_gap)
     check_fits("fibre", float((2 * (mean + 3 * std) * ratio).max()), gap, box)
@@ -209,7 +209,8 @@ def long_fibers(
     to 0.82), extruded along ``axis``.
     """
     if axis not in (0, 1, 2):
-        raise ValueError(f"axis={axis!r} must be 0, 1 or 2 (the fibre direction x1, x2, x3).")
+        raise _checks.ParameterError("axis", axis,
+                                     "must be 0, 1 or 2 (the fibre direction x1, x2, x3).")
     box = _checks.lengths_for(lengths, 3)
     plane = [k for k in range(3) if k != axis]
     section = circles(

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from rve_gen._checks import ParameterError
 from rve_gen.io._pixels import MAX_PHASES, Pixels, check_shape, labels_of, without_alpha
 from rve_gen.microstructure import Microstructure
 
@@ -75,8 +76,8 @@ def from_image(
         if threshold is not None:
             cuts = np.atleast_1d(np.asarray(threshold, dtype=float))
             if cuts.size == 0 or not np.all(np.isfinite(cuts)) or np.any(np.diff(cuts) <= 0):
-                raise ValueError(
-                    f"threshold={threshold!r} must be one or more finite, strictly increasing "
+                raise ParameterError(
+                    "threshold", threshold, "must be one or more finite, strictly increasing "
                     "grey levels, e.g. 128."
                 )
             if np.issubdtype(pixels.array.dtype, np.integer):

@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from rve_gen._checks import ParameterError
+
 NAMES = ("aligned", "random", "planar")
 
 OrientationLike = str | np.ndarray
@@ -66,8 +68,8 @@ def rotations(orientation: OrientationLike, ndim: int, n: int, rng: np.random.Ge
     if isinstance(orientation, str):
         if orientation not in NAMES or (orientation == "planar" and ndim == 2):
             allowed = NAMES if ndim == 3 else NAMES[:2]
-            raise ValueError(
-                f"orientation={orientation!r} is unknown in {ndim}D: use one of {allowed} or "
+            raise ParameterError(
+                "orientation", orientation, f"is unknown in {ndim}D: use one of {allowed} or "
                 "give rotation matrices."
             )
         if orientation == "aligned":

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rve_gen._checks import ParameterError
+
 DISTRIBUTIONS = ("fixed", "normal", "lognormal")
 
 #: Largest particle count a generator accepts before asking for bigger particles.
@@ -43,15 +45,16 @@ def check(name: str, mean: float, std: float, distribution: str,
     under "fixed"); ``std_name``: the caller's name of the std (``{name}_std`` by default)."""
     std_name = std_name or f"{name}_std"
     if distribution not in DISTRIBUTIONS:
-        raise ValueError(f"distribution={distribution!r} is unknown: use one of {DISTRIBUTIONS}.")
+        raise ParameterError("distribution", distribution,
+                             f"is unknown: use one of {DISTRIBUTIONS}.")
     if not (np.isfinite(mean) and mean > 0):
-        raise ValueError(f"{name}={mean!r} must be a positive finite size (> 0).")
+        raise ParameterError(name, mean, "must be a positive finite size (> 0).")
     if not (np.isfinite(std) and std >= 0):
-        raise ValueError(f"{std_name}={float(std)!r} must be a finite standard deviation >= 0.")
+        raise ParameterError(std_name, float(std), "must be a finite standard deviation >= 0.")
     if distribution == "fixed" and std > 0:
-        raise ValueError(f"{std_name}={float(std)!r} asks for a spread of sizes, but distribution="
-                         "'fixed' gives every particle the same size: pass distribution="
-                         "'normal' or 'lognormal' (or leave the std at 0).")
+        raise ParameterError(std_name, float(std), "asks for a spread of sizes, but "
+                             "distribution='fixed' gives every particle the same size: pass "
+                             "distribution='normal' or 'lognormal' (or leave the std at 0).")
 
 
 def scales_for_volume(

@@ -116,7 +116,7 @@ def voronoi(
             raise ValueError("points must have shape (n, 2) or (n, 3) with n >= 1.")
         ndim = points.shape[1]
     if ndim not in (2, 3):
-        raise ValueError(f"ndim={ndim!r} must be 2 or 3.")
+        raise _checks.ParameterError("ndim", ndim, "must be 2 or 3.")
     box = np.asarray(_checks.lengths_for(lengths, ndim))
     n = len(points) if points is not None else _checks.integer("n_grains", n_grains)
     if n > MAX_PARTICLES:
@@ -132,8 +132,8 @@ def voronoi(
     fractions = np.array([1.0] if phase_fractions is None else phase_fractions, dtype=float)
     fractions = _checks.finite("phase_fractions", fractions, nonnegative=True)
     if fractions.ndim != 1 or abs(fractions.sum() - 1.0) > 1e-6:
-        raise ValueError(
-            f"phase_fractions={phase_fractions!r} must be one fraction per phase summing to 1, "
+        raise _checks.ParameterError(
+            "phase_fractions", phase_fractions, "must be one fraction per phase summing to 1, "
             "e.g. (0.7, 0.3)."
         )
     phase_names = _checks.phase_names(phase_names, fractions.size, "one per phase fraction")

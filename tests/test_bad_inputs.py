@@ -405,8 +405,28 @@ def test_cli_rve_takes_one_phase_name_per_phase(tmp_path, capsys, names):
     """Extra --phase-names made a phantom phase of volume fraction 0."""
     err = cli_error(capsys, "rve", "circles", "--volume-fraction", "0.2", "--radius", "0.1",
                     "--shape", "16", "-o", tmp_path / "c.npz", "--phase-names", *names)
-    assert f"--phase-names {names!r} has {len(names)} name(s) for 2 phases" in err
+    assert f"--phase-names {' '.join(names)} has {len(names)} name(s) for 2 phases" in err
     assert not (tmp_path / "c.npz").exists()
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--volume-fraction", "0.9", "--radius", "0.1"],
+     "--volume-fraction 0.9 (total 0.900) is above what overlap elimination reaches reliably "
+     "(0.82); lower the volume fraction (or use polydisperse sizes and a smaller --min-gap ...)"),
+    (["--volume-fraction", "0.3", "--radius", "-0.1"], "--radius -0.1 must be positive (> 0)"),
+    (["--volume-fraction", "0.3", "--radius", "0.1", "--radius-std", "0.02"],
+     "--radius-std 0.02 asks for a spread of sizes, but --distribution 'fixed' gives every "
+     "particle the same size: pass --distribution 'normal'"),
+    (["--volume-fraction", "0.3", "--radius", "0.1", "--lengths", "1", "-1"],
+     "--lengths 1 -1 is not valid: give 2 positive finite RVE side lengths (or one number for "
+     "a cube), e.g. --lengths 1.0."),
+])
+def test_cli_rve_errors_name_options_as_typed(tmp_path, capsys, options, message):
+    """rve_gen's ParameterError names its keyword (volume_fraction=[0.9],
+    radius=array([-0.1])): the command line names the option and the value as typed."""
+    err = cli_error(capsys, "rve", "circles", *options, "--shape", "16", "-o", tmp_path / "c.npz")
+    assert message in err
+    assert "=" not in err.split(": error: ", 1)[1].split(" e.g.")[0]
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")

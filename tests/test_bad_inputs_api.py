@@ -310,6 +310,23 @@ def test_generator_counts_and_seeds_are_named():
         rve_gen.voronoi(NAN, seed=0)
 
 
+@pytest.mark.parametrize("make, name", [
+    (lambda: rve_gen.circles(0.3, -0.1, seed=0), "radius"),
+    (lambda: rve_gen.circles(0.95, 0.1, seed=0), "volume_fraction"),
+    (lambda: rve_gen.circles(0.3, 0.1, radius_std=0.02, seed=0), "radius_std"),
+    (lambda: rve_gen.voronoi(4, seed=0, phase_fractions=(0.5, 0.6)), "phase_fractions"),
+    (lambda: rve_gen.fibers(0.2, 0.05, 0.5, seed=0), "aspect_ratio"),
+    (lambda: rve_gen.circles(0.3, 0.1, seed=-1), "seed"),
+])
+def test_bad_generator_arguments_are_named(make, name):
+    """A bad keyword argument is a ParameterError (a ValueError) that names it, so that a front
+    end can name its own option (homog rve does)."""
+    with pytest.raises(rve_gen.ParameterError) as info:
+        make()
+    assert info.value.name == name
+    assert str(info.value) == f"{name}={info.value.value!r} {info.value.reason}"
+
+
 @pytest.mark.parametrize(("make", "names", "message"), [
     (lambda names: rve_gen.circles(0.2, 0.1, seed=0, phase_names=names), ["m", "f", "x"],
      r"has 3 name\(s\) for 2 phases \(the matrix, and one inclusion phase per volume"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import time
@@ -81,12 +82,35 @@ def microstructure_from_args(args: argparse.Namespace):
     try:
         return rve_gen.from_image(args.image, phases=phases, threshold=args.threshold,
                                   lengths=args.lengths)
+    except rve_gen.ParameterError as exc:
+        raise option_error(exc, args) from None
     except ValueError as exc:  # the API names its keywords; the CLI names its options
         message = str(exc)
         if " is not in phases; " not in message:
             raise
         raise ValueError(message.replace(" is not in phases; ", " is not in --phases; ")
                          .replace("(or use threshold=...).", "(or use --threshold)")) from None
+
+
+def option_error(exc: Any, args: argparse.Namespace) -> ValueError:
+    """A bad keyword argument of the API (``rve_gen.ParameterError``: ``name=value reason``)
+    as a bad option of the command line: ``--name`` and the value as typed, and the keywords
+    its reason names as ``keyword=`` written as the options they are. A keyword that is no
+    option of the command keeps the API's wording."""
+    options = vars(args)
+    if exc.name not in options:
+        return exc
+
+    def option(match: re.Match) -> str:
+        name = match.group(1)
+        return f"--{name.replace('_', '-')} " if name in options else match.group(0)
+
+    given = options[exc.name]
+    typed = (" ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in given)
+             if isinstance(given, list | tuple) else repr(exc.value) if given is None
+             else f"{given:g}" if isinstance(given, float) else str(given))
+    reason = re.sub(r"\b([a-z][a-z_]*)=", option, exc.reason)
+    return ValueError(f"--{exc.name.replace('_', '-')} {typed} {reason}")
 
 
 def materials_from_args(args: argparse.Namespace, ms: Any) -> Any:

@@ -18,6 +18,7 @@ from homog.cli._options import (
     add_microstructure_options,
     check_output,
     microstructure_from_args,
+    option_error,
 )
 from homog.text import counted
 
@@ -131,6 +132,7 @@ def _geometry(args: argparse.Namespace):
 
 
 def _generate(args: argparse.Namespace) -> int:
+    import rve_gen
     from rve_gen.io import writer_for
 
     check_output(args.output)
@@ -145,10 +147,8 @@ def _generate(args: argparse.Namespace) -> int:
                          "name ending in .png")
     try:
         geometry = _geometry(args)
-    except ValueError as exc:  # the API names its keywords; the CLI names its options
-        if not str(exc).startswith("phase_names="):
-            raise
-        raise ValueError(f"--phase-names {str(exc).removeprefix('phase_names=')}") from None
+    except rve_gen.ParameterError as exc:  # the API names its keywords; the CLI its options
+        raise option_error(exc, args) from None
     ms = geometry.voxelize(tuple(args.shape) if len(args.shape) > 1 else args.shape[0])
     ms.save(args.output)
     if args.preview:
