@@ -107,8 +107,8 @@ def _map_values(array: np.ndarray, colour: bool, phases: Mapping | Sequence) -> 
     bad = [v for v in lookup.values() if isinstance(v, bool) or not isinstance(v, int | np.integer)
            or v < 0]
     if bad:
-        raise ValueError(
-            f"phases maps pixel values to {bad[0]!r}: labels are integers 0, 1, 2, ..."
+        raise ParameterError(
+            "phases", phases, f"maps a pixel value to {bad[0]!r}: labels are integers 0, 1, 2, ..."
         )
     table = np.empty(len(values), dtype=np.int64)
     for row, value in enumerate(values):
@@ -121,10 +121,11 @@ def _map_values(array: np.ndarray, colour: bool, phases: Mapping | Sequence) -> 
                 present = ", ".join(
                     str(tuple(int(x) for x in v) if colour else int(v[0])) for v in values[:8]
                 ) + (", ..." if len(values) > 8 else "")
-                raise ValueError(
-                    f"pixel value {shown[0] if len(shown) == 1 else shown} is not in phases; "
-                    f"the image holds {len(values)} distinct values ({present}): list every "
-                    "one of them (or use threshold=...)."
+                raise ParameterError(
+                    "phases", phases, "does not list pixel value "
+                    f"{shown[0] if len(shown) == 1 else shown}; the image holds {len(values)} "
+                    f"distinct values ({present}): list every one of them (or use "
+                    "threshold=...)."
                 )
         table[row] = lookup[key]
     return table[inverse].reshape(shape)

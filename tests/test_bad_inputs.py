@@ -159,7 +159,7 @@ def test_unsegmented_images_are_refused_with_a_threshold_hint(tmp_path):
         ({"phases": {0: 0}, "threshold": 1}, "either phases or threshold"),
         ({"threshold": [128, 64]}, "strictly increasing"),
         ({"threshold": []}, "strictly increasing"),
-        ({"phases": {0: 0}}, "pixel value 255 is not in phases.*0, 255"),
+        ({"phases": {0: 0}}, "phases=.* does not list pixel value 255.*0, 255"),
         ({"phases": {0: 0, 255: -1}}, "labels are integers"),
     ],
     ids=["both", "decreasing", "empty", "missing value", "negative label"],
@@ -729,8 +729,8 @@ def test_cli_phases_refuse_a_value_given_twice_and_name_the_threshold_option(tmp
                     "--phases", "0=0")
     assert "--phases '255=0': value 255 is given twice" in err
     err = cli_error(capsys, "rve", "info", path, "--phases", "255=1")
-    assert "pixel value 0 is not in --phases;" in err and err.rstrip().endswith(
-        "(or use --threshold)")
+    assert "--phases 255=1 does not list pixel value 0;" in err and err.rstrip().endswith(
+        "(or use --threshold ...).")
     assert "threshold=" not in err
 
 

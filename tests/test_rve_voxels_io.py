@@ -152,7 +152,7 @@ def test_from_image_arrays_and_errors(tmp_path):
     assert segmented.labels.tolist() == [[0, 1], [1, 0]]
     with pytest.raises(ValueError, match="NaN"):
         rve_gen.from_image(np.array([[0.0, np.nan], [1.0, 0.0]]))
-    with pytest.raises(ValueError, match="not in phases"):
+    with pytest.raises(ValueError, match="does not list pixel value"):
         rve_gen.from_image(np.array([[0, 1], [2, 0]]), phases=[0, 1])
     with pytest.raises(ValueError, match="unknown file type"):
         rve_gen.from_image(tmp_path / "a.xyz")

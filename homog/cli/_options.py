@@ -82,14 +82,8 @@ def microstructure_from_args(args: argparse.Namespace):
     try:
         return rve_gen.from_image(args.image, phases=phases, threshold=args.threshold,
                                   lengths=args.lengths)
-    except rve_gen.ParameterError as exc:
+    except rve_gen.ParameterError as exc:  # the API names its keywords; the CLI its options
         raise option_error(exc, args) from None
-    except ValueError as exc:  # the API names its keywords; the CLI names its options
-        message = str(exc)
-        if " is not in phases; " not in message:
-            raise
-        raise ValueError(message.replace(" is not in phases; ", " is not in --phases; ")
-                         .replace("(or use threshold=...).", "(or use --threshold)")) from None
 
 
 def option_error(exc: Any, args: argparse.Namespace) -> ValueError:
