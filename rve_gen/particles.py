@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
@@ -9,6 +10,9 @@ import numpy as np
 
 from rve_gen.microstructure import Microstructure, phase_names_for
 from rve_gen.voxelize import check_grid_memory, fraction_image, grid_shape, label_image
+
+#: Particles narrower than this many voxels (bounding box) lose their shape on the grid.
+MIN_VOXELS_ACROSS = 2.0
 
 
 class ParticlePacking(ABC):
@@ -79,10 +83,31 @@ class ParticlePacking(ABC):
         contains its centre (periodically), 0 elsewhere."""
         shape = grid_shape(shape, self.ndim)
         check_grid_memory(shape, 4, "voxelizing")  # the int32 label image
+        self._check_resolution(shape)
         labels = label_image(
             shape, self.lengths, self.centers, self.extents, self.inside, self.phases
         )
         return Microstructure(labels, self.lengths, self.phase_names)
+
+    def _check_resolution(self, shape: tuple[int, ...]) -> None:
+        """Warn when particles are narrower than :data:`MIN_VOXELS_ACROSS` voxels on ``shape``
+        (bounding-box widths): they become single voxels or vanish from the image, whose
+        phase fractions stay right (voxel centres sample the particles without bias) while
+        their shapes are lost."""
+        if len(self) == 0:
+            return
+        voxel = np.asarray(self.lengths) / np.asarray(shape)
+        across = (2.0 * self.extents / voxel).min(axis=1)
+        narrow = int(np.count_nonzero(across < MIN_VOXELS_ACROSS))
+        if narrow:
+            finer = tuple(int(np.ceil(n * MIN_VOXELS_ACROSS / across.min())) for n in shape)
+            warnings.warn(
+                f"{narrow} of {len(self)} particles are less than {MIN_VOXELS_ACROSS:g} voxels "
+                f"across on the {'x'.join(map(str, shape))} grid (the narrowest "
+                f"{across.min():.2g}): they become single voxels or vanish, and the image no "
+                f"longer has their shape; voxelize on a finer grid (about "
+                f"{'x'.join(map(str, finer))}) or use larger particles",
+                UserWarning, stacklevel=3)
 
     def phase_fractions(self, shape: Sequence[int] | int, supersample: int = 4) -> np.ndarray:
         """Partial-volume fraction of each phase in each voxel, shape ``(nphases, *shape)``,

@@ -803,4 +803,5 @@ def test_cli_counts_of_one_are_singular(tmp_path, capsys, rom_file):
     labels[4:8, 4:8] = 1
     np.save(tmp_path / "one.npy", labels)
     assert main(["rve", "info", str(tmp_path / "one.npy")]) == 0
-    assert "volume fraction 0.0625, 1 particle\n" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "volume fraction 0.0625, 1 particle (periodic connected regions" in out

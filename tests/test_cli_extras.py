@@ -121,3 +121,13 @@ def test_run_to_failure_prints_the_failure_metrics(tmp_path, capsys):
     assert "did not fail by the end of the path" in capsys.readouterr().out
     assert main(["run", str(tmp_path / "rom.npz"), "--to-failure", "--drop", "1.5"]) == 1
     assert "drop = 1.5 must be a number in (0, 1)" in capsys.readouterr().err
+
+
+def test_cli_prints_warnings_as_its_own_lines(tmp_path, capsys):
+    """A warning reaches the command-line user as 'homog COMMAND: warning: ...', without the
+    library's file and source line."""
+    assert main(["rve", "circles", "--volume-fraction", "0.3", "--radius", "0.02", "--shape",
+                 "32", "-o", str(tmp_path / "c.npz")]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("homog rve: warning: ") and "less than 2 voxels across" in err
+    assert ".py:" not in err and "UserWarning" not in err

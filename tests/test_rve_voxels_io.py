@@ -33,6 +33,20 @@ def test_voxel_fraction_converges_to_geometric(spheres_pack):
     assert errors[-1] < errors[0]
 
 
+def test_particles_narrower_than_two_voxels_warn(recwarn):
+    """The voxel fractions of sub-voxel particles stay right (centres sample them without bias)
+    while their shapes are lost: voxelize says so, and says nothing on a grid that resolves
+    them."""
+    packing = rve_gen.circles(0.3, 0.01, seed=0)
+    with pytest.warns(UserWarning, match=r"of \d+ particles are less than 2 voxels across on "
+                      r"the 48x48 grid \(the narrowest 0.96\).*finer grid \(about 101x101\)"):
+        coarse = packing.voxelize(48)
+    assert abs(coarse.volume_fractions[1] - 0.3) < 0.01
+    rve_gen.circles(0.3, 0.1, seed=0).voxelize(48)
+    rve_gen.spheres(0.2, 0.15, seed=0).voxelize(12)
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
 def test_voxelization_is_periodic_and_matches_brute_force():
     pack = rve_gen.circles(0.3, 0.08, seed=1)
     ms = pack.voxelize((50, 70))

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
 from homog.cli._options import DefaultsFormatter
 from homog.text import counted
@@ -74,6 +75,16 @@ def set_threads_option(value: str) -> None:
         raise ValueError(f"--threads {value!r}: give a positive integer or 'auto'") from None
 
 
+def _warning_printer(command: str):
+    """A ``warnings.showwarning`` that prints ``homog COMMAND: warning: message`` on stderr, as
+    errors are printed: a user of the command line has no use for the library's source line."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"homog {command}: warning: {message}", file=sys.stderr if file is None else file)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``homog`` console script."""
     parser = build_parser()
@@ -84,9 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     from kernels import ConvergenceError
 
     try:
-        if getattr(args, "threads", None) is not None:
-            set_threads_option(args.threads)
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer(args.command)
+            if getattr(args, "threads", None) is not None:
+                set_threads_option(args.threads)
+            return int(args.func(args) or 0)
     except ConvergenceError as exc:
         print(f"homog {args.command}: error: the solver did not converge ({exc}; "
               f"{counted(exc.iterations, 'iteration')}, residual {exc.residual:.3e}): "

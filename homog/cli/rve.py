@@ -170,7 +170,9 @@ def _info(args: argparse.Namespace) -> int:
     print(f"{args.image}: {'x'.join(map(str, summary['shape']))} voxels, lengths "
           f"{', '.join(f'{x:g}' for x in summary['lengths'])}")
     for phase in summary["phases"]:
-        count = "" if phase["particles"] is None else f", {counted(phase['particles'], 'particle')}"
+        count = ("" if phase["particles"] is None else
+                 f", {counted(phase['particles'], 'particle')} (periodic connected regions: "
+                 "touching particles count as one)")
         print(f"  {phase['label']} {phase['name']}: volume fraction "
               f"{phase['volume_fraction']:.4f}{count}")
     return 0
