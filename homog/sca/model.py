@@ -250,10 +250,11 @@ class ReducedOrderModel:
                         solver = stepper.solver
                 if not res.converged[0]:
                     message = (
-                        f"increment {k + 1}: Newton found only solutions of negative "
-                        f"second-order work after {max_cuts} cuts, which the stable phases of "
-                        "this model exclude (spurious roots of the SCA equations, "
-                        "homog.sca.online): try smaller increments or more clusters"
+                        f"increment {k + 1}: Newton found only solutions whose second-order "
+                        f"work ΔΣ:ΔE is below the bound ΔΣ:<C>⁻¹:ΔΣ after {max_cuts} cuts, "
+                        "which the stable phases of this model exclude (spurious roots of the "
+                        "SCA equations, homog.sca.online): try smaller increments or more "
+                        "clusters"
                         if res.unstable[0] else
                         f"increment {k + 1} did not converge after {max_cuts} cuts "
                         f"(residual {res.residual[0]:.3e} > tol {tol:.1e} after "
