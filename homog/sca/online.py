@@ -79,7 +79,7 @@ from homog.sca.batched_linalg import (
 from homog.sca.krylov import KrylovSteps
 from kernels import green_coefficients
 from kernels import threads as thread_policy
-from kernels.arraymodule import array_module, to_numpy
+from kernels.arraymodule import array_module
 from kernels.tensors import PLANE_INDICES, lame_projection
 
 SCS_SCHEMES = ("projection", "regression")
@@ -262,8 +262,6 @@ class OnlineSolver(KrylovSteps):
         #: phases all stable (no softening): increments of too little second-order work are
         #: refused; 2μ̄, the Voigt mean of the phases' elastic 2μ, scales the work (_unstable)
         self.stable = not any(mat.can_soften for mat, _ in self.groups)
-        #: normal components of the m (11, 22 and 33 in 3D; 11, 22 in plane strain)
-        self._normal = np.asarray(self.comps) < 3
         self._two_mu = float(sum(2.0 * lame_projection(mat.stiffness)[1] * self.c[idx].sum()
                                  for mat, idx in self.groups))
         #: ⟨C⟩⁻¹ on the m components (the plane-strain block in 2D), ⟨C⟩ the Voigt mean of the
@@ -418,11 +416,6 @@ class OnlineSolver(KrylovSteps):
         controlled = xp.asarray(strain_controlled, dtype=bool)
         target = xp.broadcast_to(xp.asarray(target, dtype=float), (P, m))
         keep = xp is np  # LAPACK factors kept per point (CPU); batched solves on a GPU
-        # stable phases: λ0 (μ0) stays where a stress-free normal (shear) component leaves the
-        # increment without volumetric (deviatoric) work (regression_fit)
-        free = ~to_numpy(controlled)
-        hold_lam = self.stable and bool(np.any(self._normal & free))
-        hold_mu = self.stable and bool(np.any(~self._normal & free))
         krylov = keep and km >= self.krylov_from
 
         out = state.copy()
@@ -483,8 +476,9 @@ class OnlineSolver(KrylovSteps):
             dsig = (stress - w.state.stress)[:, :, comps]
             moved = xp.zeros(w.n, dtype=bool)
             dE, dS = c @ w.de, c @ dsig
-            hold = ((w.lam0 if hold_lam else None, w.mu0 if hold_mu else None)
-                    if hold_lam or hold_mu else None)
+            # stable phases: λ0 (μ0) stays where the increment has no volumetric (deviatoric)
+            # work to fit it to (pure shear, equibiaxial strain; regression_fit)
+            hold = (w.lam0, w.mu0) if self.stable else None
             if self.newton_medium:
                 # Newton on the self-consistency where the regression fit is usable: the
                 # residual F = θ − fit(ΔE, ΔΣ) joins the Newton system (see _newton_step)
