@@ -1225,7 +1225,7 @@ def _regression_derivatives(dE: Any, dS: Any, lam: Any, mu: Any, ok: Any,
     # λ = ΔΣ·1 / d tr(ΔE) − 2μ / d gives ∂λ/∂ΔΣ = 1 / d tr(ΔE), ∂λ/∂ΔE = −ΔΣ·1 1 / d tr(ΔE)²;
     # both held: the medium stays (zero rows)
     square = xp.where(held_lam, (dE * dE).sum(axis=1), 1.0)[:, None]
-    d, trace = one.sum(), xp.where(held_mu, dE @ one, 1.0)[:, None]
+    d, trace = one.sum(), xp.where(held_mu & ~held_lam, dE @ one, 1.0)[:, None]
     rows_E, rows_S = xp.zeros_like(G_E), xp.zeros_like(G_S)
     rows_E[:, 1] = xp.where(held_mu[:, None], 0.0, (
         dS - 2.0 * (lam * (dE @ one))[:, None] * one) / (2.0 * square)
@@ -1324,9 +1324,10 @@ def regression_fit(dE: Any, dS: Any, comps: np.ndarray,
         alone = ((dS * dE).sum(axis=-1) - lam_hold * (dE @ one) ** 2) / (2.0 * square)
         lam, mu = xp.where(held_lam, lam_hold, lam), xp.where(held_lam, alone, mu)
     if mu_hold is not None:
-        trace = xp.where(held_mu, dE @ one, 1.0)
+        alone_lam = held_mu & ~held_lam  # both held: the medium stays
+        trace = xp.where(alone_lam, dE @ one, 1.0)
         alone = ((dS - 2.0 * mu_hold[..., None] * dE) @ one) / (one.sum() * trace)
-        lam, mu = xp.where(held_mu & ~held_lam, alone, lam), xp.where(held_mu, mu_hold, mu)
+        lam, mu = xp.where(alone_lam, alone, lam), xp.where(held_mu, mu_hold, mu)
     return lam, mu, ok | held_lam | held_mu
 
 
