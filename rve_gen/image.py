@@ -84,8 +84,9 @@ def from_image(
                 info = np.iinfo(pixels.array.dtype)
                 outside = cuts[(cuts <= info.min) | (cuts > info.max)]
                 if outside.size:
-                    raise ValueError(
-                        f"threshold {outside[0]:g} lies outside the grey levels a "
+                    which = "lies" if cuts.size == 1 else f"has {outside[0]:g}, which lies"
+                    raise ParameterError(
+                        "threshold", threshold, f"{which} outside the grey levels a "
                         f"{pixels.array.dtype} image can hold ({info.min}..{info.max}), so a "
                         "phase could never have a pixel: give thresholds in that range."
                     )

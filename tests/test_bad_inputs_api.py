@@ -294,7 +294,7 @@ def test_read_refuses_complex_and_too_large_labels(tmp_path):
 def test_a_threshold_outside_the_image_dtype_is_refused():
     grey = np.tile(np.arange(0, 256, 16, dtype=np.uint8), (16, 1))  # levels 0..240
     assert rve_gen.from_image(grey, threshold=128).labels.max() == 1
-    with pytest.raises(ValueError, match=r"threshold 300 lies outside .* uint8 .*0\.\.255"):
+    with pytest.raises(ValueError, match=r"threshold=300 lies outside .* uint8 .*0\.\.255"):
         rve_gen.from_image(grey, threshold=300)  # was one phase, silently
     # a tile holding one phase is a valid segmentation with a fixed threshold
     assert rve_gen.from_image(np.zeros((8, 8), np.uint8), threshold=128).labels.max() == 0
