@@ -390,6 +390,21 @@ def test_cli_build_refuses_materials_of_phases_the_image_lacks(tmp_path, capsys,
         assert "has no phase 2; its labels are [0, 1]" in err
 
 
+@pytest.mark.parametrize("options, message", [
+    (["--probe-strain", "0"], "--probe-strain 0 loads nothing"),
+    (["--probe-strain", "2"], "--probe-strain = 2 is a strain of 200 %"),
+    (["--probe-strain", "0.01", "--probe-load", "shear", "--probe-axis", "1"],
+     "--probe-axis is for the uniaxial and cyclic loads: --probe-load shear is ε12"),
+])
+def test_cli_build_names_the_probe_options(tmp_path, capsys, micro, monkeypatch, options,
+                                           message):
+    """The probe's load goes through the run's loading checks, which name its options."""
+    no_fft(monkeypatch)
+    err = cli_error(capsys, "build", micro, "--clusters", "0=4,1=2", *options,
+                    "-o", tmp_path / "rom.npz")
+    assert message in err
+
+
 @pytest.mark.parametrize("option", [["--probe-steps", "3"], ["--probe-axis", "1"],
                                     ["--probe-load", "shear"]])
 def test_cli_build_refuses_probe_options_without_a_probe(tmp_path, capsys, micro, monkeypatch,

@@ -167,16 +167,19 @@ def add_loading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cycles", type=int, default=1, help="cycles of --load cyclic")
 
 
-def loading_from_args(args: argparse.Namespace) -> LoadPath:
+def loading_from_args(args: argparse.Namespace, option: str = "--") -> LoadPath:
     """The LoadPath the loading options describe; options that would do nothing (a zero
-    strain, --cycles without --load cyclic, --axis under shear) are refused."""
+    strain, --cycles without --load cyclic, --axis under shear) are refused. ``option``: the
+    prefix of the options' names in the messages (``"--probe-"`` for homog build's probe)."""
     if args.strain == 0.0:
-        raise ValueError("--strain 0 loads nothing: give the strain amplitude")
-    loading.check_strain(args.strain, "--strain")
+        raise ValueError(f"{option}strain 0 loads nothing: give the strain amplitude")
+    loading.check_strain(args.strain, f"{option}strain")
     if args.load != "cyclic" and args.cycles != 1:
-        raise ValueError(f"--cycles {args.cycles} is for --load cyclic (here --load {args.load})")
+        raise ValueError(f"{option}cycles {args.cycles} is for {option}load cyclic (here "
+                         f"{option}load {args.load})")
     if args.load == "shear" and args.axis != 0:
-        raise ValueError("--axis is for the uniaxial and cyclic loads: --load shear is ε12")
+        raise ValueError(f"{option}axis is for the uniaxial and cyclic loads: {option}load shear "
+                         "is ε12")
     if args.load == "uniaxial":
         return loading.uniaxial_stress(args.strain, args.steps, args.axis)
     if args.load == "uniaxial-strain":

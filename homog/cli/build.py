@@ -17,7 +17,7 @@ from homog.cli._options import (
     materials_from_args,
     microstructure_from_args,
 )
-from homog.loading import LoadPath, check_strain
+from homog.loading import LoadPath
 from homog.sca.model import build_rom
 from homog.text import counted
 from kernels.fft import BACKENDS
@@ -71,14 +71,11 @@ def probe_from_args(args: argparse.Namespace) -> LoadPath | None:
             raise ValueError(f"{names} {what} of the plastic probe, which --probe-strain turns "
                              f"on: give --probe-strain STRAIN too, or drop {names}")
         return None
-    if args.probe_strain == 0.0:
-        raise ValueError("--probe-strain 0 loads nothing: give the strain amplitude of the probe")
-    check_strain(args.probe_strain, "--probe-strain")
     settings = {key: PROBE_DEFAULTS[key] if value is None else value
                 for key, value in given.items()}
     return loading_from_args(argparse.Namespace(
         load=settings["load"], strain=args.probe_strain, steps=settings["steps"],
-        axis=settings["axis"], cycles=1))
+        axis=settings["axis"], cycles=1), "--probe-")
 
 
 def parse_clusters(text: str) -> dict[int, int]:
