@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 
 from homog.materials import Material, from_config
-from kernels.arraymodule import real_scalar, to_numpy, whole_number  # noqa: F401 (re-exported)
+from kernels.arraymodule import to_numpy, whole_number
 from kernels.frequency import check_lengths
-from kernels.projection import check_tolerance  # noqa: F401 (re-exported: one rule for tol)
 from kernels.stiffness_field import validate_labels
 
 

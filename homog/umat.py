@@ -44,9 +44,9 @@ from typing import Any
 
 import numpy as np
 
-from homog.inputs import check_int, real_scalar
+from homog.inputs import check_int
 from kernels import ConvergenceError
-from kernels.arraymodule import array_module
+from kernels.arraymodule import array_module, real_scalar
 from kernels.tensors import (
     MANDEL_NAMES,
     mandel_to_voigt_stiffness,

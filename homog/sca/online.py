@@ -67,7 +67,7 @@ from typing import Any
 
 import numpy as np
 
-from homog.inputs import check_int, check_tolerance, real_scalar
+from homog.inputs import check_int
 from homog.materials.von_mises import ReturnMappingError
 from homog.nonlocal_average import ClusterAverage
 from homog.sca.batched_linalg import (
@@ -79,7 +79,8 @@ from homog.sca.batched_linalg import (
 from homog.sca.krylov import KrylovSteps
 from kernels import green_coefficients
 from kernels import threads as thread_policy
-from kernels.arraymodule import array_module
+from kernels.arraymodule import array_module, real_scalar
+from kernels.projection import check_tolerance
 from kernels.tensors import PLANE_INDICES, lame_projection
 
 SCS_SCHEMES = ("projection", "regression")
