@@ -480,10 +480,11 @@ class OnlineSolver(KrylovSteps):
             # stable phases: λ0 (μ0) stays where the increment has no volumetric (deviatoric)
             # work to fit it to (pure shear, equibiaxial strain; regression_fit)
             hold = (w.lam0, w.mu0) if self.stable else None
+            held = _held(dE, dS, comps, hold)
             if self.newton_medium:
                 # Newton on the self-consistency where the regression fit is usable: the
                 # residual F = θ − fit(ΔE, ΔΣ) joins the Newton system (see _newton_step)
-                flam, fmu, fok = regression_fit(dE, dS, comps, hold)
+                flam, fmu, fok = regression_fit(dE, dS, comps, hold, held)
                 admissible = _admissible(flam, fmu)
                 # an inadmissible fit (softening) is for the refits, which hold the medium
                 w.leave = ~w.fixed & fok & ~admissible
@@ -491,10 +492,10 @@ class OnlineSolver(KrylovSteps):
                 w.F = xp.stack([w.lam0 - flam, w.mu0 - fmu], axis=1)
                 if bool(w.newton.any()):
                     w.G_E, w.G_S = _regression_derivatives(dE, dS, flam, fmu, w.newton, comps,
-                                                           held=_held(dE, dS, comps, hold))
+                                                           held=held)
             # refits need a C_hom (after a first factorization); Newton points need none
             if not bool((w.fresh | w.newton).all()):
-                lam, mu = self._refit(w.C_hom[:, comps], dE, dS, w.lam0, w.mu0, hold)
+                lam, mu = self._refit(w.C_hom[:, comps], dE, dS, w.lam0, w.mu0, hold, held)
                 change = (xp.maximum(xp.abs(lam - w.lam0), xp.abs(mu - w.mu0))
                           / xp.maximum(xp.abs(w.lam0) + xp.abs(w.mu0), 1e-300))
                 wants = (change > self.scs_tol) & ~w.newton & ~w.fresh
@@ -953,13 +954,13 @@ class OnlineSolver(KrylovSteps):
 
     # ------------------------------------------------------------------ reference medium
     def _refit(self, C_hom: Any, dE: Any, dS: Any, lam0: Any, mu0: Any,
-               hold: Any = None) -> tuple[Any, Any]:
+               hold: Any = None, held: Any = None) -> tuple[Any, Any]:
         """Per point, the reference medium fitted to the current iterate (ΔE, ΔΣ, C_hom);
-        ``hold``: as for :func:`regression_fit`."""
+        ``hold``, ``held``: as for :func:`regression_fit`."""
         xp = array_module(C_hom)
         lam, mu = isotropic_fit(C_hom, self.comps)
         if self.scs == "regression":
-            rlam, rmu, ok = regression_fit(dE, dS, self.comps, hold)
+            rlam, rmu, ok = regression_fit(dE, dS, self.comps, hold, held)
             lam, mu = xp.where(ok, rlam, lam), xp.where(ok, rmu, mu)
         # a softening tangent has no admissible isotropic fit: keep C0
         admissible = _admissible(lam, mu)
@@ -1180,11 +1181,11 @@ def _self_consistent_tangent(C_hom: Any, Z: Any, CZ: Any, c: Any, dE: Any, dS: A
     xp = array_module(C_hom)
     Zbar = xp.einsum("J,pJab->pab", c, Z)
     S = CZ - C_hom @ Zbar  # (P, 6, 2)
-    fit_lam, fit_mu, ok = regression_fit(dE, dS, comps, hold)
+    held = _held(dE, dS, comps, hold)
+    fit_lam, fit_mu, ok = regression_fit(dE, dS, comps, hold, held)
     # where the fit is not admissible (softening) the solver held the medium: C_hom is exact
     ok &= _admissible(fit_lam, fit_mu)
-    G_E, G_S = _regression_derivatives(dE, dS, lam, mu, ok, comps,
-                                       held=_held(dE, dS, comps, hold))
+    G_E, G_S = _regression_derivatives(dE, dS, lam, mu, ok, comps, held=held)
     Sm = S[:, comps]
     eye = xp.eye(len(comps))
     T = _solve_points(eye - Sm @ G_S, C_hom[:, comps] + Sm @ G_E)
@@ -1277,8 +1278,8 @@ def isotropic_fit(C: Any, comps: np.ndarray) -> tuple[Any, Any]:
     return lam_mu[..., 0], lam_mu[..., 1]
 
 
-def regression_fit(dE: Any, dS: Any, comps: np.ndarray,
-                   hold: Any = None) -> tuple[Any, Any, Any]:
+def regression_fit(dE: Any, dS: Any, comps: np.ndarray, hold: Any = None,
+                   held: Any = None) -> tuple[Any, Any, Any]:
     """(λ, μ, ok) minimizing |ΔΣ − λ tr(ΔE) 1 − 2μ ΔE|² (Liu et al. 2016, eq. 42).
 
     Per point for ``dE``, ``dS`` (..., m); ``ok`` is False where the two columns
@@ -1294,7 +1295,8 @@ def regression_fit(dE: Any, dS: Any, comps: np.ndarray,
     (measured: −0.38, 0.38 for an elastic 48² RVE whose shear modulus is 9), a medium without
     in-plane bulk modulus, on which the ROM ended 56 % below the DNS or diverged; holding λ,
     the same runs end within 3 %. Equibiaxial plane strain has no deviatoric work, and there
-    the fit drove μ to 2e-5 and the run diverged.
+    the fit drove μ to 2e-5 and the run diverged. ``held``: :func:`_held` of these arguments,
+    when the caller has it already (computed here otherwise).
     """
     xp = array_module(dE)
     one = np.zeros(6)
@@ -1316,7 +1318,7 @@ def regression_fit(dE: Any, dS: Any, comps: np.ndarray,
     b1, b2 = (q1 * dS).sum(axis=-1), (q2 * dS).sum(axis=-1)
     mu = b2 / xp.where(ok, r22, 1.0)
     lam = (b1 - r12 * mu) / xp.where(ok, r11, 1.0)
-    held = _held(dE, dS, comps, hold)
+    held = _held(dE, dS, comps, hold) if held is None else held
     if held is None:
         return lam, mu, ok
     (lam_hold, mu_hold), (held_lam, held_mu) = hold, held
