@@ -1203,9 +1203,7 @@ def _regression_derivatives(dE: Any, dS: Any, lam: Any, mu: Any, ok: Any,
     r = ΔΣ − Aθ, C0(θ) = λ 1⊗1 + 2μ I. ``lam``, ``mu`` (P,): θ; zeros where ``ok`` is False.
     """
     xp = array_module(dE)
-    one = np.zeros(6)
-    one[:3] = 1.0
-    one = xp.asarray(one)[xp.asarray(comps)]
+    one = _trace_vector(comps, xp)
     A = xp.stack([(dE @ one)[:, None] * one, 2.0 * dE], axis=2)  # (P, m, 2)
     At = A.transpose(0, 2, 1)
     N = At @ A
@@ -1256,9 +1254,14 @@ def _admissible(lam: Any, mu: Any) -> Any:
 
 def _isotropic_basis(comps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """1⊗1 and 2I restricted to ``comps``: C_iso(λ, μ) = λ L + μ M."""
-    one = np.zeros(6)
-    one[:3] = 1.0
-    return np.outer(one, one)[np.ix_(comps, comps)], 2.0 * np.eye(len(comps))
+    one = _trace_vector(comps, np)
+    return np.outer(one, one), 2.0 * np.eye(len(comps))
+
+
+def _trace_vector(comps: Any, xp: Any) -> Any:
+    """The identity 1 on the Mandel components ``comps`` (1 on the normal ones 11, 22, 33, 0 on
+    the shears): tr(ε) = 1·ε."""
+    return (xp.asarray(comps) < 3).astype(float)
 
 
 def isotropic_fit(C: Any, comps: np.ndarray) -> tuple[Any, Any]:
@@ -1299,9 +1302,7 @@ def regression_fit(dE: Any, dS: Any, comps: np.ndarray, hold: Any = None,
     when the caller has it already (computed here otherwise).
     """
     xp = array_module(dE)
-    one = np.zeros(6)
-    one[:3] = 1.0
-    one = xp.asarray(one)[xp.asarray(comps)]
+    one = _trace_vector(comps, xp)
     a1 = (dE @ one)[..., None] * one
     a2 = 2.0 * dE
     r11 = xp.sqrt((a1 * a1).sum(axis=-1))
@@ -1342,7 +1343,7 @@ def _held(dE: Any, dS: Any, comps: Any, hold: Any) -> Any:
     if hold is None:
         return None
     xp = array_module(dE)
-    one = (xp.asarray(comps) < 3).astype(float)
+    one = _trace_vector(comps, xp)
     work = (dS * dE).sum(axis=-1)
     volumetric = (dS @ one) * (dE @ one) / one.sum()
     small = UNDETERMINED_WORK * xp.abs(work)
