@@ -1217,7 +1217,7 @@ def _regression_derivatives(dE: Any, dS: Any, lam: Any, mu: Any, ok: Any,
     C0 = lam[:, None, None] * xp.outer(one, one) + 2.0 * mu[:, None, None] * xp.eye(len(one))
     mask = ok[:, None, None]
     G_E, G_S = xp.where(mask, Ninv @ (dAr - At @ C0), 0.0), xp.where(mask, Ninv @ At, 0.0)
-    if held is None:
+    if held is None or not bool((held[0] | held[1]).any()):
         return G_E, G_S
     held_lam, held_mu = held
     # λ held: ∂λ = 0 and μ = (ΔΣ·ΔE − λ tr(ΔE)²) / 2|ΔE|² gives ∂μ/∂ΔΣ = ΔE / 2|ΔE|²,
@@ -1320,7 +1320,7 @@ def regression_fit(dE: Any, dS: Any, comps: np.ndarray, hold: Any = None,
     mu = b2 / xp.where(ok, r22, 1.0)
     lam = (b1 - r12 * mu) / xp.where(ok, r11, 1.0)
     held = _held(dE, dS, comps, hold) if held is None else held
-    if held is None:
+    if held is None or not bool((held[0] | held[1]).any()):
         return lam, mu, ok
     (lam_hold, mu_hold), (held_lam, held_mu) = hold, held
     if lam_hold is not None:
