@@ -562,3 +562,51 @@ def test_an_increment_refused_at_every_cut_is_reported_as_unstable(monkeypatch):
     stress_path = LoadPath.from_components(stress={"11": 0.2, "22": 0.0, "12": 0.0}, steps=2)
     with pytest.raises(ConvergenceError, match="only solutions whose second-order work"):
         rom.run(stress_path, max_cuts=1)  # free strains only: every increment refused
+
+
+def test_compliant_inclusions_in_a_plastic_matrix_warn_at_build():
+    """Pores 1000x more compliant than a plastic matrix are represented poorly by SCA's
+    clusters (docs/sca.md, Known limits): build_rom says so; a stiff or mildly compliant
+    inclusion, or an all-elastic RVE, builds silently."""
+    import warnings
+
+    from homog.materials import LinearHardening
+
+    labels = disc_labels(24, 0.3)
+    matrix = VonMises(100.0, 0.3, LinearHardening(0.5, 5.0))
+    with pytest.warns(UserWarning, match="phase 1 is elastic and 1000x more compliant"):
+        build_rom(labels, {0: matrix, 1: LinearElastic(0.1, 0.3)}, {0: 4, 1: 2})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for materials in ({0: matrix, 1: LinearElastic(10.0, 0.3)},
+                          {0: matrix, 1: LinearElastic(500.0, 0.19)},
+                          {0: LinearElastic(100.0, 0.3), 1: LinearElastic(0.1, 0.3)}):
+            build_rom(labels, materials, {0: 4, 1: 2})
+
+
+def test_auto_discretization_takes_willot_from_a_contrast_of_500():
+    """build_rom's default operator: spectral for the reference materials (contrast 5), Willot's
+    for pores or rigid fibres of contrast 1000, whose spectral concentration fields ring
+    (test_kernels_elastic); an explicit choice stands, an unknown one is refused."""
+    import warnings
+
+    from homog.materials import LinearHardening, reference_materials
+    from homog.sca.model import WILLOT_CONTRAST, elastic_contrast
+
+    labels = disc_labels(24, 0.3)
+    matrix = VonMises(100.0, 0.3, LinearHardening(0.5, 5.0))
+    cases = {"spectral": reference_materials(),
+             "willot": {0: matrix, 1: LinearElastic(0.1, 0.3)}}
+    cases["rigid"] = {0: matrix, 1: LinearElastic(1e5, 0.3)}
+    assert elastic_contrast(cases["willot"]) == pytest.approx(1000.0)
+    assert elastic_contrast(cases["rigid"]) == pytest.approx(1000.0)
+    assert elastic_contrast(cases["spectral"]) < WILLOT_CONTRAST
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the pores' compliance warning
+        for expected, materials in (("spectral", cases["spectral"]),
+                                    ("willot", cases["willot"]), ("willot", cases["rigid"])):
+            assert build_rom(labels, materials, {0: 4, 1: 2}).info["discretization"] == expected
+        explicit = build_rom(labels, cases["willot"], {0: 4, 1: 2}, discretization="spectral")
+    assert explicit.info["discretization"] == "spectral"
+    with pytest.raises(ValueError, match="discretization = 'fft'"):
+        build_rom(labels, cases["spectral"], {0: 4, 1: 2}, discretization="fft")

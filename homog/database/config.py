@@ -321,9 +321,10 @@ def _validate(raw: dict[str, Any], folder: Path) -> DatabaseConfig:
         _adaptive(rom["adaptive"], phases, clusters)
     # absent: Willot's operator, the one stores had before build_rom's default became
     # "spectral" (not recorded, so older stores resume with the model they were built with)
-    if rom.get("discretization", "willot") not in ("willot", "spectral"):
+    if rom.get("discretization", "willot") not in ("willot", "spectral", "auto"):
         raise ValueError(f"rom.discretization = {rom['discretization']!r}; allowed: 'spectral' "
-                         "(the continuous Green operator), 'willot'")
+                         "(the continuous Green operator), 'willot', 'auto' (build_rom's "
+                         "choice by the phases' contrast)")
     # absent: the ROM labels the samples; "dns": the full-field solver, on the same RVEs, to
     # check a ROM store's labels (not recorded when absent, so older stores resume)
     if rom.get("labeller", "sca") not in ("sca", "dns"):

@@ -16,8 +16,9 @@ over the 15 (3D) or 5 (2D) quartic monomials μ_m, with constant Mandel matrices
 one real K×K GEMM per monomial over the half spectrum (w_ξ = 2 for frequencies that stand for
 a mirrored pair, else 1), chunked over frequencies to bound memory, on numpy (BLAS) or cupy.
 D(λ0, μ0) = a D1 − c D2 is then a linear combination for any reference medium. The Green
-operator is discretized as the FFT solver's of the same ``discretization`` (``build_rom``'s
-default is "spectral", the DNS's "willot"), so with one voxel per cluster and the DNS's
+operator is discretized as the FFT solver's of the same ``discretization`` (``build_rom``
+picks "spectral" or "willot" by the phases' contrast, the DNS's is "willot"), so with one
+voxel per cluster and the DNS's
 operator the SCA system is the discrete Lippmann–Schwinger equation itself.
 """
 
