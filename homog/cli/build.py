@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     rom.save(args.output)
     timings = ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in rom.info["timings"].items())
     fine = "" if rom.hierarchy is None else f", {rom.hierarchy.n_fine} fine clusters to refine into"
-    print(f"ROM with {counted(rom.K, 'cluster')} {rom.n_clusters}{fine} written to {args.output} "
-          f"({time.perf_counter() - t0:.2f} s: {timings})")
+    operator = "Willot's" if rom.info["discretization"] == "willot" else "spectral"
+    print(f"ROM with {counted(rom.K, 'cluster')} {rom.n_clusters}{fine}, {operator} Green "
+          f"operator, written to {args.output} ({time.perf_counter() - t0:.2f} s: {timings})")
     return 0
