@@ -18,8 +18,8 @@ a mirrored pair, else 1), chunked over frequencies to bound memory, on numpy (BL
 D(λ0, μ0) = a D1 − c D2 is then a linear combination for any reference medium. The Green
 operator is discretized as the FFT solver's of the same ``discretization`` (``build_rom``
 picks "spectral" or "willot" by the phases' contrast, the DNS's is "willot"), so with one
-voxel per cluster and the DNS's
-operator the SCA system is the discrete Lippmann–Schwinger equation itself.
+voxel per cluster and the DNS's operator the SCA system is the discrete Lippmann–Schwinger
+equation itself.
 """
 
 from __future__ import annotations

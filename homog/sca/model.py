@@ -403,7 +403,7 @@ def build_rom(
     check_homogenization_memory(labels.shape, backend.xp,  # before any pass over the grid
                                 return_concentration=cluster_labels is None)
     materials = materials_for_labels(materials, labels)
-    present = {p: materials[p] for p in np.unique(labels).tolist()}
+    present = {p: materials[p] for p in np.flatnonzero(np.bincount(labels.reshape(-1))).tolist()}
     _warn_compliant_phases(present)
     discretization = _discretization(discretization, present)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
@@ -485,7 +485,8 @@ def build_rom(
 
 #: An elastic phase whose elastic stiffness is this many times below that of an inelastic
 #: phase (smallest eigenvalues of the Mandel stiffnesses) makes build_rom warn: SCA's clusters
-#: represent such compliant inclusions (pores, voids) poorly (docs/sca.md, "Known limits").
+#: represent such compliant inclusions (pores, voids) poorly (docs/sca.md, "Compliant
+#: inclusions").
 COMPLIANT_CONTRAST = 50.0
 #: build_rom's discretization="auto" takes Willot's operator from this elastic contrast on
 #: (measured: no gain at 100 and mixed at 333 for pores, large at 1000 for pores and rigid
