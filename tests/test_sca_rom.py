@@ -564,10 +564,10 @@ def test_an_increment_refused_at_every_cut_is_reported_as_unstable(monkeypatch):
         rom.run(stress_path, max_cuts=1)  # free strains only: every increment refused
 
 
-def test_compliant_inclusions_in_a_plastic_matrix_warn_at_build():
-    """Pores 1000x more compliant than a plastic matrix are represented poorly by SCA's
-    clusters (docs/sca.md, Known limits): build_rom says so; a stiff or mildly compliant
-    inclusion, or an all-elastic RVE, builds silently."""
+def test_compliant_or_rigid_inclusions_in_a_plastic_matrix_warn_at_build():
+    """Pores 1000x more compliant than a plastic matrix, and fibres 1000x stiffer, are
+    represented poorly by SCA's clusters (docs/sca.md, "Compliant inclusions"): build_rom
+    says so; a stiff or mildly compliant inclusion, or an all-elastic RVE, builds silently."""
     import warnings
 
     from homog.materials import LinearHardening
@@ -576,6 +576,8 @@ def test_compliant_inclusions_in_a_plastic_matrix_warn_at_build():
     matrix = VonMises(100.0, 0.3, LinearHardening(0.5, 5.0))
     with pytest.warns(UserWarning, match="phase 1 is elastic and 1000x more compliant"):
         build_rom(labels, {0: matrix, 1: LinearElastic(0.1, 0.3)}, {0: 4, 1: 2})
+    with pytest.warns(UserWarning, match="phase 1 is 1000x stiffer than phase 0"):
+        build_rom(labels, {0: matrix, 1: LinearElastic(1e5, 0.3)}, {0: 4, 1: 2})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for materials in ({0: matrix, 1: LinearElastic(10.0, 0.3)},

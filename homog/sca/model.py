@@ -373,7 +373,8 @@ def build_rom(
         clusters against 3.6 / 2.5 %, benchmarks/RESULTS.md); at a contrast of 1000 its
         strain-concentration fields ring (Moulinec–Suquet's scheme) and the clusters made
         from them do not converge (200² pores, 12 + 80 static clusters: +14 … +17 % against
-        +2 … +7 % with Willot's; rigid fibres, 12 + 40: −7.8 % against −0.2 %; docs/sca.md).
+        +2 … +7 % with Willot's; rigid fibres: mean |error| 7.1–8.8 % against 7.9–11.5 %;
+        docs/sca.md, "Compliant inclusions").
         The operator used is recorded in ``info["discretization"]``.
     cluster_labels : a ready cluster map (int grid of ids 0..K−1, each cluster inside one
         phase) that replaces the clustering, e.g. one voxel per cluster.
@@ -404,7 +405,7 @@ def build_rom(
                                 return_concentration=cluster_labels is None)
     materials = materials_for_labels(materials, labels)
     present = {p: materials[p] for p in np.flatnonzero(np.bincount(labels.reshape(-1))).tolist()}
-    _warn_compliant_phases(present)
+    _warn_contrast(present)
     discretization = _discretization(discretization, present)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
                              or not 0 <= seed < 2**32):
@@ -489,8 +490,8 @@ def build_rom(
 #: inclusions").
 COMPLIANT_CONTRAST = 50.0
 #: build_rom's discretization="auto" takes Willot's operator from this elastic contrast on
-#: (measured: no gain at 100 and mixed at 333 for pores, large at 1000 for pores and rigid
-#: fibres; docs/sca.md, "Compliant inclusions").
+#: (measured: no gain at 100 and mixed at 333 for pores, large at 1000 for pores and small
+#: for rigid fibres; docs/sca.md, "Compliant inclusions").
 WILLOT_CONTRAST = 500.0
 
 
@@ -516,32 +517,45 @@ def _discretization(discretization: str, materials: Mapping[int, Material]) -> s
     return "willot" if elastic_contrast(materials) >= WILLOT_CONTRAST else "spectral"
 
 
-def _warn_compliant_phases(materials: Mapping[int, Material]) -> None:
-    """Warn where an elastic phase is COMPLIANT_CONTRAST times or more below an inelastic one.
+def _warn_contrast(materials: Mapping[int, Material]) -> None:
+    """Warn about phases that SCA's clusters represent poorly, in an RVE with an inelastic
+    phase: an elastic phase COMPLIANT_CONTRAST times or more below an inelastic one in
+    stiffness (pores), else an elastic contrast of WILLOT_CONTRAST or more (rigid inclusions).
 
     Measured on random 200² RVEs of 30 % elastic inclusions in a hardening von Mises matrix
     (E 100), final stress of uniaxial stress against the DNS, 12 + 6 static clusters:
-    inclusions 10× more compliant or stiffer −1.4 … −2.5 %, 33× +3.8 %, 100× +12 %, 1000×
-    +18 … +36 % (three RVEs; docs/sca.md, "Compliant inclusions").
+    inclusions 10× more compliant or stiffer −1.4 … −2.5 %, 33× more compliant +3.8 %, 100×
+    +12 %, 1000× +18 … +36 %, 1000× stiffer −14 … +5 % (three RVEs each; docs/sca.md,
+    "Compliant inclusions").
     """
     inelastic = adaptive_phases(materials)
     if not inelastic:
         return
     moduli = {p: _smallest_modulus(m) for p, m in materials.items()}
-    stiff = max(inelastic, key=moduli.__getitem__)
+    strong = max(inelastic, key=moduli.__getitem__)
     for p in sorted(set(materials) - set(inelastic)):
-        if moduli[p] * COMPLIANT_CONTRAST <= moduli[stiff]:
+        if moduli[p] * COMPLIANT_CONTRAST <= moduli[strong]:
             warnings.warn(
-                f"phase {p} is elastic and {moduli[stiff] / max(moduli[p], 1e-300):.0f}x more "
-                f"compliant than the inelastic phase {stiff}: SCA's clusters represent such "
+                f"phase {p} is elastic and {moduli[strong] / max(moduli[p], 1e-300):.0f}x more "
+                f"compliant than the inelastic phase {strong}: SCA's clusters represent such "
                 "compliant inclusions (pores, voids) poorly. On random 200² RVEs with pores "
                 "1000x more compliant than a hardening matrix, build_rom's defaults came out "
                 "20-39 % above the full-field stress under uniaxial stress and 30-55 % under "
                 "shear with 6 clusters in the pores, 8-13 % and 15-27 % with 80, and 2-7 % and "
                 "11-24 % with 80 static ones (adaptive=None; homog build --static): give the "
                 "pores many clusters, and check the model against homog.dns (docs/sca.md, "
-                "'Compliant inclusions')",
-                UserWarning, stacklevel=3)
+                "'Compliant inclusions')", UserWarning, stacklevel=3)
+            return
+    soft = min(moduli, key=moduli.__getitem__)
+    stiff = max(moduli, key=moduli.__getitem__)
+    if moduli[stiff] >= WILLOT_CONTRAST * moduli[soft]:
+        warnings.warn(
+            f"phase {stiff} is {moduli[stiff] / moduli[soft]:.0f}x stiffer than phase {soft}: "
+            "SCA's clusters represent such near-rigid phases poorly. On random 200² RVEs with "
+            "fibres 1000x stiffer than a hardening matrix, build_rom's defaults came out 17 % "
+            "below to 2 % above the full-field stress under uniaxial stress, with 6 or 18 "
+            "clusters in the fibres: check the model against homog.dns (docs/sca.md, "
+            "'Compliant inclusions')", UserWarning, stacklevel=3)
 
 
 def _probe_features(labels: np.ndarray, materials: Mapping[int, Material], probe: LoadPath,
