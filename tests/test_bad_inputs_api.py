@@ -385,3 +385,21 @@ def test_whole_number_floats_arrays_and_generators_stay_accepted(rom):
     column = PiecewiseLinearHardening([[0.0], [0.1]], [[1.0], [2.0]])
     assert column.sigma_y(np.array([0.05]))[0] == pytest.approx(1.5)
     build_rom(two_phase(), reference_materials(), {0: 2, 1: 1}, adaptive=None, seed=None)
+
+
+def test_build_rom_checks_the_memory_of_its_probe_before_the_elastic_solves(monkeypatch):
+    """The probe is a nonlinear full-field solve, larger than the elastic ones: on a grid where
+    only the elastic solves fit, build_rom refuses before running them."""
+    import kernels.homogenization as homogenization
+    from kernels.nonlinear import estimate_memory as nonlinear_memory
+
+    shape = (300, 300, 300)
+    elastic = homogenization.estimate_memory(shape, "cg") + 36 * 8 * 300**3
+    nonlinear = nonlinear_memory(shape)
+    assert nonlinear > elastic
+    huge = np.broadcast_to(np.zeros(1, dtype=np.int32), shape)  # no memory used
+    monkeypatch.setattr("kernels.memory.available_bytes", lambda xp: (elastic + nonlinear) // 2)
+    monkeypatch.setattr("homog.sca.model.elastic_homogenization",
+                        lambda *a, **k: pytest.fail("the elastic solves ran"))
+    with pytest.raises(MemoryError, match="nonlinear Newton-CG solve on a 300x300x300 grid"):
+        build_rom(huge, reference_materials(), {0: 2}, probe=loading.uniaxial_stress(0.01, 2))

@@ -46,6 +46,7 @@ from kernels import ConvergenceError, elastic_homogenization, get_backend
 from kernels.arraymodule import to_numpy
 from kernels.frequency import DISCRETIZATIONS
 from kernels.homogenization import check_homogenization_memory
+from kernels.nonlinear import check_solve_memory
 from kernels.tensors import PLANE_INDICES
 
 
@@ -403,6 +404,8 @@ def build_rom(
     backend = get_backend(backend)
     check_homogenization_memory(labels.shape, backend.xp,  # before any pass over the grid
                                 return_concentration=cluster_labels is None)
+    if probe is not None:  # the probe's full-field solve, checked before the elastic ones run
+        check_solve_memory(labels.shape, backend.xp)
     materials = materials_for_labels(materials, labels)
     present = {p: materials[p] for p in np.flatnonzero(np.bincount(labels.reshape(-1))).tolist()}
     _warn_contrast(present)
