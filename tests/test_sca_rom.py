@@ -598,8 +598,8 @@ def test_auto_discretization_takes_willot_from_a_contrast_of_500():
     labels = disc_labels(24, 0.3)
     matrix = VonMises(100.0, 0.3, LinearHardening(0.5, 5.0))
     cases = {"spectral": reference_materials(),
-             "willot": {0: matrix, 1: LinearElastic(0.1, 0.3)}}
-    cases["rigid"] = {0: matrix, 1: LinearElastic(1e5, 0.3)}
+             "willot": {0: matrix, 1: LinearElastic(0.1, 0.3)},
+             "rigid": {0: matrix, 1: LinearElastic(1e5, 0.3)}}
     assert elastic_contrast(cases["willot"]) == pytest.approx(1000.0)
     assert elastic_contrast(cases["rigid"]) == pytest.approx(1000.0)
     assert elastic_contrast(cases["spectral"]) < WILLOT_CONTRAST
