@@ -297,6 +297,7 @@ class OnlineSolver(KrylovSteps):
             "stack": np.tile(np.eye(self.m), (self.K, 1)),  # (K m, m): ∂R/∂Δε⁰ = −1 ⊗ I
             "C0_basis": _isotropic_basis(self.comps),
             "groups": [idx for _, idx in self.groups],
+            "voigt_compliance": self._voigt_compliance,
         }
         self._device: dict[str, dict] = {}
 
@@ -688,7 +689,7 @@ class OnlineSolver(KrylovSteps):
         xp = array_module(dE)
         scale = xp.where(controlled, target * target * self._two_mu,
                          target * target / self._two_mu).sum(axis=1)
-        bound = ((dS @ xp.asarray(self._voigt_compliance)) * dS).sum(axis=1)
+        bound = ((dS @ self._arrays(xp)["voigt_compliance"]) * dS).sum(axis=1)
         low = (dS * dE).sum(axis=1) < (1.0 - VOIGT_SLACK) * bound - STABILITY_TOL * scale
         free = xp.max(xp.abs(xp.where(controlled, 0.0, dE)), axis=1)
         return low & (free > xp.max(xp.abs(xp.where(controlled, dE, 0.0)), axis=1))
