@@ -18,10 +18,14 @@ measured, docs/adaptive.md); the
 children inherit their parent's strain, stress and material state, and the increment is solved
 again from its start, up to ``max_rounds`` times, while clusters keep splitting and the count
 stays within ``max_clusters`` (a refined model that does not converge the increment is dropped
-for the coarser one, whose converged result stands). The non-local weights W follow the
-refinement (aggregated from the fine clusters' W,
-:meth:`~homog.sca.hierarchy.ClusterHierarchy.nonlocal_weights`); a crack-band material's
-element length is that of the child.
+for the coarser one, whose converged result stands). With ``rewind`` = r > 0 the run instead
+starts again from the unloaded state on the refined clusters after each of the first r
+increments whose clusters split (as CRATE's analysis rewinding does, to its initial instant),
+so that the refined model's history is its own and not its parents' (docs/adaptive.md: the
+inherited states raise the curves of hardening runs by about one point and make a cyclic
+loop asymmetric). The non-local weights W follow the refinement (aggregated from the fine
+clusters' W, :meth:`~homog.sca.hierarchy.ClusterHierarchy.nonlocal_weights`); a crack-band
+material's element length is that of the child.
 """
 
 from __future__ import annotations
@@ -52,12 +56,16 @@ class Adaptivity:
         ``threshold`` × ‖ΔE‖ (the macroscopic strain increment).
     max_clusters : cap on the total number of clusters (None: every fine cluster).
     max_rounds : split-and-solve-again rounds per increment.
+    rewind : how many times the run starts again from the unloaded state on the refined
+        clusters after an increment whose clusters split (0: never, the children keep their
+        parent's state). Each rewind solves the increments up to it again.
     """
 
     trigger: float | None = None
     threshold: float = 1.0
     max_clusters: int | None = None
     max_rounds: int = 3
+    rewind: int = 0
 
     def __post_init__(self) -> None:
         if self.trigger is not None and not 0.0 <= self.trigger < 1.0:
@@ -72,6 +80,8 @@ class Adaptivity:
         if isinstance(self.max_rounds, bool) or int(self.max_rounds) != self.max_rounds or \
                 self.max_rounds < 1:
             raise ValueError(f"max_rounds = {self.max_rounds!r} must be a positive integer")
+        if isinstance(self.rewind, bool) or int(self.rewind) != self.rewind or self.rewind < 0:
+            raise ValueError(f"rewind = {self.rewind!r} must be a non-negative integer")
 
 
 class AdaptiveStepper:

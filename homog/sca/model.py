@@ -211,7 +211,8 @@ class ReducedOrderModel:
         default: :class:`~homog.sca.adaptive.Adaptivity` defaults when the model was built with
         adaptive clusters, else none), an :class:`~homog.sca.adaptive.Adaptivity`, or None (static
         clusters). ``info["clusters_history"]`` lists (increment, clusters) after each refinement
-        and ``info["clusters"]`` the final count per phase.
+        and ``info["clusters"]`` the final count per phase; ``info["rewinds"]`` the increments
+        after which the run started again on refined clusters (``Adaptivity(rewind=...)``).
         """
         if not isinstance(loading, LoadPath):
             raise ValueError(f"loading must be a homog.loading.LoadPath, got "
@@ -221,7 +222,7 @@ class ReducedOrderModel:
         max_cuts = check_int(max_cuts, "max_cuts", 0)
         check_callable(progress, "progress", "(done, total)")
         check_callable(stop, "stop", "(strain, stress) -> bool")
-        steps = loading.for_dimension(self.ndim)
+        steps = list(loading.for_dimension(self.ndim))
         if adaptivity == "auto":
             adaptivity = Adaptivity() if self.hierarchy is not None else None
         if adaptivity is not None and not isinstance(adaptivity, Adaptivity):
@@ -239,18 +240,26 @@ class ReducedOrderModel:
         iterations = np.zeros(n, dtype=int)
         scs_its, scs_failed = np.zeros(n, dtype=int), 0
         t0 = time.perf_counter()
-        guess, last, stopped = None, n, None
+        guess, last, stopped, rewinds, k, reported = None, n, None, [], 0, 0
         with solver.blas_threads():  # held over the run: an increment's own block is then free
-            for k, (target, controlled) in enumerate(steps):
+            while k < n:
+                target, controlled = steps[k]
                 with solver.blas_threads():
                     if stepper is None:
                         res = solver.advance(state, target - solver.macro(state, controlled)[0],
                                              controlled, guess, max_cuts)
                     else:
+                        splits = len(stepper.history)
                         res, state = stepper.advance(
                             state, target - solver.macro(state, controlled)[0], controlled, guess,
                             max_cuts, k + 1)
                         solver = stepper.solver
+                        if (res.converged[0] and len(stepper.history) > splits
+                                and len(rewinds) < stepper.settings.rewind):
+                            rewinds.append(k + 1)  # the refined clusters start from scratch
+                            state = solver.initial_state(*self.reference_medium)
+                            guess, scs_failed, k = None, 0, 0
+                            continue
                 if not res.converged[0]:
                     message = (
                         f"increment {k + 1}: Newton found only solutions whose second-order "
@@ -275,11 +284,13 @@ class ReducedOrderModel:
                 strain[k + 1, comps] = solver.c @ state.strain[0]
                 stress[k + 1] = solver.c @ state.stress[0]
                 tangent[k + 1][np.ix_(comps, comps)] = res.tangent[0][comps]
-                if progress is not None:
+                if progress is not None and k + 1 > reported:  # not again after a rewind
                     progress(k + 1, n)
+                    reported = k + 1
                 if stop is not None and stop_requested(stop, strain[:k + 2], stress[:k + 2]):
                     last, stopped = k + 1, {"stopped": "stop"}
                     break
+                k += 1
         model = self if stepper is None else stepper.model
         info = {"solver": "sca", "clusters": model.n_clusters, "scs": scs,
                 "online_s": time.perf_counter() - t0,
@@ -287,7 +298,7 @@ class ReducedOrderModel:
                 "scs_not_converged": int(scs_failed),
                 "reference_medium": [float(state.lam0[0]), float(state.mu0[0])],
                 "clusters_history": [] if stepper is None else stepper.history,
-                **(stopped or {})}
+                **({"rewinds": rewinds} if rewinds else {}), **(stopped or {})}
         return Response(strain[:last + 1], stress[:last + 1], iterations[:last],
                         tangent=tangent[:last + 1], info=info)
 
