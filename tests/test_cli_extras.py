@@ -4,6 +4,7 @@ and Krylov choice, segmentation options, file permissions of written RVEs."""
 import io
 import json
 import os
+import re
 
 import meshio
 import numpy as np
@@ -13,6 +14,8 @@ from oracles import disc_labels
 import rve_gen
 from homog.cli import main
 from homog.cli._options import Progress
+from homog.response import Response
+from homog.sca.adaptive import Adaptivity
 
 
 def test_version_and_defaults_in_help(capsys):
@@ -121,6 +124,31 @@ def test_run_to_failure_prints_the_failure_metrics(tmp_path, capsys):
     assert "did not fail by the end of the path" in capsys.readouterr().out
     assert main(["run", str(tmp_path / "rom.npz"), "--to-failure", "--drop", "1.5"]) == 1
     assert "drop = 1.5 must be a number in (0, 1)" in capsys.readouterr().err
+
+
+def test_run_rewinds_an_adaptive_model_and_says_so(tmp_path, capsys):
+    """``homog run --rewind N`` runs the path again on the refined clusters (the same curve as
+    ``Adaptivity(rewind=N)`` in Python); a static model, which never splits, is refused."""
+    from homog.loading import cyclic
+    from homog.sca import load_rom
+
+    np.save(tmp_path / "micro.npy", disc_labels(16, 0.3))
+    for extra, name in (([], "adaptive.npz"), (["--static"], "static.npz")):
+        assert main(["build", str(tmp_path / "micro.npy"), "--clusters", "0=4,1=2",
+                     "-o", str(tmp_path / name), *extra]) == 0
+    capsys.readouterr()
+    assert main(["run", str(tmp_path / "adaptive.npz"), "--load", "cyclic", "--strain", "0.02",
+                 "--steps", "10", "--rewind", "1", "-o", str(tmp_path / "r.csv")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"for 6 clusters, refined to 18, started again at increment \d+", out), out
+    rewound = load_rom(tmp_path / "adaptive.npz").run(cyclic(0.02, steps=10),
+                                                      adaptivity=Adaptivity(rewind=1))
+    np.testing.assert_allclose(Response.from_csv(tmp_path / "r.csv").stress, rewound.stress,
+                               rtol=1e-9, atol=1e-12)
+    assert main(["run", str(tmp_path / "static.npz"), "--rewind", "1"]) == 1
+    assert "has static clusters" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "adaptive.npz"), "--rewind", "-1"]) == 1
+    assert "--rewind -1" in capsys.readouterr().err
 
 
 def test_cli_prints_warnings_as_its_own_lines(tmp_path, capsys):

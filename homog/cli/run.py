@@ -2,6 +2,7 @@
 
     homog run rom.npz --load uniaxial --strain 0.05 --steps 200 -o curve.csv --plot curve.png
     homog run rom.npz --strain 0.1 --steps 300 --to-failure     # and print the failure metrics
+    homog run rom.npz --load cyclic --strain 0.02 --rewind 1    # refined clusters from the start
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from homog.cli._options import (
     write_outputs,
 )
 from homog.failure import failure_metrics, run_to_failure
+from homog.sca.adaptive import Adaptivity
 from homog.sca.model import load_rom
 from homog.text import counted
 
@@ -37,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "failure metrics (toughness, peak, strain at peak, failure strain)")
     p.add_argument("--drop", type=float, default=0.5,
                    help="fraction of the peak that defines failure, with --to-failure")
+    p.add_argument("--rewind", type=int, default=0, metavar="N",
+                   help="a model with adaptive clusters starts the path again on its refined "
+                   "clusters after each of the first N increments where they split, so that "
+                   "their history is their own (symmetric cyclic loops; monotonic curves "
+                   "about a point lower: docs/adaptive.md)")
     p.set_defaults(func=run)
 
 
@@ -45,15 +52,27 @@ def run(args: argparse.Namespace) -> int:
     if args.drop != 0.5 and not args.to_failure:
         raise ValueError(f"--drop {args.drop:g} sets the failure point of --to-failure, which "
                          "is not given")
+    if args.rewind < 0:
+        raise ValueError(f"--rewind {args.rewind}: give 0 or more rewinds")
     path = loading_from_args(args)
+    adaptivity = Adaptivity(rewind=args.rewind) if args.rewind else "auto"
     rom = load_rom(args.rom)
+    if args.rewind and rom.hierarchy is None:
+        raise ValueError(f"--rewind {args.rewind}: {args.rom} has static clusters (built with "
+                         "--static, or no inelastic phase), which never split")
     t0 = time.perf_counter()
     if args.to_failure:
         response = run_to_failure(rom, path, drop=args.drop, scs=args.scs,
-                                  progress=progress_bar("ROM"))
+                                  adaptivity=adaptivity, progress=progress_bar("ROM"))
     else:
-        response = rom.run(path, scs=args.scs, progress=progress_bar("ROM"))
-    print(f"online stage: {time.perf_counter() - t0:.2f} s for {counted(rom.K, 'cluster')}")
+        response = rom.run(path, scs=args.scs, adaptivity=adaptivity,
+                           progress=progress_bar("ROM"))
+    final = sum(response.info["clusters"].values())
+    refined = f", refined to {final}" if final != rom.K else ""
+    rewound = response.info.get("rewinds")
+    rewound = f", started again at increment {', '.join(map(str, rewound))}" if rewound else ""
+    print(f"online stage: {time.perf_counter() - t0:.2f} s for "
+          f"{counted(rom.K, 'cluster')}{refined}{rewound}")
     write_outputs(response, args, "ROM")
     if args.to_failure:
         m = failure_metrics(response, drop=args.drop)
