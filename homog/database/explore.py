@@ -22,6 +22,7 @@ are recorded in the store; resuming with other settings is an error.
 from __future__ import annotations
 
 import os
+import warnings
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +37,7 @@ from homog.database.learn import GaussianProcessSurrogate, _figure, _save, error
 from homog.database.runner import Progress, RunReport, base_specs, pending, run_specs
 from homog.database.sample import Labeller, simulate
 from homog.database.store import SampleStore
-from homog.database.summary import summary_table, training_data
+from homog.database.summary import summary_table, training_data, unvalidated_target
 from homog.database.variables import unit_points
 
 BASELINES = ("sobol", "random")
@@ -94,6 +95,9 @@ def explore(config: DatabaseConfig, store: str | os.PathLike | SampleStore, *, r
     Returns :func:`learning_curve` of the store.
     """
     check_settings(rounds, batch, pool, test, baseline)
+    caution = unvalidated_target(config, target)
+    if caution:
+        warnings.warn(caution, stacklevel=2)
     owned = not isinstance(store, SampleStore)  # opened (and locked) here: closed here
     store = SampleStore.of(store, config)
     try:

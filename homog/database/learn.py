@@ -204,14 +204,24 @@ def train(store: Any, target: str = "toughness", *, folds: int = 5, kernel: str 
     origins to learn from (e.g. ``("doe", "explore")``; default all). Samples that did not
     fail by the end of their path are left out of a toughness or failure-strain target, and
     those whose stress had not peaked out of a peak-stress or strain-at-peak target
-    (``Training.censored``): their value bounds the material's from below.
+    (``Training.censored``): their value bounds the material's from below. Warns when the
+    target is a softening material's toughness or failure strain labelled by the reduced model
+    (:func:`~homog.database.summary.unvalidated_target`).
     """
     from homog.database.store import SampleStore
-    from homog.database.summary import censored, summary_table, training_data
+    from homog.database.summary import (
+        censored,
+        summary_table,
+        training_data,
+        unvalidated_target,
+    )
 
     if not isinstance(store, SampleStore):
         store = SampleStore.open(store)
     config = store.config
+    caution = unvalidated_target(config, target)
+    if caution:
+        warnings.warn(caution, stacklevel=2)
     table = summary_table(store)
     rows, y = training_data(table, config.names, target,
                             None if origins is None else tuple(origins))

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from homog.database.config import sample_origin
+from homog.database.config import DatabaseConfig, sample_origin
 from homog.database.store import SampleStore
 
 _LEADING = ["origin", "index", "round", "status", "attempts"]
@@ -72,6 +72,28 @@ CENSORED_TARGETS = ("toughness", "failure_strain")
 #: its path (``peaked`` 0; e.g. a reduced model that locked and kept hardening) only bounds
 #: them from below, so it is left out of their training data.
 PEAK_TARGETS = ("peak_stress", "strain_at_peak")
+
+
+def unvalidated_target(config: DatabaseConfig, target: str) -> str | None:
+    """Why the store's ``target`` should not be learned, or None.
+
+    The toughness and failure strain of a softening material, labelled by the reduced-order
+    model (``[rom] labeller = "sca"``, the default), come from the ROM's post-peak branch,
+    which does not follow the DNS (docs/database.md, "Checking the labels against the DNS";
+    docs/adaptive.md): those labels are no training data for a toughness model.
+    """
+    if target not in CENSORED_TARGETS or config.data["rom"].get("labeller", "sca") != "sca":
+        return None
+    softening = sorted(name for name, table in config.data["materials"].items()
+                       if table.get("model") == "von_mises_damage"
+                       and table.get("max_damage", 0.99) > 0)
+    if not softening:
+        return None
+    return (f"{target} labelled by the reduced-order model of a softening material "
+            f"({', '.join(softening)}): its post-peak branch does not follow the full-field "
+            "solution (measured on the example database's design space: toughness R² -19.6 "
+            "against the DNS over 60 designs, median error 52 %; docs/database.md). Label it "
+            "with [rom] labeller = \"dns\", and use the ROM for the peak stress")
 
 
 def censored(table: pd.DataFrame, target: str) -> pd.DataFrame:
