@@ -122,9 +122,9 @@ class Response:
         """Write strain, stress and iterations as a plain CSV (a header line, one row per
         state) that ``pandas.read_csv(path)`` reads without options, and the convention and
         ``info`` as JSON next to it (:func:`sidecar`; values that are not JSON types are
-        written as strings). Values have 17 significant digits: :meth:`from_csv` (and pandas
-        with ``float_precision="round_trip"``) reads them back exactly. Both are written
-        atomically; ``tangent`` and ``fields`` are not.
+        written as strings). Values have 17 significant digits: :meth:`from_csv` reads them
+        back exactly, as pandas 3 does by default (pandas 2 with ``float_precision=
+        "round_trip"``). Both are written atomically; ``tangent`` and ``fields`` are not.
         """
         path = check_target(path)
         table = np.column_stack([self.strain, self.stress, np.r_[0, self.iterations]])
