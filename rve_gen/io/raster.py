@@ -16,7 +16,8 @@ def pixels(path: Path) -> Pixels:
     """Grey levels or colours of the picture (the first frame of a GIF)."""
     import imageio.v3 as iio
 
-    array = np.asarray(iio.imread(path, index=0 if path.suffix.lower() == ".gif" else None))
+    array = np.asarray(iio.imread(path, plugin="pillow",
+                                  index=0 if path.suffix.lower() == ".gif" else None))
     return Pixels(array, array.ndim == 3 and array.shape[-1] in (2, 3, 4), True)
 
 
