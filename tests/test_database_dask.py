@@ -3,9 +3,11 @@
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +112,24 @@ def test_a_run_killed_with_sigkill_resumes_with_every_sample_exactly_once(tmp_pa
         assert scan[name]["written"] == before[name]["written"]
     table = summary_table(after)
     assert len(table) == 8 and np.isfinite(table["toughness"]).all()
+
+
+def test_local_workers_do_not_collide_with_a_busy_dashboard_port():
+    """distributed starts an HTTP server even with dashboard_address=None, on :8787
+    (dask/distributed#8136): with that port taken (another database, a notebook's cluster) the
+    run warned "Port 8787 is already in use". Our LocalCluster takes a free local port."""
+    busy = socket.socket()
+    try:
+        busy.bind(("127.0.0.1", 8787))
+        busy.listen()
+    except OSError:  # already taken by someone else: the case under test all the same
+        pass
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with dask_client(1) as client:
+                assert client.submit(sum, [1, 2]).result() == 3
+    finally:
+        busy.close()
+    assert not [w for w in caught if "already in use" in str(w.message)], \
+        [str(w.message) for w in caught]

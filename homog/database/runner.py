@@ -226,8 +226,10 @@ def dask_client(workers: int = 2, *, scheduler: str | None = None,
         return
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers = {workers!r} must be an integer >= 1")
+    # distributed starts its HTTP server whatever dashboard_address says (None falls back to
+    # :8787, dask/distributed#8136): a free local port keeps side-by-side runs from colliding
     cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
-                           processes=True, dashboard_address=None)
+                           processes=True, dashboard_address="127.0.0.1:0")
     client = Client(cluster)
     try:
         yield client
