@@ -1,7 +1,8 @@
 """Offline stage of adaptive SCA: a hierarchy of fine clusters over the static clusters.
 
 Adaptive SCA (Ferreira, Andrade Pires & Bessa, CMAME 393, 2022) refines clusters during the run
-(:mod:`homog.sca.adaptive`). Offline (:func:`build_hierarchy`), in every adaptive phase, each
+(:mod:`homog.sca.adaptive`). Offline (:func:`fine_clustering`, then
+:meth:`ClusterHierarchy.from_tree`), in every adaptive phase, each
 cluster of the static k-means clustering (the initial model: the same clusters as without
 adaptivity) is bisected recursively by 2-means on the same features (the standardized strain
 concentration), the node of largest within-cluster scatter first, until the phase holds
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -73,6 +74,16 @@ class ClusterHierarchy:
         self.node_phase = np.array([self.fine_phases[m[0]] for m in self.members])
         # (phase, length, RVE lengths) -> (fine clusters of the phase, their W), on first use
         self._fine_weights: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    @classmethod
+    def from_tree(cls, tree: FineTree, *, lengths: Any = None, discretization: str = "willot",
+                  backend: Any = "auto") -> ClusterHierarchy:
+        """The hierarchy of a :func:`fine_clustering`, with the interaction parts of its fine
+        clusters (:func:`~homog.sca.interaction.interaction_parts`)."""
+        D1, D2 = interaction_parts(tree.fine_labels, tree.fine_phases.size, lengths=lengths,
+                                   discretization=discretization, backend=backend)
+        return cls(tree.fine_labels, tree.fine_phases, D1, D2, tree.children, tree.initial,
+                   tree.adaptive_phases)
 
     @property
     def n_fine(self) -> int:
@@ -152,13 +163,23 @@ def adaptive_phases(materials: Mapping[int, Any]) -> dict[int, int]:
             if "eqps" in dict(m.state_variables)}
 
 
-def build_hierarchy(concentration: np.ndarray, labels: np.ndarray, n_clusters: Mapping[int, int],
-                    n_fine: Mapping[int, int], *, seed: int = 0, scaling: str = "standardize",
-                    lengths: Any = None, discretization: str = "willot",
-                    backend: Any = "auto",
+class FineTree(NamedTuple):
+    """The fine clusters of :func:`fine_clustering` and the tree over them, without their
+    interaction parts (:meth:`ClusterHierarchy.from_tree` adds those)."""
+
+    fine_labels: np.ndarray
+    fine_phases: np.ndarray
+    children: np.ndarray
+    initial: np.ndarray
+    adaptive_phases: tuple[int, ...]
+
+
+def fine_clustering(concentration: np.ndarray, labels: np.ndarray,
+                    n_clusters: Mapping[int, int], n_fine: Mapping[int, int], *, seed: int = 0,
+                    scaling: str = "standardize",
                     extra_features: Mapping[int, tuple[np.ndarray, float]] | None = None
-                    ) -> ClusterHierarchy:
-    """Offline stage of adaptive SCA (module docstring).
+                    ) -> FineTree:
+    """Offline stage of adaptive SCA, its clustering (module docstring).
 
     ``concentration``: A(x), (ncomp, ncomp, *grid); ``n_clusters``: initial clusters per phase
     (the static clustering, same seed); ``n_fine``: fine clusters of each adaptive phase
@@ -194,12 +215,9 @@ def build_hierarchy(concentration: np.ndarray, labels: np.ndarray, n_clusters: M
     children = np.full((Kf + len(internal), 2), -1, dtype=np.int64)
     for j, (a, b) in enumerate(internal):
         children[Kf + j] = node_id(a), node_id(b)
-    fine_labels = fine_labels.reshape(labels.shape)
-    D1, D2 = interaction_parts(fine_labels, Kf, lengths=lengths, discretization=discretization,
-                               backend=backend)
-    return ClusterHierarchy(fine_labels, np.array([p for p, _ in leaves]), D1, D2, children,
-                            np.array([node_id(r) for r in initial_refs]),
-                            tuple(p for p in n_fine if n_fine[p] > n_clusters[p]))
+    return FineTree(fine_labels.reshape(labels.shape), np.array([p for p, _ in leaves]),
+                    children, np.array([node_id(r) for r in initial_refs]),
+                    tuple(p for p in n_fine if n_fine[p] > n_clusters[p]))
 
 
 def _bisection_trees(X: np.ndarray, local: np.ndarray, k: int, fine: int, key: np.ndarray,

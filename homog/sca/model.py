@@ -38,7 +38,7 @@ from homog.sca.clustering import (
     cluster_volume_fractions,
     validate_cluster_counts,
 )
-from homog.sca.hierarchy import ClusterHierarchy, adaptive_phases, build_hierarchy
+from homog.sca.hierarchy import ClusterHierarchy, adaptive_phases, fine_clustering
 from homog.sca.interaction import interaction_parts, interaction_tensors
 from homog.sca.io import read_rom, save_rom
 from homog.sca.online import OnlineSolver, isotropic_fit
@@ -461,15 +461,13 @@ def build_rom(
     _stage(progress, "clustering (k-means per phase)")
     t = time.perf_counter()
     fine = _fine_counts(adaptive, counts, materials, labels) if cluster_labels is None else {}
-    hierarchy = None
+    tree = hierarchy = None
     if fine:
         A = to_numpy(elastic.strain_concentration)
         elastic.strain_concentration = None
-        hierarchy = build_hierarchy(A, labels, counts, fine, seed=seed, scaling=scaling,
-                                    lengths=lengths, discretization=discretization,
-                                    backend=backend, extra_features=extra)
+        tree = fine_clustering(A, labels, counts, fine, seed=seed, scaling=scaling,
+                               extra_features=extra)
         del A
-        cl, phases, D1, D2 = hierarchy.cut(hierarchy.initial)
     elif cluster_labels is None:
         A = to_numpy(elastic.strain_concentration)
         elastic.strain_concentration = None  # A is only needed for the clustering: free it
@@ -481,7 +479,11 @@ def build_rom(
     timings["clustering_s"] = time.perf_counter() - t
     _stage(progress, "interaction tensors")
     t = time.perf_counter()
-    if hierarchy is None:
+    if tree is not None:  # the fine clusters' D, aggregated for the initial cut
+        hierarchy = ClusterHierarchy.from_tree(tree, lengths=lengths,
+                                               discretization=discretization, backend=backend)
+        cl, phases, D1, D2 = hierarchy.cut(hierarchy.initial)
+    else:
         D1, D2 = interaction_parts(cl, phases.size, lengths=lengths,
                                    discretization=discretization, backend=backend)
     timings["interaction_s"] = time.perf_counter() - t
