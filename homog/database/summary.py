@@ -17,6 +17,8 @@ import pandas as pd
 
 from homog.database.config import DatabaseConfig, sample_origin
 from homog.database.store import SampleStore
+from homog.materials import material_from_config
+from homog.sca.hierarchy import phase_kind
 
 _LEADING = ["origin", "index", "round", "status", "attempts"]
 _TRAILING = ["error", "elapsed_s", "worker"]
@@ -84,9 +86,11 @@ def unvalidated_target(config: DatabaseConfig, target: str) -> str | None:
     """
     if target not in CENSORED_TARGETS or config.data["rom"].get("labeller", "sca") != "sca":
         return None
-    softening = sorted(name for name, table in config.data["materials"].items()
-                       if table.get("model") == "von_mises_damage"
-                       and table.get("max_damage", 0.99) > 0)
+    softening = []
+    for name, table in sorted(config.data["materials"].items()):
+        material = material_from_config(table, f"materials.{name}")
+        if phase_kind(material) == "softening" and material.max_damage > 0:
+            softening.append(name)
     if not softening:
         return None
     return (f"{target} labelled by the reduced-order model of a softening material "
